@@ -1,0 +1,1 @@
+# cuda: rules for this area (included by the top Makefile.am)

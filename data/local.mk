@@ -1,0 +1,1 @@
+# data: rules for this area (included by the top Makefile.am)

@@ -1,0 +1,1 @@
+# man: rules for this area (included by the top Makefile.am)

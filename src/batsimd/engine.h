@@ -1,0 +1,99 @@
+/*
+ * engine.h - the simulation engine of batsimd: cells, racks, bus, BMS,
+ * faults and inputs, on the CPU or CUDA backend.
+ *
+ * Single-threaded interface: the daemon calls these from its main loop
+ * only (the CPU backend uses its own worker threads inside engine_step).
+ * Control calls take effect at the next step.
+ */
+#ifndef BATSIMD_ENGINE_H
+#define BATSIMD_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <batsim/batsim.h>
+
+#include "conf.h"
+
+typedef struct engine engine;
+
+#define ENG_BACKEND_AUTO 0
+#define ENG_BACKEND_CPU 1
+#define ENG_BACKEND_CUDA 2
+
+/* Create the engine for cfg (copied).  backend is ENG_BACKEND_*; AUTO
+ * picks CUDA when a device answers, else the CPU.  0, or -1 with a message
+ * in err (e.g. "--backend cuda: no CUDA device found (...)"). */
+int engine_create(const struct bsd_config *cfg, int backend, engine **out,
+                  char *err, size_t errlen);
+
+/* Backend actually in use: BS_BACKEND_CPU or BS_BACKEND_CUDA. */
+uint32_t engine_backend(const engine *e);
+
+/* A line for the log: "cuda: NVIDIA H100 (sm_90)" or "cpu: 2 threads". */
+const char *engine_backend_desc(const engine *e);
+
+/* Advance n internal steps of cfg->dt_s. */
+void engine_step(engine *e, unsigned n);
+
+/* Internal steps done and simulated seconds since start. */
+uint64_t engine_tick(const engine *e);
+double engine_time_s(const engine *e);
+
+/* Write the current state (cells as reported, i.e. with sensor faults
+ * applied, plus module, rack and site aggregates) into a slot view. */
+void engine_fill(engine *e, const struct bs_slot_view *view);
+
+/* The true state of one cell (no sensor fault), for --trace. */
+int engine_cell(engine *e, uint32_t rack, uint32_t module, uint32_t cell,
+                struct bs_cell *out);
+
+/* ---- control ---- */
+
+/* mode BS_MODE_POWER (W) or BS_MODE_CURRENT (A); + = discharge.
+ * Clears any profile. */
+int engine_set_setpoint(engine *e, uint32_t mode, double value);
+int engine_set_ambient(engine *e, double ambient_c);
+
+/* Set a profile (name "" or "none" clears it); 0 or -1 with err. */
+int engine_set_profile(engine *e, const struct cfg_profile *p, char *err,
+                       size_t errlen);
+
+/* A fault on a rack (module/cell -1 where the fault applies to the rack or
+ * all of it) or on one cell. */
+struct eng_fault {
+	uint32_t kind;        /* BS_FAULT_* */
+	int32_t rack, module, cell;
+	double value;         /* short: leak ohm; high_r: factor k; fade:
+	                         remaining capacity fraction; cooling: hA
+	                         factor; sensor_offset: volts (voltage) or K;
+	                         runaway: threshold degC */
+	uint32_t quantity;    /* sensor faults: 0 voltage, 1 temperature */
+};
+
+/* Inject or clear (a clear matches kind and location); 0 or -1 with err. */
+int engine_fault_inject(engine *e, const struct eng_fault *f, char *err,
+                        size_t errlen);
+int engine_fault_clear(engine *e, const struct eng_fault *f, char *err,
+                       size_t errlen);
+
+/* Number of active faults; copy up to max of them into out. */
+unsigned engine_faults(const engine *e, struct eng_fault *out, unsigned max);
+
+/* Reset latched alarms (rack -1 = all) and close contactors opened by
+ * protection where the condition is gone. */
+void engine_alarm_reset(engine *e, int rack);
+
+/* Current control inputs. */
+struct eng_control {
+	uint32_t mode;
+	double setpoint;          /* W or A as mode says */
+	double ambient_c;
+	struct cfg_profile profile;
+};
+void engine_control(const engine *e, struct eng_control *out);
+
+void engine_destroy(engine *e);
+
+#endif /* BATSIMD_ENGINE_H */

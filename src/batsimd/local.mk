@@ -1,0 +1,1 @@
+# src/batsimd: rules for this area (included by the top Makefile.am)

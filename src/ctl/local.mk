@@ -1,0 +1,1 @@
+# src/ctl: rules for this area (included by the top Makefile.am)

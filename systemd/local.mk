@@ -1,0 +1,1 @@
+# systemd: rules for this area (included by the top Makefile.am)
