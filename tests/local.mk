@@ -1,1 +1,8 @@
-# tests: rules for this area (included by the top Makefile.am)
+# Tests: one fragment per area.
+include tests/lib.mk
+include tests/tools.mk
+include tests/engine.mk
+include tests/daemon.mk
+include tests/httpd.mk
+include tests/browser.mk
+include tests/pkg.mk

@@ -1,0 +1,1 @@
+# engine of batsimd (physics, CPU backend): a static library linked by batsimd, the tests and benchmarks

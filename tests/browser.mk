@@ -1,0 +1,1 @@
+# tests of the browser area (included by tests/local.mk)

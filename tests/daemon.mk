@@ -1,0 +1,1 @@
+# tests of the daemon area (included by tests/local.mk)

@@ -1,0 +1,1 @@
+# tests of the engine area (included by tests/local.mk)

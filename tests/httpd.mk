@@ -1,0 +1,1 @@
+# tests of the httpd area (included by tests/local.mk)

@@ -1,0 +1,1 @@
+# tests of the lib area (included by tests/local.mk)

@@ -1,0 +1,1 @@
+# tests of the pkg area (included by tests/local.mk)

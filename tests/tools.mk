@@ -1,0 +1,1 @@
+# tests of the tools area (included by tests/local.mk)
