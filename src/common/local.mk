@@ -3,3 +3,8 @@ noinst_LTLIBRARIES += src/common/libbscommon.la
 src_common_libbscommon_la_SOURCES = \
 	src/common/conf.c src/common/conf.h \
 	src/common/log.c src/common/log.h
+# JSON views of the API (batsim-httpd, batsimctl --json); users of
+# libbscommon get json-c through its LIBADD.
+src_common_libbscommon_la_SOURCES += src/common/views.c src/common/views.h
+src_common_libbscommon_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+src_common_libbscommon_la_LIBADD = $(JSONC_LIBS) $(LIBM)
