@@ -1,1 +1,7 @@
 # tests of the lib area (included by tests/local.mk)
+
+# The test-only writer: other areas' tests use it
+# ($(top_builddir)/tests/testwriter/bs-testwriter); never installed.
+check_PROGRAMS += tests/testwriter/bs-testwriter
+tests_testwriter_bs_testwriter_SOURCES = tests/testwriter/bs-testwriter.c
+tests_testwriter_bs_testwriter_LDADD = src/lib/libbatsim.la

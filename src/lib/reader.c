@@ -1,0 +1,367 @@
+/*
+ * reader.c - the read side of the segment: open and validate read-only,
+ * consistent snapshot reads (N-slot latch with a per-slot seqlock),
+ * liveness.  Readers never write the segment: it is mapped PROT_READ.
+ * See batsim-shm(7) for the protocol.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DEFAULT_MAX_AGE_NS 2000000000ull /* 2 s */
+#define DEFAULT_RETRIES 64u
+
+struct bs_reader {
+	const unsigned char *map;
+	size_t map_size;
+	const struct bs_shm_header *h;
+	struct bs_geom g; /* private copy: never re-read from the segment */
+	char *name;
+	dev_t dev;
+	ino_t ino;
+	uint64_t max_age_ns;
+	unsigned retries;
+};
+
+/* One region of a slot to copy. */
+struct part {
+	uint64_t off; /* within the slot */
+	void *dst;
+	size_t len;
+};
+
+BS_EXPORT void bs_copy_from_shm(void *dst, const void *src, size_t n)
+{
+	const _Atomic uint32_t *s = src;
+	unsigned char *d = dst;
+
+	/* Relaxed atomic loads: the seqlock's sequence checks, not these
+	 * loads, decide whether the copy is consistent; being atomic makes
+	 * a racing copy a defined (if possibly torn) result instead of a
+	 * C11 data race. */
+	for (size_t i = 0; i < n / 4; i++) {
+		uint32_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+		memcpy(d + 4 * i, &v, 4);
+	}
+}
+
+BS_EXPORT int bs_reader_open(const char *name, bs_reader **out)
+{
+	bs_reader *r;
+	void *map;
+	size_t size;
+	int fd, rc;
+
+	if (!out)
+		return -BS_EINVAL;
+	*out = NULL;
+	rc = bs__check_name(&name);
+	if (rc < 0)
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -BS_ENOMEM;
+	r->name = strdup(name);
+	if (!r->name) {
+		free(r);
+		return -BS_ENOMEM;
+	}
+	rc = bs__map_segment(name, 0, &fd, &map, &size, &r->g, &r->dev,
+	                     &r->ino);
+	if (rc < 0) {
+		free(r->name);
+		free(r);
+		return rc;
+	}
+	close(fd); /* the mapping keeps the object alive */
+	r->map = map;
+	r->map_size = size;
+	r->h = map;
+	r->max_age_ns = DEFAULT_MAX_AGE_NS;
+	r->retries = DEFAULT_RETRIES;
+	*out = r;
+	return 0;
+}
+
+BS_EXPORT void bs_reader_close(bs_reader *r)
+{
+	if (!r)
+		return;
+	munmap((void *)r->map, r->map_size);
+	free(r->name);
+	free(r);
+}
+
+BS_EXPORT void bs_reader_set_max_age(bs_reader *r, uint64_t max_age_ns)
+{
+	if (r)
+		r->max_age_ns = max_age_ns;
+}
+
+BS_EXPORT void bs_reader_set_retries(bs_reader *r, unsigned retries)
+{
+	if (r)
+		r->retries = retries;
+}
+
+BS_EXPORT const struct bs_shm_header *bs_reader_header(const bs_reader *r)
+{
+	return r ? r->h : NULL;
+}
+
+BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
+{
+	const struct bs_shm_header *h;
+	struct bs_shm_header id;
+
+	if (!r || !info)
+		return;
+	h = r->h;
+	memset(info, 0, sizeof(*info));
+	info->topo.racks = r->g.n_racks;
+	info->topo.modules_per_rack = r->g.modules_per_rack;
+	info->topo.cells_per_module = r->g.cells_per_module;
+	info->n_cells = r->g.n_cells;
+	info->n_slots = r->g.n_slots;
+	info->abi_major = h->abi_major;
+	info->abi_minor = h->abi_minor;
+	info->total_size = r->g.total_size;
+
+	/* Acquire the state first: it is release-stored after the writer
+	 * wrote its identity, generation and heartbeat, so a RUNNING state
+	 * comes with the identity of that writer. */
+	info->state = BS_LOAD32(&h->state, memory_order_acquire);
+	info->generation = BS_LOAD64(&h->generation, memory_order_relaxed);
+	/* The identity line is written (with atomic word stores) only while
+	 * no writer runs; copy it the same way. */
+	bs_copy_from_shm((unsigned char *)&id + 128,
+	                 (const unsigned char *)h + 128, 64);
+	info->writer_pid = id.writer_pid;
+	info->backend = id.backend;
+	info->writer_start_ns = id.writer_start_ns;
+	info->tick_period_ns = id.tick_period_ns;
+	info->dt_ns = id.dt_ns;
+	memcpy(info->chemistry, id.chemistry, sizeof(info->chemistry));
+	info->chemistry[sizeof(info->chemistry) - 1] = '\0';
+
+	info->heartbeat_ns = BS_LOAD64(&h->heartbeat_ns, memory_order_relaxed);
+	uint64_t now = bs__mono_ns();
+	info->heartbeat_age_ns = info->heartbeat_ns == 0
+	                             ? INT64_MAX
+	                             : (int64_t)(now - info->heartbeat_ns);
+	if (info->heartbeat_ns > now)
+		info->heartbeat_age_ns = 0;
+	info->latest = BS_LOAD32(&h->latest, memory_order_relaxed);
+}
+
+BS_EXPORT int bs_reader_live(const bs_reader *r)
+{
+	if (!r)
+		return -BS_EINVAL;
+	/* Acquire pairs with the writer's release store of RUNNING, which
+	 * follows its first heartbeat: a RUNNING state never comes with the
+	 * previous writer's heartbeat. */
+	uint32_t state = BS_LOAD32(&r->h->state, memory_order_acquire);
+	if (state != BS_STATE_RUNNING)
+		return -BS_ESTOPPED;
+	uint64_t hb = BS_LOAD64(&r->h->heartbeat_ns, memory_order_relaxed);
+	uint64_t now = bs__mono_ns();
+	if (hb == 0 || (hb < now && now - hb > r->max_age_ns))
+		return -BS_ESTALE;
+	return 0;
+}
+
+BS_EXPORT int bs_reader_check_name(const bs_reader *r)
+{
+	struct stat st;
+	int fd, rc = 0;
+
+	if (!r)
+		return -BS_EINVAL;
+	fd = shm_open(r->name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == ENOENT ? -BS_ECHANGED : bs__errno_code(errno);
+	if (fstat(fd, &st) < 0)
+		rc = bs__errno_code(errno);
+	else if (st.st_dev != r->dev || st.st_ino != r->ino)
+		rc = -BS_ECHANGED;
+	close(fd);
+	return rc;
+}
+
+/* Copy the given regions of the newest slot consistently.  Output
+ * buffers hold garbage when this fails. */
+static int read_parts(bs_reader *r, struct bs_meta *meta,
+                      const struct part *p, int n)
+{
+	const struct bs_shm_header *h = r->h;
+	const struct bs_geom *g = &r->g;
+
+	for (unsigned attempt = 0;; attempt++) {
+		if (attempt > r->retries)
+			return -BS_EAGAIN;
+		if (attempt > 0)
+			sched_yield(); /* let the writer finish its slot */
+
+		/* Acquire pairs with the writer's release store of latest:
+		 * the slot's even sequence written before it is visible. */
+		uint32_t idx = BS_LOAD32(&h->latest, memory_order_acquire);
+		if (idx >= g->n_slots)
+			return -BS_ELAYOUT;
+		const unsigned char *slot =
+		    r->map + g->slots_offset + (uint64_t)idx * g->slot_size;
+		const struct bs_slot_header *sh = (const void *)slot;
+
+		/* Acquire pairs with the writer's release store of the even
+		 * sequence: all data of that publication is visible to the
+		 * loads below. */
+		uint64_t s1 = BS_LOAD64(&sh->seq, memory_order_acquire);
+		if (s1 == 0)
+			return -BS_ENODATA; /* never published */
+		if (s1 & 1)
+			continue; /* being written (or its writer died) */
+
+		struct bs_slot_header meta_copy;
+		bs_copy_from_shm((unsigned char *)&meta_copy + 64, slot + 64, 32);
+		for (int i = 0; i < n; i++)
+			if (p[i].dst)
+				bs_copy_from_shm(p[i].dst, slot + p[i].off,
+				                 p[i].len);
+
+#ifndef BS_TSAN
+		/* Acquire fence: orders the data loads above before the
+		 * sequence re-load below.  If any of them read a store the
+		 * writer made after its begin (release fence after the odd
+		 * sequence), this fence synchronizes with that one and the
+		 * re-load sees the odd sequence or a newer one: s2 != s1. */
+		atomic_thread_fence(memory_order_acquire);
+		uint64_t s2 = BS_LOAD64(&sh->seq, memory_order_relaxed);
+#else
+		/* ThreadSanitizer ignores fences, and the mapping is read
+		 * only so a read-modify-write is impossible here; an acquire
+		 * load is what TSan models (not a C11 substitute for the
+		 * fence: this branch exists for the TSan build only). */
+		uint64_t s2 = BS_LOAD64(&sh->seq, memory_order_acquire);
+#endif
+		if (s2 != s1)
+			continue;
+
+		/* A slot written by a previous writer (before the current
+		 * one published anything) is not current data. */
+		uint64_t gen = BS_LOAD64(&h->generation, memory_order_relaxed);
+		if (meta_copy.generation != gen)
+			return -BS_ENODATA;
+		if (meta) {
+			meta->tick = meta_copy.tick;
+			meta->sim_time_s = meta_copy.sim_time_s;
+			meta->wall_time_ns = meta_copy.wall_time_ns;
+			meta->generation = meta_copy.generation;
+			meta->slot = idx;
+			meta->retries = attempt;
+		}
+		return 0;
+	}
+}
+
+BS_EXPORT int bs_read_site(bs_reader *r, struct bs_meta *meta,
+                           struct bs_site *site, struct bs_rack *racks)
+{
+	if (!r)
+		return -BS_EINVAL;
+	struct part p[2] = {
+	    {r->g.site_offset, site, sizeof(*site)},
+	    {r->g.rack_offset, racks,
+	     (size_t)r->g.n_racks * sizeof(struct bs_rack)},
+	};
+	return read_parts(r, meta, p, 2);
+}
+
+BS_EXPORT int bs_read_rack(bs_reader *r, uint32_t rack, struct bs_meta *meta,
+                           struct bs_rack *rec, struct bs_module *modules,
+                           struct bs_cell *cells)
+{
+	if (!r)
+		return -BS_EINVAL;
+	const struct bs_geom *g = &r->g;
+	if (rack >= g->n_racks)
+		return -BS_ERANGE;
+	uint64_t m0 = (uint64_t)rack * g->modules_per_rack;
+	uint64_t c0 = m0 * g->cells_per_module;
+	struct part p[3] = {
+	    {g->rack_offset + rack * sizeof(struct bs_rack), rec,
+	     sizeof(struct bs_rack)},
+	    {g->module_offset + m0 * sizeof(struct bs_module), modules,
+	     (size_t)g->modules_per_rack * sizeof(struct bs_module)},
+	    {g->cell_offset + c0 * sizeof(struct bs_cell), cells,
+	     (size_t)g->modules_per_rack * g->cells_per_module *
+	         sizeof(struct bs_cell)},
+	};
+	return read_parts(r, meta, p, 3);
+}
+
+BS_EXPORT int bs_read_module(bs_reader *r, uint32_t rack, uint32_t module,
+                             struct bs_meta *meta, struct bs_module *rec,
+                             struct bs_cell *cells)
+{
+	if (!r)
+		return -BS_EINVAL;
+	const struct bs_geom *g = &r->g;
+	if (rack >= g->n_racks || module >= g->modules_per_rack)
+		return -BS_ERANGE;
+	uint64_t m = (uint64_t)rack * g->modules_per_rack + module;
+	uint64_t c0 = m * g->cells_per_module;
+	struct part p[2] = {
+	    {g->module_offset + m * sizeof(struct bs_module), rec,
+	     sizeof(struct bs_module)},
+	    {g->cell_offset + c0 * sizeof(struct bs_cell), cells,
+	     (size_t)g->cells_per_module * sizeof(struct bs_cell)},
+	};
+	return read_parts(r, meta, p, 2);
+}
+
+BS_EXPORT int bs_read_cell(bs_reader *r, uint32_t rack, uint32_t module,
+                           uint32_t cell, struct bs_meta *meta,
+                           struct bs_cell *out)
+{
+	if (!r)
+		return -BS_EINVAL;
+	const struct bs_geom *g = &r->g;
+	if (rack >= g->n_racks || module >= g->modules_per_rack ||
+	    cell >= g->cells_per_module)
+		return -BS_ERANGE;
+	uint64_t c = ((uint64_t)rack * g->modules_per_rack + module) *
+	                 g->cells_per_module +
+	             cell;
+	struct part p[1] = {
+	    {g->cell_offset + c * sizeof(struct bs_cell), out,
+	     sizeof(struct bs_cell)},
+	};
+	return read_parts(r, meta, p, 1);
+}
+
+BS_EXPORT int bs_read_all(bs_reader *r, struct bs_meta *meta,
+                          struct bs_site *site, struct bs_rack *racks,
+                          struct bs_module *modules, struct bs_cell *cells)
+{
+	if (!r)
+		return -BS_EINVAL;
+	const struct bs_geom *g = &r->g;
+	uint64_t n_modules = (uint64_t)g->n_racks * g->modules_per_rack;
+	struct part p[4] = {
+	    {g->site_offset, site, sizeof(struct bs_site)},
+	    {g->rack_offset, racks, (size_t)g->n_racks * sizeof(struct bs_rack)},
+	    {g->module_offset, modules,
+	     (size_t)n_modules * sizeof(struct bs_module)},
+	    {g->cell_offset, cells, (size_t)g->n_cells * sizeof(struct bs_cell)},
+	};
+	return read_parts(r, meta, p, 4);
+}

@@ -1,0 +1,249 @@
+/*
+ * writer.c - the single writer of the segment (batsimd, the test writer):
+ * attach under an OFD lock, publish snapshots through the N-slot latch
+ * with a per-slot seqlock, heartbeat, stop.  See batsim-shm(7).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct bs_writer {
+	int fd; /* holds the OFD write lock */
+	unsigned char *map;
+	size_t map_size;
+	struct bs_shm_header *h;
+	struct bs_geom g;
+	uint64_t generation;
+	int in_slot;    /* between begin and publish */
+	uint32_t slot;  /* the slot being written */
+	uint64_t seq;   /* its (odd) sequence while being written */
+};
+
+BS_EXPORT void bs_copy_to_shm(void *dst, const void *src, size_t n)
+{
+	_Atomic uint32_t *d = dst;
+	const unsigned char *s = src;
+
+	/* Relaxed atomic stores: ordering comes from the seqlock's fence
+	 * and release store around them; atomicity keeps concurrent
+	 * readers' copies free of C11 data races. */
+	for (size_t i = 0; i < n / 4; i++) {
+		uint32_t v;
+		memcpy(&v, s + 4 * i, 4);
+		atomic_store_explicit(&d[i], v, memory_order_relaxed);
+	}
+}
+
+BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
+                             const struct bs_writer_params *params,
+                             bs_writer **out)
+{
+	struct bs_writer *w;
+	int rc;
+
+	if (!out)
+		return -BS_EINVAL;
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -BS_ENOMEM;
+	void *map;
+	rc = bs__map_segment(name, 1, &w->fd, &map, &w->map_size, &w->g, NULL,
+	                     NULL);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	w->map = map;
+	w->h = map;
+	struct bs_shm_header *h = w->h;
+
+	if (expect && (expect->racks != w->g.n_racks ||
+	               expect->modules_per_rack != w->g.modules_per_rack ||
+	               expect->cells_per_module != w->g.cells_per_module)) {
+		rc = -BS_EEXIST;
+		goto fail;
+	}
+
+	/* One writer at a time.  The kernel drops an OFD lock when its
+	 * open file description goes away, so a crashed writer never
+	 * leaves the segment locked. */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(w->fd, F_OFD_SETLK, &fl) < 0) {
+		rc = (errno == EAGAIN || errno == EACCES)
+		         ? -BS_EBUSY
+		         : bs__errno_code(errno);
+		goto fail;
+	}
+
+	/* A previous writer that died left RUNNING behind: leave RUNNING
+	 * before rewriting the identity.  Release orders nothing useful
+	 * here but keeps every state store a release store. */
+	if (BS_LOAD32(&h->state, memory_order_relaxed) == BS_STATE_RUNNING)
+		BS_STORE32(&h->state, BS_STATE_STOPPED, memory_order_release);
+
+	/* Identity (header line 2), written word by word with atomic
+	 * stores because readers may copy it at any time. */
+	struct bs_shm_header id;
+	memset(&id, 0, sizeof(id));
+	id.writer_pid = (int32_t)getpid();
+	if (params) {
+		id.backend = params->backend;
+		id.tick_period_ns = params->tick_period_ns;
+		id.dt_ns = params->dt_ns;
+		if (params->chemistry)
+			strncpy(id.chemistry, params->chemistry,
+			        sizeof(id.chemistry) - 1);
+	}
+	id.writer_start_ns = bs__real_ns();
+	bs_copy_to_shm((unsigned char *)h + 128, (unsigned char *)&id + 128,
+	               64);
+
+	/* Relaxed: published to readers by the release store of RUNNING
+	 * below. */
+	w->generation =
+	    atomic_fetch_add_explicit(BS_A64(&h->generation), 1,
+	                              memory_order_relaxed) +
+	    1;
+	BS_STORE64(&h->heartbeat_ns, bs__mono_ns(), memory_order_relaxed);
+
+	/* Release: a reader that acquires RUNNING sees the identity, the
+	 * new generation and a fresh heartbeat stored above. */
+	BS_STORE32(&h->state, BS_STATE_RUNNING, memory_order_release);
+	*out = w;
+	return 0;
+fail:
+	munmap(w->map, w->map_size);
+	close(w->fd);
+	free(w);
+	return rc;
+}
+
+static unsigned char *slot_base(bs_writer *w, uint32_t slot)
+{
+	return w->map + w->g.slots_offset + (uint64_t)slot * w->g.slot_size;
+}
+
+static void fill_view(bs_writer *w, struct bs_slot_view *view)
+{
+	unsigned char *s = slot_base(w, w->slot);
+
+	view->site = (struct bs_site *)(s + w->g.site_offset);
+	view->racks = (struct bs_rack *)(s + w->g.rack_offset);
+	view->modules = (struct bs_module *)(s + w->g.module_offset);
+	view->cells = (struct bs_cell *)(s + w->g.cell_offset);
+	view->slot = w->slot;
+}
+
+BS_EXPORT int bs_writer_begin(bs_writer *w, struct bs_slot_view *view)
+{
+	if (!w || !view)
+		return -BS_EINVAL;
+	if (w->in_slot) {
+		/* begun already and not published: same slot again */
+		fill_view(w, view);
+		return 0;
+	}
+	struct bs_shm_header *h = w->h;
+	/* Relaxed: only this writer stores latest. */
+	uint32_t latest = BS_LOAD32(&h->latest, memory_order_relaxed);
+	w->slot = (latest + 1) % w->g.n_slots;
+	struct bs_slot_header *sh = (void *)slot_base(w, w->slot);
+
+	/* Normally even; odd when a writer died in the middle of this
+	 * slot, and then +2 keeps it odd (and different). */
+	uint64_t s = BS_LOAD64(&sh->seq, memory_order_relaxed);
+	w->seq = (s & 1) ? s + 2 : s + 1;
+#ifndef BS_TSAN
+	BS_STORE64(&sh->seq, w->seq, memory_order_relaxed);
+	/* Release fence: orders the odd sequence store above before every
+	 * data store the caller makes into this slot.  A reader whose
+	 * relaxed data loads see any such store has its acquire fence
+	 * synchronize with this fence, so its re-load of the sequence sees
+	 * this odd value or a later one and it discards the copy
+	 * (Boehm 2012, the C11 seqlock). */
+	atomic_thread_fence(memory_order_release);
+#else
+	/* ThreadSanitizer ignores fences: an acq_rel exchange is what TSan
+	 * models for the same ordering. */
+	atomic_exchange_explicit(BS_A64(&sh->seq), w->seq,
+	                         memory_order_acq_rel);
+#endif
+	w->in_slot = 1;
+	fill_view(w, view);
+	return 0;
+}
+
+BS_EXPORT int bs_writer_publish(bs_writer *w, uint64_t tick,
+                                double sim_time_s)
+{
+	if (!w || !w->in_slot)
+		return -BS_EINVAL;
+	struct bs_shm_header *h = w->h;
+	unsigned char *s = slot_base(w, w->slot);
+	struct bs_slot_header *sh = (void *)s;
+
+	struct bs_slot_header meta;
+	memset(&meta, 0, sizeof(meta));
+	meta.tick = tick;
+	meta.sim_time_s = sim_time_s;
+	meta.wall_time_ns = bs__real_ns();
+	meta.generation = w->generation;
+	bs_copy_to_shm(s + 64, (unsigned char *)&meta + 64, 32);
+
+	/* Release: every store into the slot (the data and the metadata
+	 * above) happens-before a reader's acquire load that sees this even
+	 * sequence. */
+	BS_STORE64(&sh->seq, w->seq + 1, memory_order_release);
+	/* Release: a reader that acquires latest == this slot then sees
+	 * the even sequence stored above (or a newer one). */
+	BS_STORE32(&h->latest, w->slot, memory_order_release);
+	/* Relaxed: readers only compare the heartbeat with their clock. */
+	BS_STORE64(&h->heartbeat_ns, bs__mono_ns(), memory_order_relaxed);
+	w->in_slot = 0;
+	return 0;
+}
+
+BS_EXPORT void bs_writer_heartbeat(bs_writer *w)
+{
+	if (!w)
+		return;
+	/* Relaxed: readers only compare the heartbeat with their clock. */
+	BS_STORE64(&w->h->heartbeat_ns, bs__mono_ns(), memory_order_relaxed);
+}
+
+BS_EXPORT void bs_writer_slots(bs_writer *w, void **base, size_t *len)
+{
+	if (!w)
+		return;
+	if (base)
+		*base = w->map + w->g.slots_offset;
+	if (len)
+		*len = (size_t)((uint64_t)w->g.n_slots * w->g.slot_size);
+}
+
+BS_EXPORT const struct bs_shm_header *bs_writer_header(const bs_writer *w)
+{
+	return w ? w->h : NULL;
+}
+
+BS_EXPORT void bs_writer_close(bs_writer *w)
+{
+	if (!w)
+		return;
+	/* Release: everything this writer published happens-before a
+	 * reader's acquire load that sees STOPPED. */
+	BS_STORE32(&w->h->state, BS_STATE_STOPPED, memory_order_release);
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+	fcntl(w->fd, F_OFD_SETLK, &fl);
+	munmap(w->map, w->map_size);
+	close(w->fd);
+	free(w);
+}
