@@ -1,1 +1,10 @@
 # tests of the daemon area (included by tests/local.mk)
+
+# batsim.conf parser (Check)
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/test_conf
+TESTS += tests/unit/test_conf
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
+tests_unit_test_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_conf_LDADD = src/common/libbscommon.la $(CHECK_LIBS) $(LIBM)
+endif

@@ -8,3 +8,7 @@ src_common_libbscommon_la_SOURCES = \
 src_common_libbscommon_la_SOURCES += src/common/views.c src/common/views.h
 src_common_libbscommon_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 src_common_libbscommon_la_LIBADD = $(JSONC_LIBS) $(LIBM)
+# The chemistry presets are data owned by the engine (src/batsimd/
+# chemistry.c); conf.c needs them for cfg_defaults and cfg_preset, so
+# libbscommon carries them (the engine library must not compile them again).
+src_common_libbscommon_la_SOURCES += src/batsimd/chemistry.c src/batsimd/chemistry.h
