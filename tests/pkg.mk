@@ -1,1 +1,28 @@
 # tests of the pkg area (included by tests/local.mk)
+
+# In `make check`: the library's exports, batsim.h and the Debian symbols
+# file agree.
+TESTS += tests/pkg/symbols.sh
+EXTRA_DIST += tests/pkg/symbols.sh
+
+# Not in `make check` (it builds the .deb and installs it as root): the
+# Debian package test, run by scripts/test-all, or by hand with
+# `make check-deb`.
+EXTRA_DIST += tests/pkg/deb.sh
+check-deb:
+	$(srcdir)/tests/pkg/deb.sh
+.PHONY: check-deb
+
+# The Debian packaging travels in the release tarball too.
+EXTRA_DIST += \
+	debian/batsim.install \
+	debian/batsim.postinst \
+	debian/batsim.postrm \
+	debian/changelog \
+	debian/control \
+	debian/copyright \
+	debian/libbatsim-dev.install \
+	debian/libbatsim0.install \
+	debian/libbatsim0.symbols \
+	debian/rules \
+	debian/source/format
