@@ -1,1 +1,9 @@
-# tests of the tools area (included by tests/local.mk)
+# tests of the tools area (included by tests/local.mk): batsim-init and
+# batsimctl against the real library, the test writer and a fake control
+# server (tests/integration/fake-batsimd.py, python3).
+TOOLS_TESTS = \
+	tests/integration/init.sh \
+	tests/integration/ctl.sh \
+	tests/integration/ctl-control.sh
+TESTS += $(TOOLS_TESTS)
+EXTRA_DIST += $(TOOLS_TESTS) tests/integration/fake-batsimd.py
