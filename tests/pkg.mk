@@ -15,14 +15,18 @@ check-deb:
 
 # The Debian packaging travels in the release tarball too.
 EXTRA_DIST += \
+	debian/batsim.docs \
 	debian/batsim.install \
+	debian/batsim.lintian-overrides \
 	debian/batsim.postinst \
 	debian/batsim.postrm \
 	debian/changelog \
 	debian/control \
 	debian/copyright \
 	debian/libbatsim-dev.install \
+	debian/libbatsim-dev.lintian-overrides \
 	debian/libbatsim0.install \
+	debian/libbatsim0.lintian-overrides \
 	debian/libbatsim0.symbols \
 	debian/rules \
 	debian/source/format

@@ -133,7 +133,7 @@ changes=$(ls "$work"/batsim_*.changes 2>/dev/null | head -1)
 
 # ---- 2. lintian ---------------------------------------------------------------
 say "lintian"
-lintian --fail-on error,warning --no-tag-display-limit "$changes" >"$work/lintian.log" 2>&1
+lintian --fail-on error,warning --tag-display-limit 0 "$changes" >"$work/lintian.log" 2>&1
 lrc=$?
 cat "$work/lintian.log"
 if [ $lrc -ne 0 ] || grep -qE '^[EW]: ' "$work/lintian.log"; then
