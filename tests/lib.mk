@@ -13,3 +13,23 @@ tests_unit_test_lib_SOURCES = tests/unit/test_lib.c
 tests_unit_test_lib_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_lib_LDADD = src/lib/libbatsim.la $(CHECK_LIBS)
 endif
+
+# Torn-read stress test: writer thread, reader threads and processes.
+check_PROGRAMS += tests/stress/torn
+TESTS += tests/stress/torn
+tests_stress_torn_SOURCES = tests/stress/torn.c
+tests_stress_torn_LDADD = src/lib/libbatsim.la $(PTHREAD_LIBS)
+
+# The same under ThreadSanitizer, threads only (TSan sees one process),
+# with the library compiled in so that TSan instruments it too; -DBS_TSAN
+# swaps the standalone fences for what TSan models.
+if HAVE_TSAN
+check_PROGRAMS += tests/stress/torn_tsan
+TESTS += tests/stress/torn_tsan
+tests_stress_torn_tsan_SOURCES = tests/stress/torn.c \
+	src/lib/shm.c src/lib/reader.c src/lib/writer.c src/lib/error.c
+tests_stress_torn_tsan_CPPFLAGS = $(AM_CPPFLAGS) -DBS_TSAN -DTORN_THREADS_ONLY
+tests_stress_torn_tsan_CFLAGS = $(AM_CFLAGS) -fsanitize=thread -O1 -g
+tests_stress_torn_tsan_LDFLAGS = -fsanitize=thread
+tests_stress_torn_tsan_LDADD = $(PTHREAD_LIBS)
+endif

@@ -411,15 +411,13 @@ static int init_new(int fd, const struct bs_shm_header *hdr, mode_t mode,
 	           fd, 0);
 	if (map == MAP_FAILED)
 		return bs__errno_code(errno);
-	/* Write everything but the magic, then the magic: a reader that
-	 * opens the segment meanwhile sees "not a batsim segment" rather
-	 * than a half-written header.  The release fence orders the header
-	 * stores before the magic for readers on weakly ordered CPUs (the
-	 * reader validates after mmap, long after; this is belt and
-	 * braces, not a protocol). */
+	/* Write everything but the magic, then the magic, so that a reader
+	 * opening the segment in the meantime most likely sees "not a
+	 * batsim segment" (or "truncated") rather than a half-written
+	 * header.  This is best effort, not a protocol: batsim-init runs
+	 * before any reader is started. */
 	memcpy((char *)map + BS_MAGIC_LEN, (const char *)hdr + BS_MAGIC_LEN,
 	       BS_HEADER_SIZE - BS_MAGIC_LEN);
-	atomic_thread_fence(memory_order_release);
 	memcpy(map, hdr->magic, BS_MAGIC_LEN);
 	munmap(map, BS_HEADER_SIZE);
 	return 0;
