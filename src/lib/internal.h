@@ -30,13 +30,13 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics lock free");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics lock free");
 
 /* View a shared field as an atomic object. */
-#define BS_A64(p) ((_Atomic uint64_t *)(void *)(p))
-#define BS_A32(p) ((_Atomic uint32_t *)(void *)(p))
+#define BS_A64(p)  ((_Atomic uint64_t *)(void *)(p))
+#define BS_A32(p)  ((_Atomic uint32_t *)(void *)(p))
 #define BS_CA64(p) ((const _Atomic uint64_t *)(const void *)(p))
 #define BS_CA32(p) ((const _Atomic uint32_t *)(const void *)(p))
 
-#define BS_LOAD64(p, mo) atomic_load_explicit(BS_CA64(p), (mo))
-#define BS_LOAD32(p, mo) atomic_load_explicit(BS_CA32(p), (mo))
+#define BS_LOAD64(p, mo)     atomic_load_explicit(BS_CA64(p), (mo))
+#define BS_LOAD32(p, mo)     atomic_load_explicit(BS_CA32(p), (mo))
 #define BS_STORE64(p, v, mo) atomic_store_explicit(BS_A64(p), (v), (mo))
 #define BS_STORE32(p, v, mo) atomic_store_explicit(BS_A32(p), (v), (mo))
 
@@ -67,8 +67,8 @@ int bs__errno_code(int err);
  * *map_size, *st are set and the geometry is in *g.  writable selects
  * O_RDWR + PROT_WRITE. */
 int bs__map_segment(const char *name, int writable, int *fd, void **map,
-                    size_t *map_size, struct bs_geom *g, dev_t *dev,
-                    ino_t *ino);
+		    size_t *map_size, struct bs_geom *g, dev_t *dev,
+		    ino_t *ino);
 
 /* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds. */
 uint64_t bs__mono_ns(void);

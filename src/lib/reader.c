@@ -18,7 +18,7 @@
 #include "internal.h"
 
 #define DEFAULT_MAX_AGE_NS 2000000000ull /* 2 s */
-#define DEFAULT_RETRIES 64u
+#define DEFAULT_RETRIES	   64u
 
 struct bs_reader {
 	const unsigned char *map;
@@ -75,8 +75,8 @@ BS_EXPORT int bs_reader_open(const char *name, bs_reader **out)
 		free(r);
 		return -BS_ENOMEM;
 	}
-	rc = bs__map_segment(name, 0, &fd, &map, &size, &r->g, &r->dev,
-	                     &r->ino);
+	rc =
+	    bs__map_segment(name, 0, &fd, &map, &size, &r->g, &r->dev, &r->ino);
 	if (rc < 0) {
 		free(r->name);
 		free(r);
@@ -144,7 +144,7 @@ BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
 	/* The identity line is written (with atomic word stores) only while
 	 * no writer runs; copy it the same way. */
 	bs_copy_from_shm((unsigned char *)&id + 128,
-	                 (const unsigned char *)h + 128, 64);
+			 (const unsigned char *)h + 128, 64);
 	info->writer_pid = id.writer_pid;
 	info->backend = id.backend;
 	info->writer_start_ns = id.writer_start_ns;
@@ -156,8 +156,8 @@ BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
 	info->heartbeat_ns = BS_LOAD64(&h->heartbeat_ns, memory_order_relaxed);
 	uint64_t now = bs__mono_ns();
 	info->heartbeat_age_ns = info->heartbeat_ns == 0
-	                             ? INT64_MAX
-	                             : (int64_t)(now - info->heartbeat_ns);
+				     ? INT64_MAX
+				     : (int64_t)(now - info->heartbeat_ns);
 	if (info->heartbeat_ns > now)
 		info->heartbeat_age_ns = 0;
 	info->latest = BS_LOAD32(&h->latest, memory_order_relaxed);
@@ -200,8 +200,8 @@ BS_EXPORT int bs_reader_check_name(const bs_reader *r)
 
 /* Copy the given regions of the newest slot consistently.  Output
  * buffers hold garbage when this fails. */
-static int read_parts(bs_reader *r, struct bs_meta *meta,
-                      const struct part *p, int n)
+static int read_parts(bs_reader *r, struct bs_meta *meta, const struct part *p,
+		      int n)
 {
 	const struct bs_shm_header *h = r->h;
 	const struct bs_geom *g = &r->g;
@@ -231,11 +231,12 @@ static int read_parts(bs_reader *r, struct bs_meta *meta,
 			continue; /* being written (or its writer died) */
 
 		struct bs_slot_header meta_copy;
-		bs_copy_from_shm((unsigned char *)&meta_copy + 64, slot + 64, 32);
+		bs_copy_from_shm((unsigned char *)&meta_copy + 64, slot + 64,
+				 32);
 		for (int i = 0; i < n; i++)
 			if (p[i].dst)
 				bs_copy_from_shm(p[i].dst, slot + p[i].off,
-				                 p[i].len);
+						 p[i].len);
 
 #ifndef BS_TSAN
 		/* Acquire fence: orders the data loads above before the
@@ -273,7 +274,7 @@ static int read_parts(bs_reader *r, struct bs_meta *meta,
 }
 
 BS_EXPORT int bs_read_site(bs_reader *r, struct bs_meta *meta,
-                           struct bs_site *site, struct bs_rack *racks)
+			   struct bs_site *site, struct bs_rack *racks)
 {
 	if (!r)
 		return -BS_EINVAL;
@@ -286,8 +287,8 @@ BS_EXPORT int bs_read_site(bs_reader *r, struct bs_meta *meta,
 }
 
 BS_EXPORT int bs_read_rack(bs_reader *r, uint32_t rack, struct bs_meta *meta,
-                           struct bs_rack *rec, struct bs_module *modules,
-                           struct bs_cell *cells)
+			   struct bs_rack *rec, struct bs_module *modules,
+			   struct bs_cell *cells)
 {
 	if (!r)
 		return -BS_EINVAL;
@@ -303,14 +304,14 @@ BS_EXPORT int bs_read_rack(bs_reader *r, uint32_t rack, struct bs_meta *meta,
 	     (size_t)g->modules_per_rack * sizeof(struct bs_module)},
 	    {g->cell_offset + c0 * sizeof(struct bs_cell), cells,
 	     (size_t)g->modules_per_rack * g->cells_per_module *
-	         sizeof(struct bs_cell)},
+		 sizeof(struct bs_cell)},
 	};
 	return read_parts(r, meta, p, 3);
 }
 
 BS_EXPORT int bs_read_module(bs_reader *r, uint32_t rack, uint32_t module,
-                             struct bs_meta *meta, struct bs_module *rec,
-                             struct bs_cell *cells)
+			     struct bs_meta *meta, struct bs_module *rec,
+			     struct bs_cell *cells)
 {
 	if (!r)
 		return -BS_EINVAL;
@@ -329,8 +330,8 @@ BS_EXPORT int bs_read_module(bs_reader *r, uint32_t rack, uint32_t module,
 }
 
 BS_EXPORT int bs_read_cell(bs_reader *r, uint32_t rack, uint32_t module,
-                           uint32_t cell, struct bs_meta *meta,
-                           struct bs_cell *out)
+			   uint32_t cell, struct bs_meta *meta,
+			   struct bs_cell *out)
 {
 	if (!r)
 		return -BS_EINVAL;
@@ -339,8 +340,8 @@ BS_EXPORT int bs_read_cell(bs_reader *r, uint32_t rack, uint32_t module,
 	    cell >= g->cells_per_module)
 		return -BS_ERANGE;
 	uint64_t c = ((uint64_t)rack * g->modules_per_rack + module) *
-	                 g->cells_per_module +
-	             cell;
+			 g->cells_per_module +
+		     cell;
 	struct part p[1] = {
 	    {g->cell_offset + c * sizeof(struct bs_cell), out,
 	     sizeof(struct bs_cell)},
@@ -349,8 +350,8 @@ BS_EXPORT int bs_read_cell(bs_reader *r, uint32_t rack, uint32_t module,
 }
 
 BS_EXPORT int bs_read_all(bs_reader *r, struct bs_meta *meta,
-                          struct bs_site *site, struct bs_rack *racks,
-                          struct bs_module *modules, struct bs_cell *cells)
+			  struct bs_site *site, struct bs_rack *racks,
+			  struct bs_module *modules, struct bs_cell *cells)
 {
 	if (!r)
 		return -BS_EINVAL;
@@ -358,10 +359,12 @@ BS_EXPORT int bs_read_all(bs_reader *r, struct bs_meta *meta,
 	uint64_t n_modules = (uint64_t)g->n_racks * g->modules_per_rack;
 	struct part p[4] = {
 	    {g->site_offset, site, sizeof(struct bs_site)},
-	    {g->rack_offset, racks, (size_t)g->n_racks * sizeof(struct bs_rack)},
+	    {g->rack_offset, racks,
+	     (size_t)g->n_racks * sizeof(struct bs_rack)},
 	    {g->module_offset, modules,
 	     (size_t)n_modules * sizeof(struct bs_module)},
-	    {g->cell_offset, cells, (size_t)g->n_cells * sizeof(struct bs_cell)},
+	    {g->cell_offset, cells,
+	     (size_t)g->n_cells * sizeof(struct bs_cell)},
 	};
 	return read_parts(r, meta, p, 4);
 }

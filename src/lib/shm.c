@@ -81,8 +81,8 @@ BS_EXPORT int bs_topology_check(const struct bs_topology *t)
 	    t->cells_per_module > BS_MAX_CELLS_PER_MODULE)
 		return -BS_ERANGE;
 	/* Each factor is at most 2^12 or 2^10, so the product fits. */
-	uint64_t n = (uint64_t)t->racks * t->modules_per_rack *
-	             t->cells_per_module;
+	uint64_t n =
+	    (uint64_t)t->racks * t->modules_per_rack * t->cells_per_module;
 	if (n > BS_MAX_CELLS)
 		return -BS_ERANGE;
 	return 0;
@@ -94,39 +94,37 @@ BS_EXPORT int bs_topology_check(const struct bs_topology *t)
  * modules, cells, each starting on a cache line; the stride is rounded
  * up to BS_SLOT_ALIGN so that every slot starts on a page. */
 static void layout(const struct bs_topology *t, uint64_t *site_off,
-                   uint64_t *rack_off, uint64_t *module_off,
-                   uint64_t *cell_off, uint64_t *slot_size)
+		   uint64_t *rack_off, uint64_t *module_off, uint64_t *cell_off,
+		   uint64_t *slot_size)
 {
 	uint64_t n_modules = (uint64_t)t->racks * t->modules_per_rack;
 	uint64_t n_cells = n_modules * t->cells_per_module;
 
 	*site_off = BS_ALIGN_UP(sizeof(struct bs_slot_header), BS_CACHE_LINE);
-	*rack_off = BS_ALIGN_UP(*site_off + sizeof(struct bs_site),
-	                        BS_CACHE_LINE);
-	*module_off = BS_ALIGN_UP(*rack_off + (uint64_t)t->racks *
-	                                          sizeof(struct bs_rack),
-	                          BS_CACHE_LINE);
-	*cell_off = BS_ALIGN_UP(*module_off + n_modules *
-	                                          sizeof(struct bs_module),
-	                        BS_CACHE_LINE);
+	*rack_off =
+	    BS_ALIGN_UP(*site_off + sizeof(struct bs_site), BS_CACHE_LINE);
+	*module_off =
+	    BS_ALIGN_UP(*rack_off + (uint64_t)t->racks * sizeof(struct bs_rack),
+			BS_CACHE_LINE);
+	*cell_off = BS_ALIGN_UP(
+	    *module_off + n_modules * sizeof(struct bs_module), BS_CACHE_LINE);
 	*slot_size = BS_ALIGN_UP(*cell_off + n_cells * sizeof(struct bs_cell),
-	                         BS_SLOT_ALIGN);
+				 BS_SLOT_ALIGN);
 }
 
 BS_EXPORT uint64_t bs_segment_size(const struct bs_topology *t,
-                                   uint32_t n_slots)
+				   uint32_t n_slots)
 {
 	uint64_t a, b, c, d, slot_size;
 
-	if (bs_topology_check(t) < 0 || n_slots == 0 ||
-	    n_slots > BS_MAX_SLOTS)
+	if (bs_topology_check(t) < 0 || n_slots == 0 || n_slots > BS_MAX_SLOTS)
 		return 0;
 	layout(t, &a, &b, &c, &d, &slot_size);
 	return BS_HEADER_SIZE + (uint64_t)n_slots * slot_size;
 }
 
 BS_EXPORT int bs_header_init(struct bs_shm_header *h,
-                             const struct bs_topology *t, uint32_t n_slots)
+			     const struct bs_topology *t, uint32_t n_slots)
 {
 	int rc;
 
@@ -149,8 +147,8 @@ BS_EXPORT int bs_header_init(struct bs_shm_header *h,
 	h->modules_per_rack = t->modules_per_rack;
 	h->cells_per_module = t->cells_per_module;
 	h->n_slots = n_slots;
-	h->n_cells = (uint64_t)t->racks * t->modules_per_rack *
-	             t->cells_per_module;
+	h->n_cells =
+	    (uint64_t)t->racks * t->modules_per_rack * t->cells_per_module;
 	h->cell_size = sizeof(struct bs_cell);
 	h->module_size = sizeof(struct bs_module);
 	h->rack_size = sizeof(struct bs_rack);
@@ -168,7 +166,7 @@ BS_EXPORT int bs_header_init(struct bs_shm_header *h,
 
 /* [off, off + len) lies inside [lo, slot_size) without overflow. */
 static int region_ok(uint64_t off, uint64_t len, uint64_t lo,
-                     uint64_t slot_size)
+		     uint64_t slot_size)
 {
 	return off >= lo && off % 8 == 0 && off <= slot_size &&
 	       len <= slot_size - off;
@@ -179,8 +177,7 @@ static int overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
-BS_EXPORT int bs_header_validate(const struct bs_shm_header *h,
-                                 size_t map_size)
+BS_EXPORT int bs_header_validate(const struct bs_shm_header *h, size_t map_size)
 {
 	if (!h)
 		return -BS_EINVAL;
@@ -198,7 +195,7 @@ BS_EXPORT int bs_header_validate(const struct bs_shm_header *h,
 
 	/* From here on the whole header page is readable. */
 	struct bs_topology t = {h->n_racks, h->modules_per_rack,
-	                        h->cells_per_module};
+				h->cells_per_module};
 	if (bs_topology_check(&t) < 0)
 		return -BS_ELAYOUT;
 	uint64_t n_modules = (uint64_t)t.racks * t.modules_per_rack;
@@ -229,11 +226,11 @@ BS_EXPORT int bs_header_validate(const struct bs_shm_header *h,
 	 * topology is bounded, so the sums below cannot overflow. */
 	uint64_t ss = h->slot_size, lo = h->slot_header_size;
 	uint64_t off[4] = {h->site_offset, h->rack_offset, h->module_offset,
-	                   h->cell_offset};
+			   h->cell_offset};
 	uint64_t len[4] = {sizeof(struct bs_site),
-	                   (uint64_t)t.racks * sizeof(struct bs_rack),
-	                   n_modules * sizeof(struct bs_module),
-	                   n_cells * sizeof(struct bs_cell)};
+			   (uint64_t)t.racks * sizeof(struct bs_rack),
+			   n_modules * sizeof(struct bs_module),
+			   n_cells * sizeof(struct bs_cell)};
 	for (int i = 0; i < 4; i++) {
 		if (!region_ok(off[i], len[i], lo, ss))
 			return -BS_ELAYOUT;
@@ -304,9 +301,8 @@ int64_t bs__real_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int bs__map_segment(const char *name, int writable, int *fd_out,
-                    void **map_out, size_t *size_out, struct bs_geom *g,
-                    dev_t *dev, ino_t *ino)
+int bs__map_segment(const char *name, int writable, int *fd_out, void **map_out,
+		    size_t *size_out, struct bs_geom *g, dev_t *dev, ino_t *ino)
 {
 	struct stat st;
 	void *map;
@@ -330,7 +326,7 @@ int bs__map_segment(const char *name, int writable, int *fd_out,
 		if (st.st_size >= BS_MAGIC_LEN) {
 			char magic[BS_MAGIC_LEN];
 			if (pread(fd, magic, sizeof(magic), 0) ==
-			        (ssize_t)sizeof(magic) &&
+				(ssize_t)sizeof(magic) &&
 			    memcmp(magic, BS_MAGIC, BS_MAGIC_LEN) != 0)
 				rc = -BS_EMAGIC;
 		}
@@ -341,8 +337,8 @@ int bs__map_segment(const char *name, int writable, int *fd_out,
 		goto fail;
 	}
 	map = mmap(NULL, (size_t)st.st_size,
-	           writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
-	           fd, 0);
+		   writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+		   fd, 0);
 	if (map == MAP_FAILED) {
 		rc = bs__errno_code(errno);
 		goto fail;
@@ -389,7 +385,7 @@ static int set_owner(int fd, mode_t mode, gid_t gid)
 /* Size and fill a segment that shm_open just created (O_EXCL): nobody
  * can have it mapped yet, so sizing it here is safe. */
 static int init_new(int fd, const struct bs_shm_header *hdr, mode_t mode,
-                    gid_t gid)
+		    gid_t gid)
 {
 	void *map;
 	int rc;
@@ -407,8 +403,8 @@ static int init_new(int fd, const struct bs_shm_header *hdr, mode_t mode,
 	} else if (rc != 0) {
 		return bs__errno_code(rc);
 	}
-	map = mmap(NULL, BS_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	           fd, 0);
+	map = mmap(NULL, BS_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   0);
 	if (map == MAP_FAILED)
 		return bs__errno_code(errno);
 	/* Write everything but the magic, then the magic, so that a reader
@@ -426,7 +422,7 @@ static int init_new(int fd, const struct bs_shm_header *hdr, mode_t mode,
 /* The name exists: keep it when it matches, or replace it under
  * BS_CREATE_FORCE.  Returns 1 (kept), REPLACED, or a negative code. */
 static int check_existing(const char *name, const struct bs_shm_header *want,
-                          mode_t mode, gid_t gid, unsigned flags)
+			  mode_t mode, gid_t gid, unsigned flags)
 {
 	struct stat st;
 	int fd, rc, match = 0;
@@ -434,7 +430,7 @@ static int check_existing(const char *name, const struct bs_shm_header *want,
 	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0)
 		return errno == ENOENT ? REPLACED /* vanished: retry */
-		                       : bs__errno_code(errno);
+				       : bs__errno_code(errno);
 	if (fstat(fd, &st) < 0) {
 		rc = bs__errno_code(errno);
 		goto out;
@@ -443,7 +439,7 @@ static int check_existing(const char *name, const struct bs_shm_header *want,
 	if (st.st_size >= (off_t)BS_HEADER_SIZE &&
 	    (uint64_t)st.st_size <= SIZE_MAX) {
 		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ,
-		                 MAP_SHARED, fd, 0);
+				 MAP_SHARED, fd, 0);
 		if (map == MAP_FAILED) {
 			rc = bs__errno_code(errno);
 			goto out;
@@ -452,9 +448,9 @@ static int check_existing(const char *name, const struct bs_shm_header *want,
 		rc = bs_header_validate(h, (size_t)st.st_size);
 		if (rc == 0)
 			match = h->n_racks == want->n_racks &&
-			        h->modules_per_rack == want->modules_per_rack &&
-			        h->cells_per_module == want->cells_per_module &&
-			        h->n_slots == want->n_slots;
+				h->modules_per_rack == want->modules_per_rack &&
+				h->cells_per_module == want->cells_per_module &&
+				h->n_slots == want->n_slots;
 		munmap(map, (size_t)st.st_size);
 	}
 	if (rc == 0 && match) {
@@ -477,8 +473,8 @@ static int check_existing(const char *name, const struct bs_shm_header *want,
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 		rc = (errno == EAGAIN || errno == EACCES)
-		         ? -BS_EBUSY
-		         : bs__errno_code(errno);
+			 ? -BS_EBUSY
+			 : bs__errno_code(errno);
 		goto out;
 	}
 	if (shm_unlink(name) < 0 && errno != ENOENT) {
@@ -492,8 +488,8 @@ out:
 }
 
 BS_EXPORT int bs_segment_create(const char *name, const struct bs_topology *t,
-                                uint32_t n_slots, mode_t mode, gid_t gid,
-                                unsigned flags)
+				uint32_t n_slots, mode_t mode, gid_t gid,
+				unsigned flags)
 {
 	struct bs_shm_header *hdr;
 	int rc, fd;
@@ -509,7 +505,8 @@ BS_EXPORT int bs_segment_create(const char *name, const struct bs_topology *t,
 	rc = bs_header_init(hdr, t, n_slots);
 	if (rc < 0)
 		goto out;
-	if (hdr->total_size > SIZE_MAX || hdr->total_size > (uint64_t)INT64_MAX) {
+	if (hdr->total_size > SIZE_MAX ||
+	    hdr->total_size > (uint64_t)INT64_MAX) {
 		rc = -BS_ENOMEM;
 		goto out;
 	}
@@ -517,7 +514,7 @@ BS_EXPORT int bs_segment_create(const char *name, const struct bs_topology *t,
 	 * between our two opens) makes the name free again. */
 	for (int round = 0; round < 3; round++) {
 		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-		              mode & 0777);
+			      mode & 0777);
 		if (fd >= 0) {
 			rc = init_new(fd, hdr, mode, gid);
 			close(fd);

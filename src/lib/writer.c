@@ -21,9 +21,9 @@ struct bs_writer {
 	struct bs_shm_header *h;
 	struct bs_geom g;
 	uint64_t generation;
-	int in_slot;    /* between begin and publish */
-	uint32_t slot;  /* the slot being written */
-	uint64_t seq;   /* its (odd) sequence while being written */
+	int in_slot;   /* between begin and publish */
+	uint32_t slot; /* the slot being written */
+	uint64_t seq;  /* its (odd) sequence while being written */
 };
 
 BS_EXPORT void bs_copy_to_shm(void *dst, const void *src, size_t n)
@@ -42,8 +42,8 @@ BS_EXPORT void bs_copy_to_shm(void *dst, const void *src, size_t n)
 }
 
 BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
-                             const struct bs_writer_params *params,
-                             bs_writer **out)
+			     const struct bs_writer_params *params,
+			     bs_writer **out)
 {
 	struct bs_writer *w;
 	int rc;
@@ -56,7 +56,7 @@ BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
 		return -BS_ENOMEM;
 	void *map;
 	rc = bs__map_segment(name, 1, &w->fd, &map, &w->map_size, &w->g, NULL,
-	                     NULL);
+			     NULL);
 	if (rc < 0) {
 		free(w);
 		return rc;
@@ -66,8 +66,8 @@ BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
 	struct bs_shm_header *h = w->h;
 
 	if (expect && (expect->racks != w->g.n_racks ||
-	               expect->modules_per_rack != w->g.modules_per_rack ||
-	               expect->cells_per_module != w->g.cells_per_module)) {
+		       expect->modules_per_rack != w->g.modules_per_rack ||
+		       expect->cells_per_module != w->g.cells_per_module)) {
 		rc = -BS_EEXIST;
 		goto fail;
 	}
@@ -78,8 +78,8 @@ BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	if (fcntl(w->fd, F_OFD_SETLK, &fl) < 0) {
 		rc = (errno == EAGAIN || errno == EACCES)
-		         ? -BS_EBUSY
-		         : bs__errno_code(errno);
+			 ? -BS_EBUSY
+			 : bs__errno_code(errno);
 		goto fail;
 	}
 
@@ -100,18 +100,17 @@ BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
 		id.dt_ns = params->dt_ns;
 		if (params->chemistry)
 			strncpy(id.chemistry, params->chemistry,
-			        sizeof(id.chemistry) - 1);
+				sizeof(id.chemistry) - 1);
 	}
 	id.writer_start_ns = bs__real_ns();
 	bs_copy_to_shm((unsigned char *)h + 128, (unsigned char *)&id + 128,
-	               64);
+		       64);
 
 	/* Relaxed: published to readers by the release store of RUNNING
 	 * below. */
-	w->generation =
-	    atomic_fetch_add_explicit(BS_A64(&h->generation), 1,
-	                              memory_order_relaxed) +
-	    1;
+	w->generation = atomic_fetch_add_explicit(BS_A64(&h->generation), 1,
+						  memory_order_relaxed) +
+			1;
 	BS_STORE64(&h->heartbeat_ns, bs__mono_ns(), memory_order_relaxed);
 
 	/* Release: a reader that acquires RUNNING sees the identity, the
@@ -174,15 +173,14 @@ BS_EXPORT int bs_writer_begin(bs_writer *w, struct bs_slot_view *view)
 	/* ThreadSanitizer ignores fences: an acq_rel exchange is what TSan
 	 * models for the same ordering. */
 	atomic_exchange_explicit(BS_A64(&sh->seq), w->seq,
-	                         memory_order_acq_rel);
+				 memory_order_acq_rel);
 #endif
 	w->in_slot = 1;
 	fill_view(w, view);
 	return 0;
 }
 
-BS_EXPORT int bs_writer_publish(bs_writer *w, uint64_t tick,
-                                double sim_time_s)
+BS_EXPORT int bs_writer_publish(bs_writer *w, uint64_t tick, double sim_time_s)
 {
 	if (!w || !w->in_slot)
 		return -BS_EINVAL;

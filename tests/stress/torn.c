@@ -72,8 +72,8 @@ static void fill(uint32_t *buf, size_t bytes, uint64_t tick, uint32_t region)
 }
 
 /* Return the index of the first word that does not match, or -1. */
-static long check(const void *buf, size_t bytes, uint64_t tick,
-                  uint32_t region, uint64_t first)
+static long check(const void *buf, size_t bytes, uint64_t tick, uint32_t region,
+		  uint64_t first)
 {
 	const uint32_t *w = buf;
 	for (size_t i = 0; i < bytes / 4; i++)
@@ -97,7 +97,7 @@ static void *writer_main(void *arg)
 	       mod_b = n_modules() * sizeof(struct bs_module),
 	       cell_b = n_cells() * sizeof(struct bs_cell);
 	uint32_t *site = malloc(site_b), *racks = malloc(rack_b),
-	         *mods = malloc(mod_b), *cells = malloc(cell_b);
+		 *mods = malloc(mod_b), *cells = malloc(cell_b);
 	if (!site || !racks || !mods || !cells)
 		abort();
 	for (uint64_t tick = 1; !atomic_load(&stop); tick++) {
@@ -122,8 +122,8 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-__attribute__((format(printf, 2, 3))) static void
-note(struct counts *c, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void note(struct counts *c,
+						       const char *fmt, ...)
 {
 	va_list ap;
 	c->bad++;
@@ -141,7 +141,7 @@ static void reader_loop(struct counts *c)
 	int rc = bs_reader_open(seg, &r);
 	if (rc < 0) {
 		snprintf(c->first_error, sizeof(c->first_error),
-		         "bs_reader_open: %s", bs_strerror(rc));
+			 "bs_reader_open: %s", bs_strerror(rc));
 		c->other++;
 		return;
 	}
@@ -179,9 +179,8 @@ static void reader_loop(struct counts *c)
 		if (rc < 0) {
 			c->other++;
 			if (!c->first_error[0])
-				snprintf(c->first_error,
-				         sizeof(c->first_error), "read: %s",
-				         bs_strerror(rc));
+				snprintf(c->first_error, sizeof(c->first_error),
+					 "read: %s", bs_strerror(rc));
 			continue;
 		}
 		c->ok++;
@@ -196,32 +195,36 @@ static void reader_loop(struct counts *c)
 		long i;
 		uint64_t M = topo.modules_per_rack, C = topo.cells_per_module;
 		if (full) {
-			if ((i = check(&site, sizeof(site), m.tick, R_SITE, 0)) >=
-			    0)
-				note(c, "tick %llu: site word %llu", (unsigned long long)m.tick,
+			if ((i = check(&site, sizeof(site), m.tick, R_SITE,
+				       0)) >= 0)
+				note(c, "tick %llu: site word %llu",
+				     (unsigned long long)m.tick,
 				     (unsigned long long)i);
 			if ((i = check(racks, rack_b, m.tick, R_RACK, 0)) >= 0)
-				note(c, "tick %llu: rack word %llu", (unsigned long long)m.tick,
+				note(c, "tick %llu: rack word %llu",
+				     (unsigned long long)m.tick,
 				     (unsigned long long)i);
 			if ((i = check(mods, mod_b, m.tick, R_MODULE, 0)) >= 0)
-				note(c, "tick %llu: module word %llu", (unsigned long long)m.tick,
+				note(c, "tick %llu: module word %llu",
+				     (unsigned long long)m.tick,
 				     (unsigned long long)i);
 			if ((i = check(cells, cell_b, m.tick, R_CELL, 0)) >= 0)
-				note(c, "tick %llu: cell word %llu", (unsigned long long)m.tick,
+				note(c, "tick %llu: cell word %llu",
+				     (unsigned long long)m.tick,
 				     (unsigned long long)i);
 		} else {
 			if ((i = check(racks, sizeof(struct bs_rack), m.tick,
-			               R_RACK, rk * 64ull)) >= 0)
+				       R_RACK, rk * 64ull)) >= 0)
 				note(c, "tick %llu: rack record word %llu",
 				     (unsigned long long)m.tick,
 				     (unsigned long long)i);
 			if ((i = check(mods, M * sizeof(struct bs_module),
-			               m.tick, R_MODULE, rk * M * 16)) >= 0)
+				       m.tick, R_MODULE, rk * M * 16)) >= 0)
 				note(c, "tick %llu: rack module word %llu",
 				     (unsigned long long)m.tick,
 				     (unsigned long long)i);
 			if ((i = check(cells, M * C * sizeof(struct bs_cell),
-			               m.tick, R_CELL, rk * M * C * 5)) >= 0)
+				       m.tick, R_CELL, rk * M * C * 5)) >= 0)
 				note(c, "tick %llu: rack cell word %llu",
 				     (unsigned long long)m.tick,
 				     (unsigned long long)i);
@@ -260,8 +263,8 @@ static void *unprotected_thread(void *arg)
 		    (const _Atomic uint32_t *)(const void *)&h->latest,
 		    memory_order_acquire);
 		const unsigned char *slot = (const unsigned char *)h +
-		                            h->slots_offset +
-		                            (uint64_t)idx * h->slot_size;
+					    h->slots_offset +
+					    (uint64_t)idx * h->slot_size;
 		bs_copy_from_shm(cells, slot + h->cell_offset, cell_b);
 		/* recover the tick from word 0 and compare the last word */
 		uint32_t t0 = (cells[0] ^ word(0, R_CELL, 0)) * 244002641u;
@@ -314,9 +317,9 @@ int main(void)
 	}
 
 	int n = n_threads + n_procs;
-	struct counts *cs = mmap(NULL, sizeof(struct counts) * (size_t)n,
-	                         PROT_READ | PROT_WRITE,
-	                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct counts *cs =
+	    mmap(NULL, sizeof(struct counts) * (size_t)n,
+		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (cs == MAP_FAILED) {
 		printf("Bail out! mmap: %s\n", strerror(errno));
 		return 1;

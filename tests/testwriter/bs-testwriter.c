@@ -41,23 +41,23 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: bs-testwriter --name NAME --topology RxMxC [options]\n"
-	        "Publish synthetic, consistent batsim telemetry (tests only).\n"
-	        "\n"
-	        "  -n, --name NAME         segment name, e.g. /batsim-test\n"
-	        "  -t, --topology RxMxC    racks x modules x cells\n"
-	        "  -p, --period-ms MS      publish period (default 200)\n"
-	        "  -d, --duration-s S      stop (cleanly) after S seconds\n"
-	        "  -k, --crash-after-s S   exit after S seconds without "
-	        "marking STOPPED (exit 3)\n"
-	        "  -c, --create            create the segment if missing\n"
-	        "  -s, --slots N           slots when creating (default 3)\n"
-	        "  -r, --remove-on-exit    remove the segment on a clean exit\n"
-	        "  -h, --help              this help\n"
-	        "  -V, --version           print the version\n"
-	        "\n"
-	        "Exit status: 0 ok or stopped by SIGTERM/SIGINT, 1 usage, 2 "
-	        "segment error, 3 simulated crash.\n");
+		"Usage: bs-testwriter --name NAME --topology RxMxC [options]\n"
+		"Publish synthetic, consistent batsim telemetry (tests only).\n"
+		"\n"
+		"  -n, --name NAME         segment name, e.g. /batsim-test\n"
+		"  -t, --topology RxMxC    racks x modules x cells\n"
+		"  -p, --period-ms MS      publish period (default 200)\n"
+		"  -d, --duration-s S      stop (cleanly) after S seconds\n"
+		"  -k, --crash-after-s S   exit after S seconds without "
+		"marking STOPPED (exit 3)\n"
+		"  -c, --create            create the segment if missing\n"
+		"  -s, --slots N           slots when creating (default 3)\n"
+		"  -r, --remove-on-exit    remove the segment on a clean exit\n"
+		"  -h, --help              this help\n"
+		"  -V, --version           print the version\n"
+		"\n"
+		"Exit status: 0 ok or stopped by SIGTERM/SIGINT, 1 usage, 2 "
+		"segment error, 3 simulated crash.\n");
 }
 
 static int parse_seconds(const char *s, double *out)
@@ -84,7 +84,7 @@ struct sim {
 static void compute(struct sim *s, uint64_t tick, double dt_s)
 {
 	uint32_t R = s->t.racks, M = s->t.modules_per_rack,
-	         C = s->t.cells_per_module;
+		 C = s->t.cells_per_module;
 	double bus_sum = 0, i_sum = 0, p_sum = 0, soc_sum = 0;
 	float vmin = 1e30f, vmax = -1e30f, tmin = 1e30f, tmax = -1e30f;
 
@@ -106,13 +106,13 @@ static void compute(struct sim *s, uint64_t tick, double dt_s)
 				uint64_t k = mi * C + c;
 				struct bs_cell *ce = &s->cells[k];
 				ce->voltage = 3.2f + 0.001f * (float)(k % 100) +
-				              0.0001f * (float)(tick % 50);
+					      0.0001f * (float)(tick % 50);
 				ce->current = i_r;
 				ce->temperature = 25.0f +
-				                  0.01f * (float)(k % 500) +
-				                  0.001f * (float)(tick % 100);
+						  0.01f * (float)(k % 500) +
+						  0.001f * (float)(tick % 100);
 				ce->soc = 0.5f + 0.001f * (float)(k % 100) -
-				          0.0001f * (float)(tick % 100);
+					  0.0001f * (float)(tick % 100);
 				ce->resistance =
 				    0.0002f + 0.000001f * (float)(k % 50);
 				mv += ce->voltage;
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 	char *end;
 
 	while ((opt = getopt_long(argc, argv, "n:t:p:d:k:cs:rhV", opts,
-	                          NULL)) != -1) {
+				  NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			name = optarg;
@@ -233,16 +233,18 @@ int main(int argc, char **argv)
 			if (*end || end == optarg || period_ms < 1 ||
 			    period_ms > 3600000) {
 				fprintf(stderr, "bs-testwriter: --period-ms "
-				                "wants 1..3600000\n");
+						"wants 1..3600000\n");
 				return 1;
 			}
 			break;
 		case 'd':
 		case 'k':
-			if (parse_seconds(optarg,
-			                  opt == 'd' ? &duration : &crash) < 0) {
-				fprintf(stderr, "bs-testwriter: bad seconds "
-				                "'%s'\n", optarg);
+			if (parse_seconds(optarg, opt == 'd' ? &duration
+							     : &crash) < 0) {
+				fprintf(stderr,
+					"bs-testwriter: bad seconds "
+					"'%s'\n",
+					optarg);
 				return 1;
 			}
 			break;
@@ -253,8 +255,10 @@ int main(int argc, char **argv)
 			slots = strtol(optarg, &end, 10);
 			if (*end || end == optarg || slots < 1 ||
 			    slots > BS_MAX_SLOTS) {
-				fprintf(stderr, "bs-testwriter: --slots wants "
-				                "1..%u\n", BS_MAX_SLOTS);
+				fprintf(stderr,
+					"bs-testwriter: --slots wants "
+					"1..%u\n",
+					BS_MAX_SLOTS);
 				return 1;
 			}
 			break;
@@ -274,7 +278,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc || !name || !topo_s) {
 		fprintf(stderr, "bs-testwriter: --name and --topology are "
-		                "required\n");
+				"required\n");
 		usage(stderr);
 		return 1;
 	}
@@ -283,15 +287,15 @@ int main(int argc, char **argv)
 	rc = bs_topology_parse(topo_s, &s.t);
 	if (rc < 0) {
 		fprintf(stderr, "bs-testwriter: topology '%s': %s\n", topo_s,
-		        bs_strerror(rc));
+			bs_strerror(rc));
 		return 1;
 	}
 	if (create) {
 		rc = bs_segment_create(name, &s.t, (uint32_t)slots, 0640,
-		                       (gid_t)-1, 0);
+				       (gid_t)-1, 0);
 		if (rc < 0) {
 			fprintf(stderr, "bs-testwriter: create %s: %s\n", name,
-			        bs_strerror(rc));
+				bs_strerror(rc));
 			return 2;
 		}
 	}
@@ -322,7 +326,7 @@ int main(int argc, char **argv)
 	rc = bs_writer_open(name, &s.t, &params, &w);
 	if (rc < 0) {
 		fprintf(stderr, "bs-testwriter: open %s: %s\n", name,
-		        bs_strerror(rc));
+			bs_strerror(rc));
 		return 2;
 	}
 
@@ -339,7 +343,7 @@ int main(int argc, char **argv)
 		bs_copy_to_shm(v.site, &s.site, sizeof(s.site));
 		bs_copy_to_shm(v.racks, s.racks, s.t.racks * sizeof(*s.racks));
 		bs_copy_to_shm(v.modules, s.modules,
-		               s.n_modules * sizeof(*s.modules));
+			       s.n_modules * sizeof(*s.modules));
 		bs_copy_to_shm(v.cells, s.cells, s.n_cells * sizeof(*s.cells));
 		bs_writer_publish(w, tick, (double)tick * dt_s);
 
@@ -350,19 +354,19 @@ int main(int argc, char **argv)
 			next.tv_sec++;
 		}
 		double elapsed = (double)(next.tv_sec - start.tv_sec) +
-		                 (double)(next.tv_nsec - start.tv_nsec) / 1e9;
+				 (double)(next.tv_nsec - start.tv_nsec) / 1e9;
 		if (crash >= 0 && elapsed > crash) {
 			/* Sleep out the remainder, then die without a
 			 * clean stop: state stays RUNNING. */
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
-			                NULL);
+					NULL);
 			_exit(3);
 		}
 		if (duration >= 0 && elapsed > duration)
 			break;
 		while (!stop_flag &&
 		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
-		                       NULL) == EINTR)
+				       NULL) == EINTR)
 			;
 	}
 	bs_writer_close(w);

@@ -25,8 +25,8 @@ static pid_t main_pid; /* the runner's pid: names are unique per run */
 /* Every segment name a test may create, removed after each test by an
  * unchecked teardown (which runs in the runner, even when a test fails). */
 static const char *const tags[] = {"rt",   "create", "force", "mode",
-                                   "name", "busy",   "stale", "retry",
-                                   "bad",  "gen",    "dead"};
+				   "name", "busy",   "stale", "retry",
+				   "bad",  "gen",    "dead"};
 
 static const char *seg_name(const char *tag)
 {
@@ -53,7 +53,7 @@ static void *map_rw(const char *name, size_t *size)
 	struct stat st;
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-	               MAP_SHARED, fd, 0);
+		       MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	close(fd);
 	*size = (size_t)st.st_size;
@@ -62,7 +62,7 @@ static void *map_rw(const char *name, size_t *size)
 
 /* Write a raw object of `size` bytes whose first bytes are `hdr`. */
 static void make_raw(const char *name, const void *hdr, size_t hdr_len,
-                     size_t size)
+		     size_t size)
 {
 	shm_unlink(name);
 	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -150,9 +150,8 @@ static bs_writer *open_writer(const char *name)
 
 static void create_small(const char *name)
 {
-	ck_assert_int_eq(bs_segment_create(name, &topo_small, 3, 0600,
-	                                   (gid_t)-1, 0),
-	                 0);
+	ck_assert_int_eq(
+	    bs_segment_create(name, &topo_small, 3, 0600, (gid_t)-1, 0), 0);
 }
 
 /* ---- ABI layout ---- */
@@ -272,7 +271,7 @@ START_TEST(test_topology_bad)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc = bs_topology_parse(cases[i].text, &t);
 		ck_assert_msg(rc == cases[i].rc, "'%s': got %d, want %d",
-		              cases[i].text, rc, cases[i].rc);
+			      cases[i].text, rc, cases[i].rc);
 	}
 	/* out is untouched on failure */
 	ck_assert_uint_eq(t.racks, 9);
@@ -305,25 +304,61 @@ static int validate_mod(void (*mod)(struct bs_shm_header *), size_t size_adj)
 	memcpy(buf, h0, sizeof(*h0));
 	if (mod)
 		mod((struct bs_shm_header *)buf);
-	int rc = bs_header_validate((struct bs_shm_header *)buf,
-	                            size - size_adj);
+	int rc =
+	    bs_header_validate((struct bs_shm_header *)buf, size - size_adj);
 	free(buf);
 	free(h0);
 	return rc;
 }
 
-static void m_magic(struct bs_shm_header *h) { h->magic[7] = '2'; }
-static void m_abi(struct bs_shm_header *h) { h->abi_major++; }
-static void m_minor(struct bs_shm_header *h) { h->abi_minor += 5; }
-static void m_hsize(struct bs_shm_header *h) { h->header_size = 100; }
-static void m_cells(struct bs_shm_header *h) { h->n_cells++; }
-static void m_racks0(struct bs_shm_header *h) { h->n_racks = 0; }
-static void m_racks_big(struct bs_shm_header *h) { h->n_racks = 1u << 31; }
-static void m_cellsz(struct bs_shm_header *h) { h->cell_size = 24; }
-static void m_slots0(struct bs_shm_header *h) { h->n_slots = 0; }
-static void m_slots_big(struct bs_shm_header *h) { h->n_slots = 1000000; }
-static void m_slot_small(struct bs_shm_header *h) { h->slot_size = 128; }
-static void m_slot_odd(struct bs_shm_header *h) { h->slot_size += 4; }
+static void m_magic(struct bs_shm_header *h)
+{
+	h->magic[7] = '2';
+}
+static void m_abi(struct bs_shm_header *h)
+{
+	h->abi_major++;
+}
+static void m_minor(struct bs_shm_header *h)
+{
+	h->abi_minor += 5;
+}
+static void m_hsize(struct bs_shm_header *h)
+{
+	h->header_size = 100;
+}
+static void m_cells(struct bs_shm_header *h)
+{
+	h->n_cells++;
+}
+static void m_racks0(struct bs_shm_header *h)
+{
+	h->n_racks = 0;
+}
+static void m_racks_big(struct bs_shm_header *h)
+{
+	h->n_racks = 1u << 31;
+}
+static void m_cellsz(struct bs_shm_header *h)
+{
+	h->cell_size = 24;
+}
+static void m_slots0(struct bs_shm_header *h)
+{
+	h->n_slots = 0;
+}
+static void m_slots_big(struct bs_shm_header *h)
+{
+	h->n_slots = 1000000;
+}
+static void m_slot_small(struct bs_shm_header *h)
+{
+	h->slot_size = 128;
+}
+static void m_slot_odd(struct bs_shm_header *h)
+{
+	h->slot_size += 4;
+}
 static void m_cell_end(struct bs_shm_header *h)
 {
 	h->cell_offset = h->slot_size; /* beyond the slot */
@@ -336,17 +371,32 @@ static void m_overlap(struct bs_shm_header *h)
 {
 	h->rack_offset = h->site_offset + 64;
 }
-static void m_in_slothdr(struct bs_shm_header *h) { h->site_offset = 0; }
-static void m_unaligned(struct bs_shm_header *h) { h->module_offset += 4; }
+static void m_in_slothdr(struct bs_shm_header *h)
+{
+	h->site_offset = 0;
+}
+static void m_unaligned(struct bs_shm_header *h)
+{
+	h->module_offset += 4;
+}
 static void m_overflow(struct bs_shm_header *h)
 {
 	/* n_slots * slot_size overflows 64 bits */
 	h->slot_size = 1ull << 62;
 	h->n_slots = 16;
 }
-static void m_total(struct bs_shm_header *h) { h->total_size += 4096; }
-static void m_slots_off(struct bs_shm_header *h) { h->slots_offset = 64; }
-static void m_latest(struct bs_shm_header *h) { h->latest = h->n_slots; }
+static void m_total(struct bs_shm_header *h)
+{
+	h->total_size += 4096;
+}
+static void m_slots_off(struct bs_shm_header *h)
+{
+	h->slots_offset = 64;
+}
+static void m_latest(struct bs_shm_header *h)
+{
+	h->latest = h->n_slots;
+}
 
 START_TEST(test_validate_memory)
 {
@@ -389,7 +439,7 @@ START_TEST(test_validate_memory)
 	 * must not fault. */
 	long pg = sysconf(_SC_PAGESIZE);
 	unsigned char *two = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE,
-	                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(two, MAP_FAILED);
 	ck_assert_int_eq(mprotect(two + pg, (size_t)pg, PROT_NONE), 0);
 	unsigned char *tail = two + pg - 12;
@@ -401,7 +451,7 @@ START_TEST(test_validate_memory)
 	ck_assert_int_eq(bs_header_validate((void *)tail, 12), -BS_ETRUNC);
 	memcpy(two + pg - 8, "BATSIMv1", 8);
 	ck_assert_int_eq(bs_header_validate((void *)(two + pg - 8), 8),
-	                 -BS_ETRUNC);
+			 -BS_ETRUNC);
 	munmap(two, 2 * (size_t)pg);
 }
 END_TEST
@@ -572,12 +622,13 @@ START_TEST(test_round_trip)
 	assert_cell(&cells[11], 11, 5);
 
 	/* Index checks */
-	ck_assert_int_eq(bs_read_rack(r, 2, NULL, NULL, NULL, NULL), -BS_ERANGE);
+	ck_assert_int_eq(bs_read_rack(r, 2, NULL, NULL, NULL, NULL),
+			 -BS_ERANGE);
 	ck_assert_int_eq(bs_read_module(r, 0, 3, NULL, NULL, NULL), -BS_ERANGE);
 	ck_assert_int_eq(bs_read_module(r, 2, 0, NULL, NULL, NULL), -BS_ERANGE);
 	ck_assert_int_eq(bs_read_cell(r, 0, 0, 4, NULL, cells), -BS_ERANGE);
 	ck_assert_int_eq(bs_read_cell(r, UINT32_MAX, 0, 0, NULL, cells),
-	                 -BS_ERANGE);
+			 -BS_ERANGE);
 
 	/* begin twice without publish hands out the same slot */
 	struct bs_slot_view v1, v2;
@@ -771,33 +822,31 @@ START_TEST(test_create)
 {
 	const char *n = seg_name("create");
 	struct bs_topology other = {2, 3, 5};
-	ck_assert_int_eq(bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1,
-	                                   0),
-	                 0);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1, 0), 0);
 	/* idempotent */
-	ck_assert_int_eq(bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1,
-	                                   0),
-	                 1);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1, 0), 1);
 	/* another topology or slot count */
 	ck_assert_int_eq(bs_segment_create(n, &other, 3, 0600, (gid_t)-1, 0),
-	                 -BS_EEXIST);
-	ck_assert_int_eq(bs_segment_create(n, &topo_small, 4, 0600, (gid_t)-1,
-	                                   0),
-	                 -BS_EEXIST);
+			 -BS_EEXIST);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &topo_small, 4, 0600, (gid_t)-1, 0),
+	    -BS_EEXIST);
 	/* a writer of another topology is refused */
 	bs_writer *w = NULL;
 	ck_assert_int_eq(bs_writer_open(n, &other, NULL, &w), -BS_EEXIST);
 	ck_assert_int_eq(bs_writer_open(seg_name("nope"), &other, NULL, &w),
-	                 -BS_ENOENT);
+			 -BS_ENOENT);
 	/* bad arguments */
-	ck_assert_int_eq(bs_segment_create(n, &topo_small, 0, 0600, (gid_t)-1,
-	                                   0),
-	                 -BS_EINVAL);
-	ck_assert_int_eq(bs_segment_create("bad", &topo_small, 3, 0600,
-	                                   (gid_t)-1, 0),
-	                 -BS_EINVAL);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &topo_small, 0, 0600, (gid_t)-1, 0),
+	    -BS_EINVAL);
+	ck_assert_int_eq(
+	    bs_segment_create("bad", &topo_small, 3, 0600, (gid_t)-1, 0),
+	    -BS_EINVAL);
 	ck_assert_int_eq(bs_segment_create(n, NULL, 3, 0600, (gid_t)-1, 0),
-	                 -BS_EINVAL);
+			 -BS_EINVAL);
 
 	ck_assert_int_eq(bs_segment_remove(n), 0);
 	ck_assert_int_eq(bs_segment_remove(n), -BS_ENOENT);
@@ -812,9 +861,9 @@ START_TEST(test_force)
 	create_small(n);
 	bs_reader *r;
 	ck_assert_int_eq(bs_reader_open(n, &r), 0);
-	ck_assert_int_eq(bs_segment_create(n, &other, 2, 0600, (gid_t)-1,
-	                                   BS_CREATE_FORCE),
-	                 0);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &other, 2, 0600, (gid_t)-1, BS_CREATE_FORCE),
+	    0);
 	/* the old mapping is intact (never truncated in place) */
 	ck_assert_uint_eq(bs_reader_header(r)->n_racks, 2);
 	ck_assert_int_eq(bs_read_site(r, NULL, NULL, NULL), -BS_ENODATA);
@@ -832,28 +881,28 @@ START_TEST(test_force)
 	bs_writer *w;
 	ck_assert_int_eq(bs_writer_open(n, &other, &p, &w), 0);
 	ck_assert_int_eq(bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1,
-	                                   BS_CREATE_FORCE),
-	                 -BS_EBUSY);
+					   BS_CREATE_FORCE),
+			 -BS_EBUSY);
 	/* a matching create is still fine while it runs */
-	ck_assert_int_eq(bs_segment_create(n, &other, 2, 0600, (gid_t)-1,
-	                                   BS_CREATE_FORCE),
-	                 1);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &other, 2, 0600, (gid_t)-1, BS_CREATE_FORCE),
+	    1);
 	bs_writer_close(w);
 
 	/* a foreign object under the name: its validation error, or
 	 * replaced with force */
 	shm_unlink(n);
 	make_raw(n, "garbage!", 8, 8192);
-	ck_assert_int_eq(bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1,
-	                                   0),
-	                 -BS_EMAGIC);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1, 0),
+	    -BS_EMAGIC);
 	make_raw(n, "", 0, 0);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1, 0),
+	    -BS_ETRUNC);
 	ck_assert_int_eq(bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1,
-	                                   0),
-	                 -BS_ETRUNC);
-	ck_assert_int_eq(bs_segment_create(n, &topo_small, 3, 0600, (gid_t)-1,
-	                                   BS_CREATE_FORCE),
-	                 0);
+					   BS_CREATE_FORCE),
+			 0);
 	ck_assert_int_eq(bs_reader_open(n, &r), 0);
 	bs_reader_close(r);
 }
@@ -875,18 +924,16 @@ START_TEST(test_mode)
 {
 	const char *n = seg_name("mode");
 	mode_t old = umask(077);
-	ck_assert_int_eq(bs_segment_create(n, &topo_small, 3, 0640, getgid(),
-	                                   0),
-	                 0);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &topo_small, 3, 0640, getgid(), 0), 0);
 	umask(old);
 	gid_t gid;
 	ck_assert_uint_eq(seg_mode(n, &gid), 0640);
 	ck_assert_uint_eq(gid, getgid());
 	/* keeping a matching segment applies the requested mode */
 	umask(0);
-	ck_assert_int_eq(bs_segment_create(n, &topo_small, 3, 0660, (gid_t)-1,
-	                                   0),
-	                 1);
+	ck_assert_int_eq(
+	    bs_segment_create(n, &topo_small, 3, 0660, (gid_t)-1, 0), 1);
 	umask(old);
 	ck_assert_uint_eq(seg_mode(n, NULL), 0660);
 	/* and the size is the computed one */
@@ -894,7 +941,8 @@ START_TEST(test_mode)
 	struct stat st;
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	close(fd);
-	ck_assert_uint_eq((uint64_t)st.st_size, bs_segment_size(&topo_small, 3));
+	ck_assert_uint_eq((uint64_t)st.st_size,
+			  bs_segment_size(&topo_small, 3));
 }
 END_TEST
 
@@ -921,8 +969,7 @@ START_TEST(test_busy)
 	const char *n = seg_name("busy");
 	create_small(n);
 	bs_writer *w1 = open_writer(n), *w2 = NULL;
-	ck_assert_int_eq(bs_writer_open(n, &topo_small, NULL, &w2),
-	                 -BS_EBUSY);
+	ck_assert_int_eq(bs_writer_open(n, &topo_small, NULL, &w2), -BS_EBUSY);
 	ck_assert_ptr_null(w2);
 	/* the refused writer changed nothing */
 	bs_reader *r;
@@ -956,7 +1003,8 @@ START_TEST(test_strerror)
 	}
 	ck_assert_ptr_nonnull(strstr(bs_strerror(-BS_ENOENT), "batsim-init"));
 	ck_assert_str_eq(bs_strerror(-1000), "unknown libbatsim error code");
-	ck_assert_str_eq(bs_strerror(INT32_MIN), "unknown libbatsim error code");
+	ck_assert_str_eq(bs_strerror(INT32_MIN),
+			 "unknown libbatsim error code");
 	ck_assert_str_eq(bs_version(), PACKAGE_VERSION);
 }
 END_TEST
