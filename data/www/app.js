@@ -207,7 +207,7 @@
     $('sel-rack').value = String(S.sel.rack);
     $('sel-module').value = String(S.sel.module);
     setText('h-module', `Module ${S.sel.module} of rack ${S.sel.rack}`);
-    setText('h-rack-trend', `Rack ${S.sel.rack}: cell voltage and temperature extremes`);
+    setText('h-rack-trend', `Rack ${S.sel.rack}: min/max cell voltage and max temperature`);
   }
 
   /* ---------- overview grid ---------- */
@@ -513,6 +513,7 @@
     if (gen !== null && S.generation !== null && gen !== S.generation) {
       /* the writer restarted: time and ticks start again */
       S.lastTick = -1;
+      if (S.moduleData) S.moduleData.tick = -1;
       S.trend.site = [];
       S.trend.rack = [];
       refreshInfo();
@@ -554,7 +555,7 @@
     try {
       const j = await getJSON(`rack/${rack}/module/${module}`);
       if (j.rack === S.sel.rack && j.module === S.sel.module &&
-          (!S.moduleData || !(j.tick < S.moduleData.tick) || j.generation !== S.moduleData.generation)) {
+          (!S.moduleData || !(j.tick < S.moduleData.tick))) {
         S.moduleData = j;
         renderModule();
       }
@@ -566,8 +567,7 @@
 
   function onModule(j) {
     if (!j || j.rack !== S.sel.rack || j.module !== S.sel.module) return;
-    if (S.moduleData && typeof j.tick === 'number' && j.tick < S.moduleData.tick &&
-        j.generation === S.moduleData.generation) return;
+    if (S.moduleData && typeof j.tick === 'number' && j.tick < S.moduleData.tick) return;
     S.moduleData = j;
     renderModule();
   }
@@ -744,13 +744,15 @@
 
   /* ---------- trends ---------- */
 
-  /* /history answers are read leniently: a list of samples under "site"
-   * (or "samples") and, with ?rack=R, under "rack" (or "racks"), each
-   * sample with time_s and the same field names as /summary. */
-  function historySamples(x) {
-    if (Array.isArray(x)) return x;
-    if (x && Array.isArray(x.samples)) return x.samples;
-    return [];
+  /* /history: {"interval_s","seconds","rack","samples":[{"time_s","power",
+   * "soc",...,"rack":{"cell_voltage_min","cell_voltage_max",
+   * "temperature_max",...}}]}.  Only the newest run of increasing time_s
+   * is kept, in case the ring still holds samples of a previous writer. */
+  function historySamples(j) {
+    const all = j && Array.isArray(j.samples) ? j.samples : [];
+    let i = all.length - 1;
+    while (i > 0 && num(all[i - 1].time_s) !== null && all[i - 1].time_s < all[i].time_s) i--;
+    return all.slice(Math.max(0, i));
   }
   function siteSample(time_s, site) {
     return { x: time_s, power: num(site.power), soc: num(site.soc) };
@@ -759,7 +761,7 @@
     return {
       x: time_s,
       vmin: ext(rk.cell_voltage_min), vmax: ext(rk.cell_voltage_max),
-      tmin: ext(rk.temperature_min), tmax: ext(rk.temperature_max),
+      tmax: ext(rk.temperature_max),
     };
   }
 
@@ -770,10 +772,10 @@
     try {
       const j = await getJSON(`history?seconds=${S.trend.windowS}&rack=${rack}`);
       if (seq !== historySeq) return;
-      const site = historySamples(j.site || j.samples);
-      S.trend.site = site.map((p) => siteSample(num(p.time_s), p.site || p)).filter((p) => p.x !== null);
-      const rk = historySamples(j.rack || (j.racks && j.racks[0]) || []);
-      S.trend.rack = rk.map((p) => rackSample(num(p.time_s), p.rack !== undefined && typeof p.rack === 'object' ? p.rack : p)).filter((p) => p.x !== null);
+      const samples = historySamples(j);
+      S.trend.site = samples.map((p) => siteSample(num(p.time_s), p)).filter((p) => p.x !== null);
+      S.trend.rack = samples.filter((p) => p.rack && typeof p.rack === 'object')
+        .map((p) => rackSample(num(p.time_s), p.rack)).filter((p) => p.x !== null);
       S.trend.rackId = rack;
     } catch (e) {
       if (seq !== historySeq) return;
@@ -814,7 +816,7 @@
       return arr;
     };
     const site = trim(S.trend.site), rack = trim(S.trend.rack);
-    const axisX = { type: 'linear', ticks: { color: '#93a1b0', maxRotation: 0, callback: (v) => fmtDuration(v) }, grid: { color: '#26323e' }, title: { display: true, text: 'simulated time', color: '#93a1b0' } };
+    const axisX = { type: 'linear', ticks: { color: '#93a1b0', maxRotation: 0, precision: 0, callback: (v) => fmtDuration(v) }, grid: { color: '#26323e' }, title: { display: true, text: 'simulated time', color: '#93a1b0' } };
     const common = {
       animation: false, maintainAspectRatio: false, parsing: false, normalized: true,
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
@@ -843,7 +845,6 @@
           { label: 'Max cell V', data: [], yAxisID: 'yV', borderColor: '#7ee0d0', backgroundColor: '#7ee0d0' },
           { label: 'Min cell V', data: [], yAxisID: 'yV', borderColor: '#9d7cff', backgroundColor: '#9d7cff' },
           { label: 'Max temp. (°C)', data: [], yAxisID: 'yT', borderColor: '#ff9f43', backgroundColor: '#ff9f43' },
-          { label: 'Min temp. (°C)', data: [], yAxisID: 'yT', borderColor: '#e3b341', backgroundColor: '#e3b341', borderDash: [4, 3] },
         ] },
         options: Object.assign({}, common, { scales: {
           x: Object.assign({}, axisX),
@@ -862,7 +863,6 @@
     rc.data.datasets[0].data = pts(rack, 'vmax');
     rc.data.datasets[1].data = pts(rack, 'vmin');
     rc.data.datasets[2].data = pts(rack, 'tmax');
-    rc.data.datasets[3].data = pts(rack, 'tmin');
     rc.update('none');
   }
 
@@ -1180,8 +1180,20 @@
       S.staleReason = j.error || j.reason || '';
       renderAge();
     });
-    es.addEventListener('error', () => {
+    es.addEventListener('error', (e) => {
       if (S.es !== es) return;
+      if (typeof e.data === 'string') {
+        /* an "event: error" from the server, {"error","status"}: e.g. the
+         * selected module no longer exists after a topology change */
+        let j = {};
+        try { j = JSON.parse(e.data); } catch (x) { j = {}; }
+        footLog('live stream: ' + (j.error || e.data));
+        if (j.status === 404) {
+          es.close();
+          refreshTopology().then(() => select(S.sel.rack, S.sel.module, { force: true }));
+        }
+        return;
+      }
       if (es.readyState === EventSource.CLOSED) {
         /* the server answered without a stream (e.g. 503): the browser
          * gives up, so retry ourselves, backing off to 15 s */
@@ -1217,6 +1229,16 @@
   }
   async function checkHealth() {
     await refreshInfo();
+  }
+  /* Re-read the topology (after the server said the selection is out of
+   * range) and clamp the selection to it. */
+  async function refreshTopology() {
+    try {
+      onSummary(await getJSON('summary'));
+    } catch (e) {
+      if (e.status === 503) markServerStale(e);
+    }
+    clampSel();
   }
 
   /* ---------- start ---------- */
@@ -1257,14 +1279,21 @@
 
     renderModule();
     refreshInfo();
+    /* the topology first, so that a selection from the URL is clamped
+     * before the stream is opened with it */
     getJSON('summary').then(onSummary, (e) => {
       if (e.status === 503) markServerStale(e);
       else { S.connError = e.message; renderBanner(); }
+    }).then(() => {
+      clampSel();
+      writeHash();
+      syncSelectors();
+      markGridSelection();
+      loadModule();
+      loadHistory();
+      openStream();
+      gridLoop();
     });
-    loadModule();
-    loadHistory();
-    openStream();
-    gridLoop();
     refreshControlState();
     setInterval(renderAge, 500);
     setInterval(() => { if (getToken()) refreshControlState(); }, 15000);

@@ -1,0 +1,428 @@
+/*
+ * tests/browser/dashboard.test.js - the dashboard (data/www) in headless
+ * Debian Chromium, driven by playwright-core, against the real daemons:
+ * batsim-init creates a private segment, batsimd simulates a small site,
+ * batsim-httpd serves it on an ephemeral loopback port.
+ *
+ * Checks (issue 5): the page loads with no console errors, no failed
+ * requests and no request leaving the origin; the grid shows racks x
+ * modules tiles; clicking a tile selects the module, the URL keeps it
+ * across a reload, and the chart shows that module's cells with the values
+ * the REST API returns for the same tick; values change between updates;
+ * one EventSource per page; controls without a valid token show the
+ * server's error, with it a setpoint change reaches the site power; a
+ * fault injected from the page reaches the rack; the alarm list matches
+ * the API; the stale banner appears when batsimd is stopped (SIGTERM) and
+ * goes when it is back.  Screenshots go to $BROWSER_ARTIFACTS.
+ *
+ * Output is TAP-like ("ok N - ...", "not ok N - ..."); exit 0 when every
+ * check passed, 1 otherwise.  Environment (set by run.sh): BUILDDIR,
+ * SRCDIR, CHROMIUM, BROWSER_ARTIFACTS; BROWSER_WRITER=testwriter runs
+ * tests/testwriter/bs-testwriter instead of batsimd (no control socket:
+ * the control checks then expect the error path only).
+ */
+'use strict';
+
+const { chromium } = require('playwright-core');
+const assert = require('assert');
+const cp = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const BUILDDIR = process.env.BUILDDIR;
+const SRCDIR = process.env.SRCDIR;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = process.env.BROWSER_ARTIFACTS || path.join(__dirname, 'artifacts');
+const WRITER = process.env.BROWSER_WRITER || 'batsimd';
+
+const RACKS = 6, MODULES = 8, CELLS = 32;
+const TOKEN = 'browser-test-' + process.pid + '-' + Math.random().toString(36).slice(2);
+const SETPOINT0_W = 20000, SETPOINT1_KW = 30;
+
+const T0 = Date.now();
+let nTest = 0, nFail = 0;
+function note(...a) { console.log(`# [${((Date.now() - T0) / 1000).toFixed(1)} s]`, ...a); }
+function ok(cond, what, detail) {
+  nTest++;
+  if (cond) console.log(`ok ${nTest} - ${what}`);
+  else { nFail++; console.log(`not ok ${nTest} - ${what}` + (detail ? `\n#   ${String(detail).replace(/\n/g, '\n#   ')}` : '')); }
+  return cond;
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(fn, timeoutMs, what) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}` + (last instanceof Error ? `: ${last.message}` : ''));
+    await sleep(100);
+  }
+}
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+/* ---------- the daemons ---------- */
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'batsim-browser-'));
+const shmName = `/batsim-browser-${process.pid}`;
+const conf = path.join(tmp, 'batsim.conf');
+const tokenFile = path.join(tmp, 'token');
+const procs = {};
+
+function bin(rel) {
+  const p = path.join(BUILDDIR, rel);
+  if (!fs.existsSync(p)) throw new Error(`${p} not found: build it first (make), or run this test through make check`);
+  return p;
+}
+function startProc(name, file, args) {
+  const out = fs.openSync(path.join(tmp, name + '.log'), 'a');
+  const p = cp.spawn(file, args, { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  p.exitInfo = null;
+  p.on('exit', (code, sig) => { p.exitInfo = { code, sig }; });
+  procs[name] = p;
+  return p;
+}
+async function stopProc(name) {
+  const p = procs[name];
+  if (!p || p.exitInfo) return p && p.exitInfo;
+  p.kill('SIGTERM');
+  const end = Date.now() + 5000;
+  while (!p.exitInfo && Date.now() < end) await sleep(50);
+  if (!p.exitInfo) { p.kill('SIGKILL'); await sleep(100); }
+  return p.exitInfo;
+}
+function logTail(name, n) {
+  try {
+    const lines = fs.readFileSync(path.join(tmp, name + '.log'), 'utf8').trimEnd().split('\n');
+    return lines.slice(-n).join('\n');
+  } catch (e) { return '(no log)'; }
+}
+function startWriter() {
+  if (WRITER === 'testwriter') {
+    return startProc('writer', bin('tests/testwriter/bs-testwriter'),
+      ['--name', shmName, '--topology', `${RACKS}x${MODULES}x${CELLS}`, '--period-ms', '200', '--create']);
+  }
+  return startProc('writer', bin('src/batsimd/batsimd'), ['--config', conf]);
+}
+
+let base;
+async function getJSON(p, opts) {
+  const r = await fetch(base + p, opts);
+  const j = await r.json().catch(() => null);
+  return { status: r.status, body: j };
+}
+
+async function setup() {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  fs.writeFileSync(tokenFile, TOKEN + '\n', { mode: 0o600 });
+  fs.writeFileSync(conf, [
+    '# written by tests/browser/dashboard.test.js',
+    `shm_name = ${shmName}`,
+    `racks = ${RACKS}`,
+    `modules_per_rack = ${MODULES}`,
+    `cells_per_module = ${CELLS}`,
+    'publish_period_ms = 200',
+    'backend = cpu',
+    'threads = 1',
+    'mode = power',
+    `setpoint_w = ${SETPOINT0_W}`,
+    `control_socket = ${path.join(tmp, 'batsimd.sock')}`,
+    `http_listen = 127.0.0.1:${port}`,
+    `http_www = ${path.join(SRCDIR, 'data', 'www')}`,
+    'http_chartjs = /usr/share/javascript/chart.js',
+    `http_token_file = ${tokenFile}`,
+    'http_stale_ms = 1500',
+    '',
+  ].join('\n'));
+  if (WRITER !== 'testwriter') {
+    const r = cp.spawnSync(bin('src/init/batsim-init'), ['--config', conf], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`batsim-init --config ${conf} failed (${r.status}): ${r.stderr}`);
+  }
+  startWriter();
+  startProc('httpd', bin('src/httpd/batsim-httpd'), ['--config', conf]);
+  await waitFor(async () => {
+    for (const n of ['writer', 'httpd']) if (procs[n].exitInfo) throw new Error(`${n} exited (${JSON.stringify(procs[n].exitInfo)}):\n${logTail(n, 20)}`);
+    const r = await getJSON('/healthz').catch(() => null);
+    return r && r.status === 200;
+  }, 20000, 'GET /healthz to answer 200');
+  note(`daemons up: ${base}, segment ${shmName}, writer ${WRITER}`);
+}
+
+async function teardown() {
+  await stopProc('httpd');
+  await stopProc('writer');
+  if (WRITER !== 'testwriter' && fs.existsSync(conf)) {
+    try { cp.spawnSync(path.join(BUILDDIR, 'src/init/batsim-init'), ['--config', conf, '--remove'], { stdio: 'ignore' }); } catch (e) { /* best effort */ }
+  }
+  try { fs.rmSync(path.join('/dev/shm', shmName.slice(1)), { force: true }); } catch (e) { /* gone */ }
+}
+
+/* ---------- the page ---------- */
+
+async function main() {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await setup();
+
+  const userData = fs.mkdtempSync(path.join(os.tmpdir(), 'batsim-chromium-'));
+  const ctx = await chromium.launchPersistentContext(userData, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1440, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    await runPage(ctx);
+  } finally {
+    await ctx.close().catch(() => {});
+    fs.rmSync(userData, { recursive: true, force: true });
+  }
+}
+
+async function runPage(ctx) {
+  const page = ctx.pages()[0] || await ctx.newPage();
+  let phase = 'load';
+  const consoleErrors = [], pageErrors = [], failed = [], badStatus = [], foreign = [];
+  const streams = { started: [], ended: 0 };
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push({ phase, text: m.text() }); });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(base + '/')) foreign.push(u);
+    if (u.includes('/updates')) streams.started.push(u);
+  });
+  page.on('requestfailed', (r) => {
+    const u = r.url(), why = r.failure() ? r.failure().errorText : '?';
+    if (u.includes('/updates')) { streams.ended++; if (why === 'net::ERR_ABORTED') return; }
+    failed.push({ phase, text: `${u}: ${why}` });
+  });
+  page.on('requestfinished', (r) => { if (r.url().includes('/updates')) streams.ended++; });
+  page.on('response', (r) => { if (r.status() >= 400) badStatus.push({ phase, text: `${r.status()} ${r.url()}` }); });
+  const S = (expr) => page.evaluate(expr);
+
+  /* 1. load */
+  await page.goto(base + '/');
+  const nTiles = RACKS * MODULES;
+  await waitFor(() => S(() => document.querySelectorAll('#grid .tile').length), 10000, 'grid tiles');
+  ok(await S(() => document.querySelectorAll('#grid .tile').length) === nTiles, `grid shows ${RACKS} x ${MODULES} = ${nTiles} tiles`);
+  ok(await S(() => document.querySelectorAll('#grid .rack').length) === RACKS, `grid shows ${RACKS} rack columns`);
+  await waitFor(() => S(() => document.querySelectorAll('#grid .tile.nodata').length === 0), 15000, 'every tile to carry a value');
+  const tileText = await S(() => [...document.querySelectorAll('#grid .tile')].map((t) => t.textContent));
+  ok(tileText.every((t) => /^\d+(\.\d+)?!?$/.test(t)), 'every tile shows its value as text', tileText.slice(0, 8).join(' '));
+  await waitFor(() => S(() => window.Chart && Chart.getChart('site-trend') && Chart.getChart('cell-chart')), 10000, 'charts');
+  const hdr = await S(() => ({ power: document.getElementById('k-power').textContent, tick: document.getElementById('k-tick').textContent, backend: document.getElementById('k-backend').textContent, conn: document.getElementById('conn').dataset.state }));
+  ok(/\d/.test(hdr.power) && /^\d+$/.test(hdr.tick) && hdr.backend !== '—', 'header shows power, tick and backend', JSON.stringify(hdr));
+  await waitFor(() => S(() => document.getElementById('conn').dataset.state === 'live'), 10000, 'the stream to be live');
+  ok(await S(() => document.getElementById('banner').hidden), 'no stale banner while live');
+  await sleep(1500); /* a few stream events and one grid pass */
+  ok(pageErrors.length === 0, 'no page (JavaScript) errors on load', pageErrors.join('\n'));
+  ok(consoleErrors.length === 0, 'no console errors on load', consoleErrors.map((e) => e.text).join('\n'));
+  ok(failed.length === 0 && badStatus.length === 0, 'no failed requests on load', failed.concat(badStatus).map((e) => e.text).join('\n'));
+  ok(foreign.length === 0, 'no request leaves the origin', foreign.join('\n'));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
+
+  /* 2. select a module by clicking its tile */
+  phase = 'select';
+  const R = 2, M = 3;
+  await page.click(`#grid .tile[data-rack="${R}"][data-module="${M}"]`);
+  ok((await page.evaluate(() => location.hash)).includes(`rack=${R}&module=${M}`), 'the URL keeps the selection');
+  ok(await S(() => document.getElementById('sel-rack').value) === String(R) &&
+     await S(() => document.getElementById('sel-module').value) === String(M), 'the rack and module selectors follow the grid');
+  await page.click('#cell-details summary');
+  await waitFor(() => S(() => { const d = window.batsimDashboard.state.moduleData; return d && d.rack === 2 && d.module === 3; }), 5000, 'module data of the selection');
+  let matched = null;
+  for (let i = 0; i < 100 && !matched; i++) {
+    const rest = (await getJSON(`/rack/${R}/module/${M}`)).body;
+    const shown = await S(() => {
+      const ch = Chart.getChart('cell-chart');
+      const st = window.batsimDashboard.state;
+      const rows = [...document.querySelectorAll('#cell-table tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent));
+      return { tick: st.moduleData.tick, rack: st.moduleData.rack, module: st.moduleData.module, labels: ch.data.labels.length, v: ch.data.datasets[0].data, t: ch.data.datasets[1].data, soc: ch.data.datasets[2].data, rows };
+    });
+    if (rest && shown.tick === rest.tick) matched = { rest, shown };
+    else await sleep(70);
+  }
+  if (ok(!!matched, 'the page showed a tick that the REST API also answered')) {
+    const { rest, shown } = matched;
+    ok(shown.labels === CELLS && rest.cells.length === CELLS, `the chart shows the module's ${CELLS} cells`, `${shown.labels} bars, ${rest.cells.length} cells`);
+    const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+    ok(same(shown.v, rest.cells.map((c) => c.voltage)), 'chart voltages = REST /rack/2/module/3 voltages (same tick)', `${shown.v.slice(0, 4)} vs ${rest.cells.slice(0, 4).map((c) => c.voltage)}`);
+    ok(same(shown.t, rest.cells.map((c) => c.temperature)), 'chart temperatures = REST temperatures');
+    ok(same(shown.soc, rest.cells.map((c) => c.soc)), 'chart SoC = REST soc (percent)');
+    ok(shown.rows.length === CELLS && shown.rows[5][1] === rest.cells[5].voltage.toFixed(4) &&
+       shown.rows[5][5] === (rest.cells[5].resistance * 1000).toFixed(4), 'the cell table shows the same values', JSON.stringify(shown.rows[5]));
+  }
+  /* the tooltip lists every field of the hovered cell */
+  const box = await page.locator('#cell-chart').boundingBox();
+  const area = await S(() => { const a = Chart.getChart('cell-chart').chartArea; return { left: a.left, right: a.right, top: a.top, bottom: a.bottom }; });
+  await page.mouse.move(box.x + area.left + (area.right - area.left) * (7.5 / CELLS), box.y + (area.top + area.bottom) / 2);
+  const tip = await waitFor(() => S(() => { const t = Chart.getChart('cell-chart').tooltip; return t.opacity > 0 && t.body && t.body.length ? { title: t.title, lines: t.body.flatMap((b) => b.lines) } : null; }), 3000, 'the chart tooltip');
+  ok(/cell 7/.test(tip.title.join(' ')) && ['voltage', 'current', 'temperature', 'soc', 'resistance'].every((f) => tip.lines.some((l) => l.startsWith(f))),
+    'hovering a bar shows every field of the cell', JSON.stringify(tip));
+
+  /* 3. values change between two updates */
+  const before = await S(() => ({ tick: window.batsimDashboard.state.moduleData.tick, d: Chart.getChart('cell-chart').data.datasets.map((x) => x.data.slice()), htick: document.getElementById('k-tick').textContent }));
+  await waitFor(() => S((t) => window.batsimDashboard.state.moduleData.tick > t, before.tick), 5000, 'a newer module event');
+  await sleep(600);
+  const after = await S(() => ({ tick: window.batsimDashboard.state.moduleData.tick, d: Chart.getChart('cell-chart').data.datasets.map((x) => x.data.slice()), htick: document.getElementById('k-tick').textContent }));
+  ok(after.tick > before.tick && after.htick !== before.htick, 'the header tick advances', `${before.htick} -> ${after.htick}`);
+  ok(JSON.stringify(after.d) !== JSON.stringify(before.d), 'the chart values change between two updates');
+
+  /* one EventSource: the old stream was closed when the selection changed */
+  const open = streams.started.length - streams.ended;
+  ok(open === 1, 'exactly one /updates stream is open', `${streams.started.length} started, ${streams.ended} ended`);
+  ok(/[?&]rack=2&module=3/.test(streams.started[streams.started.length - 1]) && /view=summary/.test(streams.started[streams.started.length - 1]),
+    'the stream carries the summary and the selected module', streams.started.join('\n'));
+  await page.locator('#module').screenshot({ path: path.join(ARTIFACTS, 'module.png') });
+
+  /* a reload keeps the selection */
+  await page.reload();
+  await waitFor(() => S(() => { const s = window.batsimDashboard && window.batsimDashboard.state; return s && s.moduleData && s.moduleData.rack === 2 && s.moduleData.module === 3; }), 10000, 'the selection after a reload');
+  ok(await S(() => { const t = document.querySelector('#grid .tile.sel'); return t && t.dataset.rack === '2' && t.dataset.module === '3'; }), 'after a reload the same tile is selected');
+
+  /* keyboard: arrow keys move along the grid, Enter selects */
+  await page.focus('#grid .tile.sel');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await waitFor(() => S(() => location.hash.includes('rack=3&module=4')), 3000, 'keyboard selection of rack 3 module 4');
+  ok(true, 'the grid is keyboard navigable (arrows + Enter)');
+
+  /* 4. controls: the error path without a valid token, then with it */
+  phase = 'controls';
+  const f = '#f-setpoint';
+  await page.selectOption(`${f} select[name=mode]`, 'power');
+  await page.fill(`${f} input[name=value]`, String(SETPOINT1_KW));
+  await page.click(`${f} button[type=submit]`);
+  await page.waitForSelector('#token-dialog[open]');
+  await page.click('#token-dialog button[value=cancel]');
+  await waitFor(() => S(() => document.querySelector('#f-setpoint .msg.err')), 3000, 'the no-token message');
+  ok(/token/i.test(await page.textContent(`${f} .msg`)), 'cancelling the token prompt says that controls need the token', await page.textContent(`${f} .msg`));
+
+  await page.click(`${f} button[type=submit]`);
+  await page.waitForSelector('#token-dialog[open]');
+  await page.fill('#token-input', 'not-the-token');
+  await page.click('#token-ok');
+  await waitFor(() => S(() => /HTTP/.test(document.querySelector('#f-setpoint .msg').textContent)), 5000, 'the server refusal');
+  const refusal = await page.textContent(`${f} .msg`);
+  ok(/HTTP 40[13]/.test(refusal) && await S(() => document.querySelector('#f-setpoint .msg').classList.contains('err')), 'a wrong token shows the server\'s error', refusal);
+  ok(await S(() => sessionStorage.getItem('batsim.token')) === null, 'a rejected token is forgotten');
+  const sp0 = (await getJSON('/summary')).body.site.setpoint;
+  ok(sp0 === SETPOINT0_W, 'the refused request changed nothing', `setpoint ${sp0}`);
+
+  await page.click(`${f} button[type=submit]`);
+  await page.waitForSelector('#token-dialog[open]');
+  await page.fill('#token-input', TOKEN);
+  await page.click('#token-ok');
+  if (WRITER === 'testwriter') {
+    await waitFor(() => S(() => /HTTP/.test(document.querySelector('#f-setpoint .msg').textContent)), 5000, 'the error without batsimd');
+    ok(await S(() => document.querySelector('#f-setpoint .msg').classList.contains('err')), 'without batsimd the control error is shown', await page.textContent(`${f} .msg`));
+  } else {
+    await waitFor(() => S(() => document.querySelector('#f-setpoint .msg.ok') && /applied/.test(document.querySelector('#f-setpoint .msg').textContent)), 5000, 'the setpoint to be accepted');
+    ok(true, 'with the token the setpoint is accepted', await page.textContent(`${f} .msg`));
+    ok(await S(() => sessionStorage.getItem('batsim.token')) !== null, 'the token is kept for the session');
+    const want = SETPOINT1_KW * 1000;
+    let site = null;
+    try {
+      site = await waitFor(async () => { const s = (await getJSON('/summary')).body.site; return s.setpoint === want && Math.abs(s.power - want) < 0.02 * want ? s : null; }, 15000, 'the site power to follow the setpoint');
+    } catch (e) { note(e.message); }
+    ok(!!site, `the site power follows the new setpoint (${SETPOINT1_KW} kW)`, site ? '' : JSON.stringify((await getJSON('/summary')).body.site));
+    await waitFor(() => S(() => /^30\.\d kW$/.test(document.getElementById('k-power').textContent)), 5000, 'the header power').catch(() => {});
+    ok(/^3\d\.\d kW$|^29\.\d kW$/.test(await page.textContent('#k-power')), 'the header shows the new site power', await page.textContent('#k-power'));
+
+    /* fault injection from the page: open rack 1's contactor */
+    await page.selectOption('#f-fault select[name=type]', 'open');
+    await page.fill('#f-fault input[name=rack]', '1');
+    await page.click('#f-fault button[value=inject]');
+    await waitFor(() => S(() => document.querySelector('#f-fault .msg.ok') && /Injected/.test(document.querySelector('#f-fault .msg').textContent)), 5000, 'the fault to be accepted')
+      .catch(async (e) => { note(e.message, await page.textContent('#f-fault .msg')); });
+    const opened = await waitFor(() => S(() => /OPEN/.test(document.querySelectorAll('#grid .rack')[1].textContent)), 10000, 'rack 1 to show OPEN').catch(() => false);
+    const rack1 = (await getJSON('/summary')).body.racks[1];
+    ok(opened && rack1.contactor === 'open', 'an injected open-circuit fault shows rack 1 OPEN, as the API says', `contactor ${rack1.contactor}`);
+    /* a sensor offset that the BMS sees as an over-voltage */
+    await page.selectOption('#f-fault select[name=type]', 'sensor_offset');
+    await page.fill('#f-fault input[name=rack]', '0');
+    await page.fill('#f-fault input[name=module]', '1');
+    await page.fill('#f-fault input[name=cell]', '5');
+    await page.selectOption('#f-fault select[name=quantity]', 'voltage');
+    await page.fill('#f-fault input[name=value]', '0.5');
+    await page.click('#f-fault button[value=inject]');
+    await waitFor(() => S(() => document.querySelectorAll('#alarm-table tbody tr').length > 0), 10000, 'an alarm row').catch(() => note('no alarm was raised within 10 s'));
+    await sleep(700);
+    const sum = (await getJSON('/summary')).body;
+    const apiAlarms = sum.racks.reduce((n, r) => n + r.alarms.length, 0);
+    const rows = await S(() => document.querySelectorAll('#alarm-table tbody tr').length);
+    ok(rows === apiAlarms, 'the alarm list has one row per alarm of the API', `${rows} rows, ${apiAlarms} in /summary`);
+    await page.locator('#alarms').screenshot({ path: path.join(ARTIFACTS, 'alarms.png') });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'controls.png'), fullPage: true });
+    await page.click('#fault-clear-all');
+    await waitFor(() => S(() => /cleared/i.test(document.querySelector('#f-fault .msg').textContent)), 5000, 'faults cleared')
+      .then(() => ok(true, 'clear all faults is accepted'), (e) => ok(false, 'clear all faults is accepted', e.message));
+    await page.click('#reset-all');
+    await waitFor(() => S(() => document.querySelector('#alarms-msg.ok') && /reset/i.test(document.querySelector('#alarms-msg').textContent)), 5000, 'alarm reset')
+      .then(() => ok(true, 'alarm reset is accepted'), (e) => ok(false, 'alarm reset is accepted', `${e.message}: ${'' + 'see alarms-msg'}`));
+  }
+  ok(consoleErrors.filter((e) => e.phase !== 'controls' || !/40[13]/.test(e.text)).length === 0,
+    'no console errors besides the expected refusal', consoleErrors.map((e) => `${e.phase}: ${e.text}`).join('\n'));
+
+  /* 5. stale: stop the writer, then start it again */
+  phase = 'stale';
+  const ex = await stopProc('writer');
+  note(`writer stopped: ${JSON.stringify(ex)}`);
+  let shown = false;
+  try {
+    shown = await waitFor(() => S(() => !document.getElementById('banner').hidden && document.getElementById('banner').textContent), 10000, 'the stale banner');
+  } catch (e) { note(e.message); }
+  ok(!!shown && /STALE|NO NEW DATA/.test(shown), 'the stale banner appears when the writer is stopped', shown);
+  ok(await S(() => document.getElementById('conn').dataset.state) === 'stale', 'the connection badge says stale');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'stale.png') });
+  const tickStale = await page.textContent('#k-tick');
+  startWriter();
+  let gone = false;
+  try {
+    gone = await waitFor(() => S(() => document.getElementById('banner').hidden), 20000, 'the banner to go');
+  } catch (e) { note(e.message, logTail('writer', 10)); }
+  ok(gone, 'the banner goes when the writer is back');
+  await sleep(1200);
+  ok(await page.textContent('#k-tick') !== tickStale, 'live values again after the restart');
+  ok(failed.filter((e) => e.phase !== 'stale').length === 0, 'no failed requests outside the stale period', failed.map((e) => `${e.phase}: ${e.text}`).join('\n'));
+  ok(pageErrors.length === 0, 'no page (JavaScript) errors at all', pageErrors.join('\n'));
+
+  /* phone width */
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(500);
+  const overflow = await S(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  ok(overflow <= 1, 'no horizontal scrolling at phone width (390 px)', `${overflow} px too wide`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: true });
+}
+
+(async () => {
+  let rc = 0;
+  try {
+    await main();
+  } catch (e) {
+    nFail++;
+    console.log(`not ok ${++nTest} - ${e.message.split('\n')[0]}`);
+    console.log('# ' + (e.stack || e.message).replace(/\n/g, '\n# '));
+    for (const n of Object.keys(procs)) console.log(`# ---- ${n} log\n# ` + logTail(n, 15).replace(/\n/g, '\n# '));
+  } finally {
+    await teardown();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log(`1..${nTest}`);
+  console.log(`# ${nTest - nFail} passed, ${nFail} failed; screenshots in ${ARTIFACTS}`);
+  rc = nFail ? 1 : 0;
+  process.exit(rc);
+})();
