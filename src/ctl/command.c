@@ -520,6 +520,88 @@ static int cmd_list(const struct ctl *c, int alarms)
 	return rc;
 }
 
+/* Print a reply's fields as "key: value" lines (objects as key.sub),
+ * leaving out "ok" and the lists. */
+static void print_fields(json_object *o, const char *prefix)
+{
+	json_object_object_foreach(o, key, val)
+	{
+		char buf[128];
+
+		if (!prefix && !strcmp(key, "ok"))
+			continue;
+		if (val && json_object_is_type(val, json_type_array))
+			continue;
+		if (val && json_object_is_type(val, json_type_object)) {
+			print_fields(val, key);
+			continue;
+		}
+		printf("%s%s%s: %s\n", prefix ? prefix : "", prefix ? "." : "",
+		       key, field(o, key, buf, sizeof(buf)));
+	}
+}
+
+static int cmd_state(const struct ctl *c)
+{
+	json_object *req, *reply, *faults;
+	int rc;
+
+	if (c->nargs != 1)
+		return usage_error(c, "usage: state");
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("state"));
+	rc = transact(c, req, &reply);
+	json_object_put(req);
+	if (rc)
+		return rc;
+	if (!c->json) {
+		print_fields(reply, NULL);
+		if (json_object_object_get_ex(reply, "faults", &faults) &&
+		    json_object_is_type(faults, json_type_array))
+			printf("faults: %zu (see batsimctl faults)\n",
+			       json_object_array_length(faults));
+	}
+	json_object_put(reply);
+	return CTL_EX_OK;
+}
+
+/* pause, resume, speed X */
+static int cmd_run(const struct ctl *c)
+{
+	const char *cmd = c->args[0];
+	json_object *req;
+	char what[64];
+	double v;
+
+	if (!strcmp(cmd, "speed")) {
+		char *end;
+
+		if (c->nargs != 2)
+			return usage_error(c, "usage: speed X (1 real time, N "
+			                      "times faster, 0 as fast as "
+			                      "possible)");
+		errno = 0;
+		v = strtod(c->args[1], &end);
+		if (end == c->args[1] || *end || errno || !isfinite(v) || v < 0)
+			return usage_error(c, "speed: give a number >= 0 (1 "
+			                      "real time, N times faster, 0 as "
+			                      "fast as possible)");
+		req = json_object_new_object();
+		json_object_object_add(req, "cmd",
+		                       json_object_new_string("speed"));
+		json_object_object_add(req, "value", json_object_new_double(v));
+		snprintf(what, sizeof(what), "speed %.6g", v);
+		return simple(c, req, what);
+	}
+	if (c->nargs != 1)
+		return usage_error(c, "usage: pause | resume");
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	snprintf(what, sizeof(what), "simulation %s",
+	         !strcmp(cmd, "pause") ? "paused" : "resumed");
+	return simple(c, req, what);
+}
+
 int ctl_control_command(struct ctl *c)
 {
 	const char *cmd = c->args[0];
@@ -535,5 +617,10 @@ int ctl_control_command(struct ctl *c)
 		return cmd_fault(c);
 	if (!strcmp(cmd, "alarm"))
 		return cmd_alarm_reset(c);
+	if (!strcmp(cmd, "state"))
+		return cmd_state(c);
+	if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
+	    !strcmp(cmd, "speed"))
+		return cmd_run(c);
 	return cmd_list(c, !strcmp(cmd, "alarms"));
 }

@@ -51,6 +51,11 @@ static void usage(FILE *f)
 	        "  alarm reset [--rack R]       reset latched alarms\n"
 	        "  alarms                       list active and latched "
 	        "alarms\n"
+	        "  state                        setpoint, profile, ambient, "
+	        "speed\n"
+	        "  pause | resume | speed X     simulated time (X: 1 real "
+	        "time,\n"
+	        "                               N faster, 0 flat out)\n"
 	        "\n"
 	        "Options:\n"
 	        "  -n, --name NAME         shm segment (default %s)\n"
@@ -408,9 +413,12 @@ int main(int argc, char **argv)
 		return ctl_read_command(&c);
 	if (!strcmp(c.args[0], "set") || !strcmp(c.args[0], "profile") ||
 	    !strcmp(c.args[0], "fault") || !strcmp(c.args[0], "faults") ||
-	    !strcmp(c.args[0], "alarm") || !strcmp(c.args[0], "alarms"))
+	    !strcmp(c.args[0], "alarm") || !strcmp(c.args[0], "alarms") ||
+	    !strcmp(c.args[0], "state") || !strcmp(c.args[0], "pause") ||
+	    !strcmp(c.args[0], "resume") || !strcmp(c.args[0], "speed"))
 		return ctl_control_command(&c);
 	return bad_usage("unknown command '%s': use status, show, watch, set, "
-	                 "profile, fault, faults, alarm or alarms",
+	                 "profile, fault, faults, alarm, alarms, state, pause, "
+	                 "resume or speed",
 	                 c.args[0]);
 }

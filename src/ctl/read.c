@@ -50,10 +50,7 @@ static int open_error(const struct ctl *c, int rc)
 	case BS_EABI:
 	case BS_ETRUNC:
 	case BS_ELAYOUT:
-		ctl_error(c, "segment %s: %s: check it with 'batsim-init "
-		          "--check --name %s' and recreate it with batsim-init "
-		          "--force",
-		          c->name, bs_strerror(rc), c->name);
+		ctl_error(c, "segment %s: %s", c->name, bs_strerror(rc));
 		return CTL_EX_SEGMENT;
 	default:
 		ctl_error(c, "segment %s: %s%s%s", c->name, bs_strerror(rc),

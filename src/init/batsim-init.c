@@ -209,9 +209,7 @@ static int report(const struct init_opts *o, int rc, const char *doing)
 	case BS_EABI:
 	case BS_ETRUNC:
 	case BS_ELAYOUT:
-		log_error("%s %s: %s: remove it with 'batsim-init --remove' "
-		          "or replace it with --force",
-		          doing, o->name, bs_strerror(rc));
+		log_error("%s %s: %s", doing, o->name, bs_strerror(rc));
 		return EX_INVALID_;
 	case BS_EBUSY:
 		log_error("%s %s: a writer (batsimd) is running on it: stop "

@@ -118,6 +118,15 @@ has "$tmp/out" "^TYPE +RACK +MODULE +CELL +VALUE" "faults: table header"
 has "$tmp/out" "^short +3 +2 +7 +0.5" "faults: cell fault row"
 has "$tmp/out" "^cooling +1 +- +- +0.1" "faults: rack fault row"
 
+sends '{"cmd":"state"}' "state" -- state
+has "$tmp/out" "^mode: power" "state: mode"
+has "$tmp/out" "^profile.name: none" "state: profile name"
+has "$tmp/out" "^faults: 2 " "state: fault count"
+sends '{"cmd":"pause"}' "pause" -- pause
+sends '{"cmd":"resume"}' "resume" -- resume
+sends '{"cmd":"speed","value":10}' "speed 10" -- speed 10
+sends '{"cmd":"speed","value":0}' "speed 0" -- speed 0
+
 # the daemon refuses: its message, exit 6
 before=$(nlog)
 expect 6 "refused command" -- "$CTL" --socket "$SOCK" fault inject fade --rack 0 --module 0 --cell 0 --value 666
@@ -148,6 +157,9 @@ nosend 1 "alarm reset --module" -- alarm reset --module 1
 nosend 1 "alarm frobnicate" -- alarm frobnicate
 nosend 1 "--rack not a number" -- alarm reset --rack x
 nosend 1 "--csv on a control command" -- alarms --csv
+nosend 1 "speed -1" -- speed -1
+nosend 1 "speed fast" -- speed fast
+nosend 1 "pause now" -- pause now
 
 # the environment names the socket
 before=$(nlog)
