@@ -159,7 +159,7 @@ json_object *view_cell_fields(const struct bs_cell *c)
 	add_num(o, "voltage", c->voltage, F32);
 	add_num(o, "current", c->current, F32);
 	add_num(o, "temperature", c->temperature, F32);
-	add_num(o, "soc", (double)c->soc * 100.0, F32);
+	add_num(o, "soc", c->soc * 100.0f, F32);
 	add_num(o, "resistance", c->resistance, F32);
 	return o;
 }
@@ -247,7 +247,7 @@ json_object *view_site(const struct bs_site *s, uint32_t n_racks)
 	add_num(o, "voltage", s->bus_voltage_v, F32);
 	add_num(o, "current", s->current_a, F32);
 	add_num(o, "power", s->power_w, F32);
-	add_num(o, "soc", (double)s->soc_mean * 100.0, F32);
+	add_num(o, "soc", s->soc_mean * 100.0f, F32);
 	add_num(o, "energy_out_wh", s->energy_out_wh, F64);
 	add_num(o, "energy_in_wh", s->energy_in_wh, F64);
 	add_str(o, "mode", view_mode_name(s->mode));
@@ -281,7 +281,7 @@ json_object *view_rack_summary(const struct bs_shm_header *h, uint32_t rack,
 	add_num(o, "voltage", r->voltage_v, F32);
 	add_num(o, "current", r->current_a, F32);
 	add_num(o, "power", r->power_w, F32);
-	add_num(o, "soc", (double)r->soc_mean * 100.0, F32);
+	add_num(o, "soc", r->soc_mean * 100.0f, F32);
 	json_object_object_add(o, "cell_voltage_min",
 	                       extreme_in_rack(h, r->cell_v_min, r->v_min_cell));
 	json_object_object_add(o, "cell_voltage_max",
@@ -338,7 +338,7 @@ static void add_module_fields(json_object *o, const struct bs_module *rec)
 {
 	add_num(o, "voltage", rec->voltage_v, F32);
 	add_num(o, "current", rec->current_a, F32);
-	add_num(o, "soc", (double)rec->soc_mean * 100.0, F32);
+	add_num(o, "soc", rec->soc_mean * 100.0f, F32);
 	json_object_object_add(o, "cell_voltage_min",
 	                       extreme_in_module(rec->cell_v_min,
 	                                         rec->v_min_cell));

@@ -1,0 +1,145 @@
+/*
+ * httpd.h - internal interfaces of batsim-httpd (see batsim-httpd(8)).
+ *
+ * Modules: main.c (options, listeners, signals), source.c (the segment:
+ * attach, re-attach, sampler thread, change notification, history ring),
+ * routes.c (dispatch, REST endpoints, errors), sse.c (/updates),
+ * metrics.c (/metrics), ctlproxy.c (/control), files.c (static files),
+ * buf.c (a growable text buffer).
+ */
+#ifndef BATSIM_HTTPD_H
+#define BATSIM_HTTPD_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "batsim/batsim.h"
+#include "conf.h"
+
+/* Request limits (beyond those of the configuration). */
+#define HD_MAX_URI 4096        /* request target, bytes: 414 above */
+#define HD_MAX_BODY (64u << 10) /* request body, bytes: 413 above */
+#define HD_KEEPALIVE_S 15      /* SSE comment at least this often */
+
+/* ---- buf.c: growable NUL-terminated text buffer ---- */
+struct buf {
+	char *p;
+	size_t len, cap;
+	int oom; /* an append failed; the content is truncated */
+};
+void buf_append(struct buf *b, const char *s, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Hand the storage to the caller (never NULL on success); b is reset. */
+char *buf_take(struct buf *b);
+void buf_free(struct buf *b);
+
+/* Monotonic clock in ns. */
+int64_t hd_now_ns(void);
+
+/* ---- source.c: the shared memory segment ---- */
+
+/* State of the data as a reader sees it. */
+enum src_state {
+	SRC_ABSENT,  /* no segment (or cannot open it) */
+	SRC_STALE,   /* heartbeat too old */
+	SRC_STOPPED, /* writer stopped or never started */
+	SRC_NODATA,  /* nothing published yet */
+	SRC_LIVE,
+};
+
+/* Start the sampler thread: attach, follow re-creation, sample history. */
+int src_start(const struct bsd_config *cfg);
+/* Ask every waiter to return (shutdown) and join the sampler. */
+void src_stop(void);
+/* Detach and free, after every request thread has ended. */
+void src_close(void);
+/* Number of racks of the history ring (0 before the first attach). */
+uint32_t src_history_racks(void);
+/* 1 once src_stop() began. */
+int src_stopping(void);
+
+/* Take the segment for reading (a shared lock that the sampler's
+ * re-attach waits for); NULL when none is attached.  Always pair with
+ * src_release(), even after NULL. */
+bs_reader *src_acquire(void);
+void src_release(void);
+
+/* Liveness of r (NULL = absent) with a user-facing reason in why. */
+enum src_state src_check(bs_reader *r, char *why, size_t n);
+
+/* Change counter: bumped at each new tick seen, attach, detach and
+ * liveness change. */
+uint64_t src_version(void);
+/* Wait until the version differs from seen, the deadline (monotonic ns)
+ * passes, or shutdown begins. */
+void src_wait(uint64_t seen, int64_t deadline_ns);
+
+/* The publish period of the attached writer in ms (the config's value
+ * when none is attached). */
+unsigned src_period_ms(void);
+
+/* GET /history as JSON: samples of the last `seconds` (0 = all), with
+ * rack aggregates when rack >= 0.  Sets *status to an HTTP status and
+ * returns an error object for rack out of range. */
+json_object *src_history(unsigned seconds, long rack, unsigned *status);
+
+/* ---- routes.c ---- */
+extern const struct bsd_config *hd_cfg;
+
+/* Per-request state, created by the URI log callback. */
+struct hd_req {
+	size_t uri_len;
+	int started;
+	char *body;
+	size_t body_len;
+	int too_large;
+};
+
+enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c,
+                           const char *url, const char *method,
+                           const char *version, const char *upload,
+                           size_t *upload_size, void **con_cls);
+void *hd_uri_logger(void *cls, const char *uri, struct MHD_Connection *c);
+void hd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                  enum MHD_RequestTerminationCode toe);
+
+/* Queue a response; hd_json consumes obj. */
+enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
+                        json_object *obj);
+enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
+                         const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* 503 for a segment that is not live: {"error","status","stale"}. */
+enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
+                               const char *why);
+enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
+                        const char *ctype, char *text, size_t len);
+
+/* Summary JSON of the newest snapshot into out (cached per tick).
+ * 0, or a negative BS_E* code. */
+int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta);
+
+/* Parse a decimal index "0".."4294967295"; 0 or -1. */
+int hd_parse_u32(const char *s, uint32_t *out);
+
+/* ---- sse.c ---- */
+enum MHD_Result sse_handle(struct MHD_Connection *c);
+
+/* ---- metrics.c ---- */
+enum MHD_Result metrics_handle(struct MHD_Connection *c);
+
+/* ---- ctlproxy.c ---- */
+enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
+                           const char *sub, const char *method);
+
+/* ---- files.c ---- */
+enum MHD_Result files_handle(struct MHD_Connection *c, const char *root,
+                             const char *rel);
+
+#endif /* BATSIM_HTTPD_H */

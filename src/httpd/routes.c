@@ -1,0 +1,621 @@
+/*
+ * routes.c - request dispatch, the REST endpoints and JSON errors of
+ * batsim-httpd (see batsim-httpd(8) for the API).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "views.h"
+
+const struct bsd_config *hd_cfg;
+
+/* ---- responses ---- */
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
+                             struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
+                        const char *ctype, char *text, size_t len)
+{
+	struct MHD_Response *resp;
+
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(len, text,
+	                                       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	                        "no-store");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		                        "Bearer realm=\"batsim\"");
+	return queue(c, status, resp);
+}
+
+enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
+                        json_object *obj)
+{
+	const char *s;
+	char *copy;
+	size_t len;
+
+	if (!obj)
+		return MHD_NO;
+	s = view_to_string(obj);
+	len = strlen(s);
+	copy = malloc(len + 2);
+	if (copy) {
+		memcpy(copy, s, len);
+		copy[len++] = '\n';
+		copy[len] = '\0';
+	}
+	json_object_put(obj);
+	return hd_text(c, status, "application/json", copy, len);
+}
+
+static json_object *error_obj(unsigned status, const char *msg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "status", json_object_new_int((int)status));
+	return o;
+}
+
+enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
+                         const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return hd_json(c, status, error_obj(status, msg));
+}
+
+enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
+                               const char *why)
+{
+	json_object *o = error_obj(503, why);
+
+	json_object_object_add(o, "stale",
+	                       json_object_new_boolean(st != SRC_ABSENT));
+	return hd_json(c, 503, o);
+}
+
+/* 405 with the Allow header. */
+static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
+                                          const char *method,
+                                          const char *url, const char *allow)
+{
+	char msg[256];
+	json_object *o;
+	const char *s;
+	char *copy;
+	struct MHD_Response *resp;
+
+	snprintf(msg, sizeof msg, "method %s not allowed on %.100s: use %s",
+	         method, url, allow);
+	o = error_obj(405, msg);
+	s = view_to_string(o);
+	copy = strdup(s);
+	json_object_put(o);
+	if (!copy)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(copy), copy,
+	                                       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(copy);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	return queue(c, 405, resp);
+}
+
+/* ---- helpers ---- */
+
+int hd_parse_u32(const char *s, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s || strlen(s) > 10)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *key)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* ---- summary cache: one JSON per snapshot, shared by all readers ---- */
+
+static pthread_mutex_t sum_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *sum_json;
+static size_t sum_len;
+static uint64_t sum_tick, sum_gen;
+static const void *sum_reader;
+
+int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
+{
+	const struct bs_shm_header *h = bs_reader_header(r);
+	struct bs_meta m;
+	struct bs_site site;
+	struct bs_rack *racks;
+	json_object *o;
+	const char *s;
+	int rc;
+
+	rc = bs_read_site(r, &m, NULL, NULL);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&sum_mu);
+	if (sum_json && sum_reader == r && sum_tick == m.tick &&
+	    sum_gen == m.generation) {
+		buf_append(out, sum_json, sum_len);
+		pthread_mutex_unlock(&sum_mu);
+		*meta = m;
+		return 0;
+	}
+	pthread_mutex_unlock(&sum_mu);
+
+	racks = malloc((size_t)h->n_racks * sizeof *racks);
+	if (!racks)
+		return -BS_ENOMEM;
+	rc = bs_read_site(r, &m, &site, racks);
+	if (rc) {
+		free(racks);
+		return rc;
+	}
+	o = view_summary(h, &m, &site, racks, 0);
+	free(racks);
+	if (!o)
+		return -BS_ENOMEM;
+	s = view_to_string(o);
+	buf_puts(out, s);
+	pthread_mutex_lock(&sum_mu);
+	if (!sum_json || sum_reader != r || m.tick != sum_tick ||
+	    m.generation != sum_gen) {
+		char *copy = strdup(s);
+
+		if (copy) {
+			free(sum_json);
+			sum_json = copy;
+			sum_len = strlen(copy);
+			sum_tick = m.tick;
+			sum_gen = m.generation;
+			sum_reader = r;
+		}
+	}
+	pthread_mutex_unlock(&sum_mu);
+	json_object_put(o);
+	*meta = m;
+	return 0;
+}
+
+/* ---- REST ---- */
+
+/* A read failed after the liveness check. */
+static enum MHD_Result read_failed(struct MHD_Connection *c, int rc)
+{
+	if (rc == -BS_ENODATA)
+		return hd_unavailable(c, SRC_NODATA,
+		                      "the writer has not published a snapshot "
+		                      "yet: retry in a moment");
+	if (rc == -BS_EAGAIN)
+		return hd_error(c, 503,
+		                "no consistent snapshot could be read (the "
+		                "writer is too fast for this reader): retry");
+	return hd_error(c, 500, "reading the segment failed: %s",
+	                bs_strerror(rc));
+}
+
+/* Take the reader and check liveness; on failure queue the 503 and
+ * return NULL (the caller still calls src_release). */
+static bs_reader *live_reader(struct MHD_Connection *c, enum MHD_Result *ret)
+{
+	char why[320];
+	bs_reader *r = src_acquire();
+	enum src_state st = src_check(r, why, sizeof why);
+
+	if (st != SRC_LIVE) {
+		*ret = hd_unavailable(c, st, why);
+		return NULL;
+	}
+	return r;
+}
+
+static enum MHD_Result get_summary(struct MHD_Connection *c)
+{
+	enum MHD_Result ret = MHD_NO;
+	struct buf b = { 0 };
+	struct bs_meta m;
+	bs_reader *r = live_reader(c, &ret);
+	int rc;
+
+	if (!r) {
+		src_release();
+		return ret;
+	}
+	rc = hd_summary_json(r, &b, &m);
+	src_release();
+	if (rc) {
+		buf_free(&b);
+		return read_failed(c, rc);
+	}
+	buf_append(&b, "\n", 1);
+	{
+		size_t len = b.len;
+
+		return hd_text(c, 200, "application/json", buf_take(&b), len);
+	}
+}
+
+/* Index checks with the valid range in the message. */
+static int check_index(struct MHD_Connection *c, enum MHD_Result *ret,
+                       const char *what, const char *text, uint32_t n,
+                       uint32_t *out)
+{
+	if (hd_parse_u32(text, out)) {
+		*ret = hd_error(c, 400,
+		                "%s index '%.40s' is not a non-negative "
+		                "integer: use 0-%u",
+		                what, text, n ? n - 1 : 0);
+		return -1;
+	}
+	if (*out >= n) {
+		*ret = hd_error(c, 404, "%s %u out of range: valid %ss are 0-%u",
+		                what, *out, what, n ? n - 1 : 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* /rack/{r}[/module/{m}[/cell/{c}]]: seg[] holds the path segments after
+ * "rack". */
+static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
+{
+	enum MHD_Result ret = MHD_NO;
+	bs_reader *r = live_reader(c, &ret);
+	const struct bs_shm_header *h;
+	uint32_t ri, mi, ci;
+	struct bs_meta m;
+	json_object *o = NULL;
+	int rc = 0;
+
+	if (!r)
+		goto out;
+	h = bs_reader_header(r);
+	if (check_index(c, &ret, "rack", seg[0], h->n_racks, &ri))
+		goto out;
+	if (n == 1) {
+		const char *cells = arg(c, "cells");
+		int with_cells = 1;
+		struct bs_rack rec;
+		struct bs_module *mods;
+		struct bs_cell *cl = NULL;
+
+		if (cells) {
+			if (!strcmp(cells, "0") || !strcmp(cells, "false"))
+				with_cells = 0;
+			else if (!strcmp(cells, "1") || !strcmp(cells, "true"))
+				with_cells = 1;
+			else {
+				ret = hd_error(c, 400,
+				               "cells='%.40s': use cells=0 or "
+				               "cells=1",
+				               cells);
+				goto out;
+			}
+		}
+		mods = malloc((size_t)h->modules_per_rack * sizeof *mods);
+		if (with_cells)
+			cl = malloc((size_t)h->modules_per_rack *
+			            h->cells_per_module * sizeof *cl);
+		if (!mods || (with_cells && !cl)) {
+			free(mods);
+			free(cl);
+			ret = hd_error(c, 500, "out of memory");
+			goto out;
+		}
+		rc = bs_read_rack(r, ri, &m, &rec, mods, cl);
+		if (!rc)
+			o = view_rack(h, &m, ri, &rec, mods, cl, with_cells);
+		free(mods);
+		free(cl);
+	} else if (n == 3 && !strcmp(seg[1], "module")) {
+		struct bs_module rec;
+		struct bs_cell *cl;
+
+		if (check_index(c, &ret, "module", seg[2], h->modules_per_rack,
+		                &mi))
+			goto out;
+		cl = malloc((size_t)h->cells_per_module * sizeof *cl);
+		if (!cl) {
+			ret = hd_error(c, 500, "out of memory");
+			goto out;
+		}
+		rc = bs_read_module(r, ri, mi, &m, &rec, cl);
+		if (!rc)
+			o = view_module(h, &m, ri, mi, &rec, cl);
+		free(cl);
+	} else if (n == 5 && !strcmp(seg[1], "module") &&
+	           !strcmp(seg[3], "cell")) {
+		struct bs_cell cell;
+
+		if (check_index(c, &ret, "module", seg[2], h->modules_per_rack,
+		                &mi) ||
+		    check_index(c, &ret, "cell", seg[4], h->cells_per_module,
+		                &ci))
+			goto out;
+		rc = bs_read_cell(r, ri, mi, ci, &m, &cell);
+		if (!rc)
+			o = view_cell(h, &m, ri, mi, ci, &cell);
+	} else {
+		ret = hd_error(c, 404,
+		               "no such path: use /rack/R, /rack/R/module/M or "
+		               "/rack/R/module/M/cell/C");
+		goto out;
+	}
+	src_release();
+	if (rc)
+		return read_failed(c, rc);
+	if (!o)
+		return hd_error(c, 500, "out of memory");
+	return hd_json(c, 200, o);
+out:
+	src_release();
+	return ret;
+}
+
+static enum MHD_Result get_healthz(struct MHD_Connection *c)
+{
+	char why[320];
+	bs_reader *r = src_acquire();
+	enum src_state st = src_check(r, why, sizeof why);
+	json_object *o;
+	struct bs_info info;
+
+	if (r)
+		bs_reader_info(r, &info);
+	src_release();
+	if (st == SRC_LIVE) {
+		o = json_object_new_object();
+		json_object_object_add(o, "status",
+		                       json_object_new_string("ok"));
+		json_object_object_add(o, "segment",
+		                       json_object_new_string(hd_cfg->shm_name));
+		json_object_object_add(o, "writer", view_info(&info));
+		return hd_json(c, 200, o);
+	}
+	o = error_obj(503, why);
+	json_object_object_add(o, "stale",
+	                       json_object_new_boolean(st != SRC_ABSENT));
+	json_object_object_add(o, "segment",
+	                       json_object_new_string(hd_cfg->shm_name));
+	if (r)
+		json_object_object_add(o, "writer", view_info(&info));
+	return hd_json(c, 503, o);
+}
+
+static enum MHD_Result get_history(struct MHD_Connection *c)
+{
+	const char *sec = arg(c, "seconds"), *rk = arg(c, "rack");
+	uint32_t seconds = 0, rack = 0;
+	unsigned status;
+	json_object *o;
+	char why[320];
+	enum src_state st;
+
+	if (sec && (hd_parse_u32(sec, &seconds) || seconds == 0 ||
+	            seconds > 7u * 86400u))
+		return hd_error(c, 400,
+		                "seconds='%.40s': use an integer 1-604800",
+		                sec);
+	if (rk && hd_parse_u32(rk, &rack))
+		return hd_error(c, 400,
+		                "rack='%.40s' is not a non-negative integer",
+		                rk);
+	o = src_history(seconds, rk ? (long)rack : -1, &status);
+	if (!o) {
+		uint32_t n = src_history_racks();
+
+		if (status == 404)
+			return hd_error(c, 404,
+			                "rack %u out of range: valid racks are "
+			                "0-%u",
+			                rack, n ? n - 1 : 0);
+		return hd_error(c, 503,
+		                "no history yet: the segment %s has not been "
+		                "attached",
+		                hd_cfg->shm_name);
+	}
+	st = src_check(src_acquire(), why, sizeof why);
+	src_release();
+	json_object_object_add(o, "stale", json_object_new_boolean(
+		                                   st != SRC_LIVE));
+	return hd_json(c, 200, o);
+}
+
+/* ---- dispatch ---- */
+
+void *hd_uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct hd_req *rq = calloc(1, sizeof *rq);
+
+	(void)cls;
+	(void)c;
+	if (rq)
+		rq->uri_len = strlen(uri);
+	return rq;
+}
+
+void hd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                  enum MHD_RequestTerminationCode toe)
+{
+	struct hd_req *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (rq) {
+		free(rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+#define MAX_SEG 8
+
+static int is_get(const char *method)
+{
+	return !strcmp(method, MHD_HTTP_METHOD_GET) ||
+	       !strcmp(method, MHD_HTTP_METHOD_HEAD);
+}
+
+static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
+                                const char *url, const char *method)
+{
+	char path[HD_MAX_URI + 1];
+	char *seg[MAX_SEG];
+	int n = 0;
+	char *save = NULL;
+
+	if (url[0] != '/')
+		return hd_error(c, 400, "request target must start with '/'");
+	if (!strncmp(url, "/control", 8) && (url[8] == '\0' || url[8] == '/'))
+		return ctl_handle(c, rq, url + 8, method);
+	if (!strncmp(url, "/vendor/chart.js/", 17)) {
+		if (!is_get(method))
+			return method_not_allowed(c, method, url, "GET, HEAD");
+		return files_handle(c, hd_cfg->http_chartjs, url + 17);
+	}
+
+	snprintf(path, sizeof path, "%s", url);
+	for (char *t = strtok_r(path, "/", &save); t && n < MAX_SEG;
+	     t = strtok_r(NULL, "/", &save))
+		seg[n++] = t;
+
+	if (n >= 1 && (!strcmp(seg[0], "summary") || !strcmp(seg[0], "rack") ||
+	               !strcmp(seg[0], "updates") ||
+	               !strcmp(seg[0], "history") ||
+	               !strcmp(seg[0], "metrics") ||
+	               !strcmp(seg[0], "healthz"))) {
+		if (!is_get(method))
+			return method_not_allowed(c, method, url, "GET, HEAD");
+		if (!strcmp(seg[0], "rack")) {
+			if (n < 2 || n > 6)
+				return hd_error(c, 404,
+				                "no such path: use /rack/R, "
+				                "/rack/R/module/M or "
+				                "/rack/R/module/M/cell/C");
+			return get_rack(c, seg + 1, n - 1);
+		}
+		if (n != 1)
+			return hd_error(c, 404, "no such path: %.200s", url);
+		if (!strcmp(seg[0], "summary"))
+			return get_summary(c);
+		if (!strcmp(seg[0], "updates"))
+			return sse_handle(c);
+		if (!strcmp(seg[0], "history"))
+			return get_history(c);
+		if (!strcmp(seg[0], "metrics"))
+			return metrics_handle(c);
+		return get_healthz(c);
+	}
+	if (!is_get(method))
+		return method_not_allowed(c, method, url, "GET, HEAD");
+	return files_handle(c, hd_cfg->http_www, url + 1);
+}
+
+enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c,
+                           const char *url, const char *method,
+                           const char *version, const char *upload,
+                           size_t *upload_size, void **con_cls)
+{
+	struct hd_req *rq = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (!rq)
+		return MHD_NO; /* out of memory in hd_uri_logger */
+	if (!rq->started) {
+		const char *cl;
+
+		rq->started = 1;
+		if (rq->uri_len > HD_MAX_URI)
+			return hd_error(c, 414,
+			                "request target of %zu bytes is too "
+			                "long: the limit is %u",
+			                rq->uri_len, HD_MAX_URI);
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > HD_MAX_BODY)
+			return hd_error(c, 413,
+			                "request body of %.20s bytes is too "
+			                "large: the limit is %u",
+			                cl, HD_MAX_BODY);
+		/* Answer on the next call, after the (possibly empty) body:
+		 * a response queued on the first call makes libmicrohttpd
+		 * close the connection instead of keeping it alive. */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+
+		*upload_size = 0;
+		if (rq->too_large || rq->body_len + n > HD_MAX_BODY) {
+			/* Chunked body over the limit: discard it, answer
+			 * 413 at the end; give up on a flood. */
+			rq->too_large = 1;
+			rq->body_len += n;
+			return rq->body_len > 4 * HD_MAX_BODY ? MHD_NO
+			                                      : MHD_YES;
+		}
+		char *p = realloc(rq->body, rq->body_len + n + 1);
+		if (!p)
+			return MHD_NO;
+		memcpy(p + rq->body_len, upload, n);
+		rq->body = p;
+		rq->body_len += n;
+		rq->body[rq->body_len] = '\0';
+		return MHD_YES;
+	}
+	if (rq->too_large)
+		return hd_error(c, 413,
+		                "request body is too large: the limit is %u "
+		                "bytes",
+		                HD_MAX_BODY);
+	return dispatch(c, rq, url, method);
+}
