@@ -1,0 +1,719 @@
+/*
+ * main.c - batsimd(8): the batsim simulator daemon.
+ *
+ * Reads batsim.conf(5), creates the engine (CPU or CUDA), attaches to the
+ * shared memory segment as its single writer, and runs the main loop:
+ * step the engine at the configured speed, publish a snapshot every
+ * publish period, serve the control socket in between.  Everything runs
+ * in this one thread (the CPU backend has its own workers inside
+ * engine_step), so control commands reach the engine between steps
+ * without locks.  Signals arrive through a signalfd polled with the
+ * control socket, so they are handled between steps, never inside one.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include <batsim/batsim.h>
+
+#include "conf.h"
+#include "control.h"
+#include "engine.h"
+#include "legacy.h"
+#include "log.h"
+#include "trace.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/batsim/batsim.conf"
+
+/* Exit statuses (batsimd(8)). */
+#define EX_OK 0
+#define EX_FAIL 1   /* run-time failure: segment, engine, socket, I/O */
+#define EX_CONFIG 2 /* bad command line or configuration */
+
+/* The heartbeat is beaten at least this often, whatever the publish
+ * period, so that readers' staleness limit (2 s by default) holds. */
+#define HEARTBEAT_MAX_NS 250000000ull
+/* In "as fast as possible" mode, engine_step runs in chunks of about
+ * this wall time so that control and signals stay responsive. */
+#define CHUNK_TARGET_NS 10000000ull
+/* Behind real time by more than this many publish periods: the speed
+ * cannot be held; restart the clock instead of catching up forever. */
+#define MAX_LAG_PERIODS 10
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void notify(const char *msg)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, msg);
+#else
+	(void)msg;
+#endif
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: batsimd [OPTION]...\n"
+	        "Simulate a battery energy storage site cell by cell and "
+	        "publish it in shared memory.\n"
+	        "\n"
+	        "  -c, --config FILE     configuration file (default %s)\n"
+	        "  -b, --backend NAME    auto, cpu or cuda\n"
+	        "  -s, --speed X         1 real time, N times faster, 0 as "
+	        "fast as possible\n"
+	        "  -d, --duration S      stop after S simulated seconds "
+	        "(0 = run until stopped)\n"
+	        "  -t, --threads N       CPU worker threads (0 = one per CPU)\n"
+	        "      --seed N          seed of the cell-to-cell variation\n"
+	        "      --trace R,M,C     write cell R,M,C after every step ...\n"
+	        "      --trace-out FILE  ... to FILE as CSV (- = standard "
+	        "output)\n"
+	        "  -f, --foreground      accepted for compatibility: batsimd "
+	        "never forks\n"
+	        "  -v, --verbose         debug messages\n"
+	        "  -h, --help            this help\n"
+	        "  -V, --version         version\n"
+	        "\n"
+	        "Options override the configuration file.  Signals: TERM and "
+	        "INT stop, HUP reloads\nthe profile.  See batsimd(8) and "
+	        "batsim.conf(5).\n",
+	        DEFAULT_CONFIG);
+}
+
+struct options {
+	const char *config;
+	int config_given;
+	const char *set[5][2]; /* key, value overrides */
+	unsigned n_set;
+	const char *trace, *trace_out;
+	int verbose;
+};
+
+/* Parse the command line; EX_OK to go on, or an exit status (-1 for
+ * "exit 0 now", after --help or --version). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_SEED = 256, OPT_TRACE, OPT_TRACE_OUT };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "speed", required_argument, NULL, 's' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "trace", required_argument, NULL, OPT_TRACE },
+		{ "trace-out", required_argument, NULL, OPT_TRACE_OUT },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->config = DEFAULT_CONFIG;
+	while ((c = getopt_long(argc, argv, "c:b:s:d:t:fvhV", longopts,
+	                        NULL)) != -1) {
+		const char *key = NULL;
+
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			o->config_given = 1;
+			break;
+		case 'b':
+			key = "backend";
+			break;
+		case 's':
+			key = "speed";
+			break;
+		case 'd':
+			key = "duration_s";
+			break;
+		case 't':
+			key = "threads";
+			break;
+		case OPT_SEED:
+			key = "seed";
+			break;
+		case OPT_TRACE:
+			o->trace = optarg;
+			break;
+		case OPT_TRACE_OUT:
+			o->trace_out = optarg;
+			break;
+		case 'f':
+			break; /* batsimd always stays in the foreground */
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		case 'V':
+			printf("batsimd (batsim) %s\n", PACKAGE_VERSION);
+			return -1;
+		default:
+			fprintf(stderr, "Try 'batsimd --help' for more "
+			                "information.\n");
+			return EX_CONFIG;
+		}
+		if (key) {
+			/* a repeated option: the last one wins */
+			unsigned i;
+
+			for (i = 0; i < o->n_set; i++)
+				if (!strcmp(o->set[i][0], key))
+					break;
+			o->set[i][0] = key;
+			o->set[i][1] = optarg;
+			if (i == o->n_set)
+				o->n_set++;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "batsimd: unexpected argument '%s'\n"
+		                "Try 'batsimd --help' for more information.\n",
+		        argv[optind]);
+		return EX_CONFIG;
+	}
+	if (!o->trace != !o->trace_out) {
+		fprintf(stderr, "batsimd: --trace R,M,C and --trace-out FILE "
+		                "go together\n");
+		return EX_CONFIG;
+	}
+	return EX_OK;
+}
+
+/* Defaults, then the file, then the command line; EX_OK or EX_CONFIG. */
+static int load_config(const struct options *o, struct bsd_config *cfg)
+{
+	static const char *const optname[][2] = {
+		{ "backend", "--backend" }, { "speed", "--speed" },
+		{ "duration_s", "--duration" }, { "threads", "--threads" },
+		{ "seed", "--seed" },
+	};
+	char err[1024];
+
+	cfg_defaults(cfg);
+	if (!o->config_given && access(o->config, F_OK) != 0 &&
+	    errno == ENOENT) {
+		log_info("no configuration file %s: using the built-in "
+		         "defaults", o->config);
+	} else if (cfg_load(cfg, o->config, err, sizeof err) != 0) {
+		log_error("%s", err);
+		return EX_CONFIG;
+	}
+	for (unsigned i = 0; i < o->n_set; i++) {
+		const char *name = o->set[i][0];
+
+		for (size_t k = 0; k < sizeof optname / sizeof optname[0]; k++)
+			if (!strcmp(optname[k][0], o->set[i][0]))
+				name = optname[k][1];
+		if (cfg_set(cfg, o->set[i][0], o->set[i][1], err,
+		            sizeof err) != 0) {
+			log_error("%s: %s", name, err);
+			return EX_CONFIG;
+		}
+	}
+	if (cfg_validate(cfg, err, sizeof err) != 0) {
+		log_error("%s: %s", o->config, err);
+		return EX_CONFIG;
+	}
+	return EX_OK;
+}
+
+static int backend_id(const char *name)
+{
+	if (!strcmp(name, "cpu"))
+		return ENG_BACKEND_CPU;
+	if (!strcmp(name, "cuda"))
+		return ENG_BACKEND_CUDA;
+	return ENG_BACKEND_AUTO;
+}
+
+/* Attach to the segment as its writer, creating it when it is missing.
+ * EX_OK or EX_FAIL (logged). */
+static int open_segment(const struct bsd_config *cfg, engine *e,
+                        bs_writer **w)
+{
+	struct bs_topology t = { cfg->racks, cfg->modules_per_rack,
+		                 cfg->cells_per_module };
+	struct bs_writer_params p = {
+		.backend = engine_backend(e),
+		.tick_period_ns = (uint64_t)cfg->publish_period_ms * 1000000u,
+		.dt_ns = (uint64_t)llround(cfg->dt_s * 1e9),
+		.chemistry = cfg->cell.chemistry,
+	};
+	int rc = bs_writer_open(cfg->shm_name, &t, &p, w);
+
+	if (rc == -BS_ENOENT) {
+		/* normally batsim-init.service made it; without it (a test, a
+		 * manual start) batsimd makes it itself, mode 0660 */
+		rc = bs_segment_create(cfg->shm_name, &t, cfg->slots, 0660,
+		                       (gid_t)-1, 0);
+		if (rc < 0) {
+			log_error("cannot create segment %s: %s",
+			          cfg->shm_name, bs_strerror(rc));
+			return EX_FAIL;
+		}
+		log_info("created segment %s for %ux%ux%u cells, %u slots "
+		         "(batsim-init was not run)", cfg->shm_name, t.racks,
+		         t.modules_per_rack, t.cells_per_module, cfg->slots);
+		rc = bs_writer_open(cfg->shm_name, &t, &p, w);
+	}
+	if (rc == -BS_EEXIST) {
+		bs_reader *r;
+		struct bs_info info;
+
+		if (bs_reader_open(cfg->shm_name, &r) == 0) {
+			bs_reader_info(r, &info);
+			bs_reader_close(r);
+			log_error("segment %s has topology %ux%ux%u but the "
+			          "configuration says %ux%ux%u: run "
+			          "'batsim-init --force' to recreate it",
+			          cfg->shm_name, info.topo.racks,
+			          info.topo.modules_per_rack,
+			          info.topo.cells_per_module, t.racks,
+			          t.modules_per_rack, t.cells_per_module);
+		} else {
+			log_error("segment %s has another topology than "
+			          "%ux%ux%u: run 'batsim-init --force' to "
+			          "recreate it", cfg->shm_name, t.racks,
+			          t.modules_per_rack, t.cells_per_module);
+		}
+		return EX_FAIL;
+	}
+	if (rc < 0) {
+		log_error("cannot attach to segment %s: %s", cfg->shm_name,
+		          bs_strerror(rc));
+		return EX_FAIL;
+	}
+	return EX_OK;
+}
+
+/* Everything the main loop works with. */
+struct daemon {
+	struct bsd_config cfg;
+	const struct options *opt;
+	engine *e;
+	bs_writer *w;
+	legacy *leg;
+	trace *tr;
+	ctl_server *ctl;
+	struct ctl_daemon d;
+	int sfd;              /* signalfd of TERM, INT, HUP */
+	int stop;             /* TERM or INT seen */
+	int failed;           /* stop with EX_FAIL */
+	uint64_t max_ticks;   /* duration_s in steps (UINT64_MAX: none) */
+	uint64_t chunk;       /* steps per engine_step at speed 0 */
+	uint64_t watchdog_ns; /* WATCHDOG=1 period, 0 = none */
+	uint64_t last_watchdog, last_beat;
+	uint64_t last_pub_tick; /* tick of the last publication */
+};
+
+/* Advance n steps (one at a time when tracing). */
+static int run_steps(struct daemon *dm, uint64_t n)
+{
+	char err[512];
+
+	if (!dm->tr) {
+		while (n) {
+			unsigned k = n > 1000000 ? 1000000u : (unsigned)n;
+
+			engine_step(dm->e, k);
+			n -= k;
+		}
+		return 0;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		engine_step(dm->e, 1);
+		if (trace_row(dm->tr, dm->e, err, sizeof err) != 0) {
+			log_error("%s", err);
+			dm->failed = dm->stop = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int publish(struct daemon *dm)
+{
+	struct bs_slot_view v;
+	int rc = bs_writer_begin(dm->w, &v);
+
+	if (rc < 0) {
+		log_error("segment %s: %s", dm->cfg.shm_name, bs_strerror(rc));
+		return -1;
+	}
+	engine_fill(dm->e, &v);
+	if (dm->leg)
+		legacy_write(dm->leg, v.cells);
+	rc = bs_writer_publish(dm->w, engine_tick(dm->e),
+	                       engine_time_s(dm->e));
+	if (rc < 0) {
+		log_error("segment %s: %s", dm->cfg.shm_name, bs_strerror(rc));
+		return -1;
+	}
+	dm->last_beat = now_ns();
+	dm->last_pub_tick = engine_tick(dm->e);
+	return 0;
+}
+
+/* SIGHUP: take the profile of the configuration file again. */
+static void reload_profile(struct daemon *dm)
+{
+	struct bsd_config *fresh = malloc(sizeof *fresh);
+	char err[1024];
+
+	if (!fresh) {
+		log_error("SIGHUP: out of memory, profile unchanged");
+		return;
+	}
+	cfg_defaults(fresh);
+	if (!dm->opt->config_given && access(dm->opt->config, F_OK) != 0 &&
+	    errno == ENOENT) {
+		log_notice("SIGHUP: no configuration file %s: profile set to "
+		           "the default (none)", dm->opt->config);
+	} else if (cfg_load(fresh, dm->opt->config, err, sizeof err) != 0) {
+		log_error("SIGHUP: %s (profile unchanged)", err);
+		free(fresh);
+		return;
+	}
+	err[0] = '\0';
+	if (engine_set_profile(dm->e, &fresh->profile, err, sizeof err) != 0)
+		log_error("SIGHUP: profile %s from %s: %s (profile unchanged)",
+		          fresh->profile.name[0] ? fresh->profile.name : "none",
+		          dm->opt->config, err);
+	else
+		log_notice("SIGHUP: profile %s%s%s reloaded from %s",
+		           fresh->profile.name[0] ? fresh->profile.name : "none",
+		           fresh->profile.csv_path[0] ? " " : "",
+		           fresh->profile.csv_path, dm->opt->config);
+	free(fresh);
+}
+
+static void read_signals(struct daemon *dm)
+{
+	struct signalfd_siginfo si;
+
+	while (read(dm->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!dm->stop)
+				log_notice("%s: stopping at t = %.1f s",
+				           si.ssi_signo == SIGTERM ? "SIGTERM"
+				                                   : "SIGINT",
+				           engine_time_s(dm->e));
+			dm->stop = 1;
+			break;
+		case SIGHUP:
+			reload_profile(dm);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Chores that fall due whatever the loop does: heartbeat, watchdog. */
+static void chores(struct daemon *dm)
+{
+	uint64_t now = now_ns();
+
+	if (now - dm->last_beat >= HEARTBEAT_MAX_NS) {
+		bs_writer_heartbeat(dm->w);
+		dm->last_beat = now;
+	}
+	if (dm->watchdog_ns && now - dm->last_watchdog >= dm->watchdog_ns) {
+		notify("WATCHDOG=1");
+		dm->last_watchdog = now;
+	}
+}
+
+/* The main loop; returns the exit status. */
+static int main_loop(struct daemon *dm)
+{
+	const uint64_t period = (uint64_t)dm->cfg.publish_period_ms * 1000000u;
+	const double dt = dm->cfg.dt_s;
+	uint64_t base_ns = now_ns(), base_tick = engine_tick(dm->e);
+	uint64_t next_pub = base_ns + period;
+	int lag_warned = 0;
+
+	while (!dm->stop) {
+		uint64_t now = now_ns(), tick = engine_tick(dm->e);
+		uint64_t deadline;
+
+		if (dm->d.rebase) {
+			base_ns = now;
+			base_tick = tick;
+			dm->d.rebase = 0;
+		}
+		if (!dm->d.paused && tick < dm->max_ticks) {
+			if (dm->d.speed > 0) {
+				/* the steps due by now at this speed */
+				double due = (double)(now - base_ns) * 1e-9 *
+				             dm->d.speed / dt;
+				uint64_t target = base_tick + (uint64_t)due;
+
+				/* at most MAX_LAG_PERIODS periods of steps at
+				 * once: further behind, the speed cannot be
+				 * held, and the clock restarts from here */
+				uint64_t cap = (uint64_t)ceil(
+					MAX_LAG_PERIODS * (double)period *
+					1e-9 * dm->d.speed / dt);
+
+				if (target > dm->max_ticks)
+					target = dm->max_ticks;
+				if (target > tick + cap) {
+					if (!lag_warned)
+						log_warn("the engine cannot keep "
+						         "up with speed %g: it runs "
+						         "as fast as it can",
+						         dm->d.speed);
+					lag_warned = 1;
+					target = tick + cap;
+					dm->d.rebase = 1;
+				}
+				if (target > tick &&
+				    run_steps(dm, target - tick) != 0)
+					break;
+			} else {
+				/* as fast as possible until the next
+				 * publication, in chunks of about 10 ms */
+				while (!dm->stop && !dm->d.rebase &&
+				       now_ns() < next_pub &&
+				       engine_tick(dm->e) < dm->max_ticks) {
+					uint64_t left = dm->max_ticks -
+					                engine_tick(dm->e);
+					uint64_t n = dm->chunk < left ? dm->chunk
+					                              : left;
+					uint64_t t0 = now_ns(), el;
+
+					if (run_steps(dm, n) != 0)
+						break;
+					el = now_ns() - t0;
+					if (el < CHUNK_TARGET_NS / 2 &&
+					    dm->chunk < (1u << 20))
+						dm->chunk *= 2;
+					else if (el > CHUNK_TARGET_NS * 2 &&
+					         dm->chunk > 1)
+						dm->chunk /= 2;
+					chores(dm);
+					ctl_wait(dm->ctl, 0, dm->sfd);
+					read_signals(dm);
+				}
+			}
+		}
+		if (dm->failed)
+			break;
+		now = now_ns();
+		if (now >= next_pub || engine_tick(dm->e) >= dm->max_ticks ||
+		    dm->stop) {
+			if (publish(dm) != 0) {
+				dm->failed = 1;
+				break;
+			}
+			next_pub += period;
+			if (next_pub <= now) /* fell behind: no burst */
+				next_pub = now + period;
+		}
+		if (engine_tick(dm->e) >= dm->max_ticks) {
+			log_notice("duration %g s reached (%llu steps): "
+			           "stopping", dm->cfg.duration_s,
+			           (unsigned long long)engine_tick(dm->e));
+			break;
+		}
+		chores(dm);
+		if (dm->stop)
+			break;
+		/* wait for the next publication, the next heartbeat or
+		 * watchdog, a control request or a signal */
+		deadline = next_pub;
+		if (dm->last_beat + HEARTBEAT_MAX_NS < deadline)
+			deadline = dm->last_beat + HEARTBEAT_MAX_NS;
+		if (dm->watchdog_ns &&
+		    dm->last_watchdog + dm->watchdog_ns < deadline)
+			deadline = dm->last_watchdog + dm->watchdog_ns;
+		if (dm->d.speed == 0 && !dm->d.paused)
+			deadline = 0; /* no waiting at full speed */
+		ctl_wait(dm->ctl, deadline, dm->sfd);
+		read_signals(dm);
+	}
+	return dm->failed ? EX_FAIL : EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon dm; /* large (the config): not on the stack */
+	struct options opt;
+	uint32_t trace_loc[3];
+	char err[1024];
+	sigset_t sigs;
+	int rc;
+
+	log_init(argv[0], LOG_INFO);
+	rc = parse_options(argc, argv, &opt);
+	if (rc)
+		return rc < 0 ? EX_OK : rc;
+	if (opt.verbose)
+		log_set_level(LOG_DEBUG);
+	dm.opt = &opt;
+	dm.sfd = -1;
+	rc = load_config(&opt, &dm.cfg);
+	if (rc)
+		return rc;
+	if (opt.trace && trace_parse_cell(opt.trace, &dm.cfg, trace_loc, err,
+	                                  sizeof err) != 0) {
+		log_error("%s", err);
+		return EX_CONFIG;
+	}
+	dm.max_ticks = UINT64_MAX;
+	if (dm.cfg.duration_s > 0) {
+		/* whole steps; a tiny tolerance so 10 / 0.1 is 100 steps */
+		dm.max_ticks = (uint64_t)ceil(dm.cfg.duration_s / dm.cfg.dt_s -
+		                              1e-9);
+		if (dm.max_ticks == 0)
+			dm.max_ticks = 1;
+	}
+
+	/* TERM, INT and HUP are taken through a signalfd, between steps */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) != 0 ||
+	    (dm.sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return EX_FAIL;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	err[0] = '\0';
+	if (engine_create(&dm.cfg, backend_id(dm.cfg.backend), &dm.e, err,
+	                  sizeof err) != 0) {
+		log_error("%s", err[0] ? err : "cannot create the engine");
+		return EX_FAIL;
+	}
+	log_info("backend %s (asked: %s)", engine_backend_desc(dm.e),
+	         dm.cfg.backend);
+	log_info("%ux%ux%u cells of %s, dt %g s, publish every %u ms, speed "
+	         "%g%s", dm.cfg.racks, dm.cfg.modules_per_rack,
+	         dm.cfg.cells_per_module, dm.cfg.cell.chemistry, dm.cfg.dt_s,
+	         dm.cfg.publish_period_ms, dm.cfg.speed,
+	         dm.cfg.speed == 0 ? " (as fast as possible)" : "");
+	dm.d.speed = dm.cfg.speed;
+	dm.d.backend = engine_backend(dm.e) == BS_BACKEND_CUDA ? "cuda" : "cpu";
+	dm.d.backend_desc = engine_backend_desc(dm.e);
+	dm.chunk = 1;
+
+	rc = open_segment(&dm.cfg, dm.e, &dm.w);
+	if (rc) {
+		engine_destroy(dm.e);
+		return rc;
+	}
+	{
+		void *base;
+		size_t len;
+
+		bs_writer_slots(dm.w, &base, &len);
+		if (engine_register_host(dm.e, base, len) != 0)
+			log_warn("cannot page-lock the segment for the GPU: "
+			         "copying through a staging buffer");
+	}
+	if (dm.cfg.legacy_shm_name[0]) {
+		uint64_t n = (uint64_t)dm.cfg.racks * dm.cfg.modules_per_rack *
+		             dm.cfg.cells_per_module;
+
+		if (legacy_open(dm.cfg.legacy_shm_name, n, &dm.leg, err,
+		                sizeof err) != 0) {
+			log_error("%s", err);
+			rc = EX_FAIL;
+			goto out;
+		}
+		log_info("legacy mirror %s (struct BatterySim, %llu cells)",
+		         dm.cfg.legacy_shm_name, (unsigned long long)n);
+	}
+	if (ctl_open(dm.cfg.control_socket, &dm.cfg, dm.e, &dm.d, &dm.ctl,
+	             err, sizeof err) != 0) {
+		log_error("%s", err);
+		rc = EX_FAIL;
+		goto out;
+	}
+	if (opt.trace) {
+		err[0] = '\0';
+		if (trace_open(opt.trace_out, trace_loc, dm.e, &dm.tr, err,
+		               sizeof err) != 0) {
+			log_error("%s", err);
+			rc = EX_FAIL;
+			goto out;
+		}
+		log_info("tracing cell %u,%u,%u to %s", trace_loc[0],
+		         trace_loc[1], trace_loc[2], opt.trace_out);
+	}
+#ifdef HAVE_SYSTEMD
+	{
+		uint64_t usec;
+
+		if (sd_watchdog_enabled(0, &usec) > 0)
+			dm.watchdog_ns = usec * 1000u / 2; /* twice a period */
+	}
+#endif
+	if (publish(&dm) != 0) {
+		rc = EX_FAIL;
+		goto out;
+	}
+	log_info("publishing to %s, control socket %s", dm.cfg.shm_name,
+	         dm.cfg.control_socket);
+	notify("READY=1\nSTATUS=publishing");
+	dm.last_watchdog = now_ns();
+
+	rc = main_loop(&dm);
+
+	notify("STOPPING=1");
+	/* the final state, then STOPPED below */
+	if (!dm.failed && dm.last_pub_tick != engine_tick(dm.e) &&
+	    publish(&dm) != 0)
+		rc = EX_FAIL;
+out:
+	if (dm.tr && trace_close(dm.tr, err, sizeof err) != 0) {
+		log_error("%s", err);
+		rc = EX_FAIL;
+	}
+	ctl_close(dm.ctl);
+	engine_unregister_host(dm.e);
+	bs_writer_close(dm.w); /* state STOPPED */
+	legacy_close(dm.leg);
+	engine_destroy(dm.e);
+	if (dm.sfd >= 0)
+		close(dm.sfd);
+	if (rc == EX_OK)
+		log_info("stopped");
+	return rc;
+}
