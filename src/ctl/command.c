@@ -464,7 +464,8 @@ static int print_list(json_object *reply, const char *key,
 		return CTL_EX_OK;
 	}
 	for (k = 0; cols[k]; k++)
-		printf("%s%-*s", k ? " " : "", widths[k], cols[k]);
+		printf("%s%-*s", k ? " " : "", cols[k + 1] ? widths[k] : 0,
+		       cols[k]);
 	putchar('\n');
 	for (i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
@@ -480,7 +481,9 @@ static int print_list(json_object *reply, const char *key,
 				               ? cols[k][j] + 32
 				               : cols[k][j]);
 			name[j] = 0;
-			printf("%s%-*s", k ? " " : "", widths[k],
+			/* no padding after the last column */
+			printf("%s%-*s", k ? " " : "",
+			       cols[k + 1] ? widths[k] : 0,
 			       field(e, name, buf, sizeof(buf)));
 		}
 		putchar('\n');
