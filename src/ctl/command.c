@@ -25,18 +25,18 @@
 /* Fault types of the protocol, where each applies and what value means. */
 static const struct fault_type {
 	const char *name;
-	int cell;          /* located on a cell (else on a rack) */
+	int cell; /* located on a cell (else on a rack) */
 	int needs_value;
 	const char *value; /* what --value means, for messages */
 } fault_types[] = {
-	{ "short", 1, 1, "--ohm X (leak resistance in ohm)" },
-	{ "high_r", 1, 1, "--factor K (R0 multiplier)" },
-	{ "fade", 1, 1, "--value F (remaining capacity fraction, 0-1]" },
-	{ "cooling", 0, 1, "--factor K (hA multiplier, 0-1]" },
-	{ "sensor_stuck", 1, 0, "--quantity voltage|temperature" },
-	{ "sensor_offset", 1, 1, "--value V (offset in V or K)" },
-	{ "open", 0, 0, "nothing" },
-	{ "runaway", 1, 1, "--value T (threshold temperature, degC)" },
+    {"short", 1, 1, "--ohm X (leak resistance in ohm)"},
+    {"high_r", 1, 1, "--factor K (R0 multiplier)"},
+    {"fade", 1, 1, "--value F (remaining capacity fraction, 0-1]"},
+    {"cooling", 0, 1, "--factor K (hA multiplier, 0-1]"},
+    {"sensor_stuck", 1, 0, "--quantity voltage|temperature"},
+    {"sensor_offset", 1, 1, "--value V (offset in V or K)"},
+    {"open", 0, 0, "nothing"},
+    {"runaway", 1, 1, "--value T (threshold temperature, degC)"},
 };
 #define N_FAULT_TYPES (sizeof(fault_types) / sizeof(fault_types[0]))
 
@@ -50,7 +50,7 @@ static int usage_error(const struct ctl *c, const char *msg)
 /* "-250kW" -> -250000; suffixes case-sensitive where it matters (mW would
  * be milliwatts, so only W, kW and MW are taken). */
 static int parse_unit(const char *s, const char *const *suffix,
-                      const double *scale, double *out)
+		      const double *scale, double *out)
 {
 	char *end;
 	double v;
@@ -86,9 +86,8 @@ static void add_int(json_object *o, const char *k, int64_t v)
 /* Send one request; on success *reply holds the parsed reply object. */
 static int transact(const struct ctl *c, json_object *req, json_object **reply)
 {
-	const char *text =
-		json_object_to_json_string_ext(
-		req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text = json_object_to_json_string_ext(
+	    req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	bs_control *h;
 	char *line = NULL;
 	json_object *r, *ok, *err;
@@ -97,50 +96,55 @@ static int transact(const struct ctl *c, json_object *req, json_object **reply)
 	*reply = NULL;
 	rc = bs_control_open(c->socket, c->timeout_ms, &h);
 	if (rc == -BS_ENOENT || rc == -BS_ECONNREFUSED) {
-		ctl_error(c, "batsimd is not running: %s %s: start it "
-		          "(systemctl start batsimd), or give its socket with "
-		          "--socket",
-		          rc == -BS_ENOENT ? "no control socket at"
-		                           : "nobody is listening on",
-		          c->socket);
+		ctl_error(c,
+			  "batsimd is not running: %s %s: start it "
+			  "(systemctl start batsimd), or give its socket with "
+			  "--socket",
+			  rc == -BS_ENOENT ? "no control socket at"
+					   : "nobody is listening on",
+			  c->socket);
 		return CTL_EX_NODAEMON;
 	}
 	if (rc == -BS_EACCES) {
-		ctl_error(c, "%s: permission denied: run as root or as a "
-		          "member of the batsim group",
-		          c->socket);
+		ctl_error(c,
+			  "%s: permission denied: run as root or as a "
+			  "member of the batsim group",
+			  c->socket);
 		return CTL_EX_NODAEMON;
 	}
 	if (rc == -BS_EINVAL) {
-		ctl_error(c, "--socket '%s': not a usable socket path (too "
-		          "long?)",
-		          c->socket);
+		ctl_error(c,
+			  "--socket '%s': not a usable socket path (too "
+			  "long?)",
+			  c->socket);
 		return CTL_EX_USAGE;
 	}
 	if (rc) {
 		ctl_error(c, "connecting to %s: %s%s%s", c->socket,
-		          bs_strerror(rc), rc == -BS_ESYS ? ": " : "",
-		          rc == -BS_ESYS ? strerror(errno) : "");
+			  bs_strerror(rc), rc == -BS_ESYS ? ": " : "",
+			  rc == -BS_ESYS ? strerror(errno) : "");
 		return CTL_EX_NODAEMON;
 	}
 	rc = bs_control_request(h, text, &line);
 	bs_control_close(h);
 	if (rc == -BS_ETIMEDOUT) {
-		ctl_error(c, "batsimd did not answer within %d ms on %s: check "
-		          "it (systemctl status batsimd) or raise --timeout-ms",
-		          c->timeout_ms, c->socket);
+		ctl_error(c,
+			  "batsimd did not answer within %d ms on %s: check "
+			  "it (systemctl status batsimd) or raise --timeout-ms",
+			  c->timeout_ms, c->socket);
 		return CTL_EX_NODAEMON;
 	}
 	if (rc == -BS_EPROTO) {
-		ctl_error(c, "batsimd closed the connection or sent a reply "
-		          "that is not one JSON line on %s: check its log "
-		          "(journalctl -u batsimd)",
-		          c->socket);
+		ctl_error(c,
+			  "batsimd closed the connection or sent a reply "
+			  "that is not one JSON line on %s: check its log "
+			  "(journalctl -u batsimd)",
+			  c->socket);
 		return CTL_EX_NODAEMON;
 	}
 	if (rc) {
 		ctl_error(c, "talking to batsimd on %s: %s", c->socket,
-		          bs_strerror(rc));
+			  bs_strerror(rc));
 		return CTL_EX_OTHER;
 	}
 
@@ -187,58 +191,62 @@ static int simple(const struct ctl *c, json_object *req, const char *what)
 
 static int cmd_set(const struct ctl *c)
 {
-	static const char *const p_suf[] = { "", "W", "kW", "MW", NULL };
-	static const double p_scale[] = { 1, 1, 1e3, 1e6 };
-	static const char *const i_suf[] = { "", "A", NULL };
-	static const double i_scale[] = { 1, 1 };
-	static const char *const t_suf[] = { "", "C", "degC", NULL };
-	static const double t_scale[] = { 1, 1, 1 };
+	static const char *const p_suf[] = {"", "W", "kW", "MW", NULL};
+	static const double p_scale[] = {1, 1, 1e3, 1e6};
+	static const char *const i_suf[] = {"", "A", NULL};
+	static const double i_scale[] = {1, 1};
+	static const char *const t_suf[] = {"", "C", "degC", NULL};
+	static const double t_scale[] = {1, 1, 1};
 	json_object *req;
 	char what[128];
 	double v;
 
 	if (c->nargs != 3)
 		return usage_error(c, "usage: set power P[W|kW|MW] | set "
-		                      "current I[A] | set ambient T[C]");
+				      "current I[A] | set ambient T[C]");
 	req = json_object_new_object();
 	if (!strcmp(c->args[1], "power")) {
 		if (parse_unit(c->args[2], p_suf, p_scale, &v)) {
 			json_object_put(req);
 			return usage_error(c, "set power: give watts with an "
-			                      "optional unit, e.g. -250kW, "
-			                      "100000, 1.5MW (+ = discharge)");
+					      "optional unit, e.g. -250kW, "
+					      "100000, 1.5MW (+ = discharge)");
 		}
 		json_object_object_add(req, "cmd",
-		                       json_object_new_string("setpoint"));
+				       json_object_new_string("setpoint"));
 		json_object_object_add(req, "mode",
-		                       json_object_new_string("power"));
+				       json_object_new_string("power"));
 		snprintf(what, sizeof(what), "power setpoint %.6g W (%s)", v,
-		         v > 0 ? "discharge" : v < 0 ? "charge" : "idle");
+			 v > 0	 ? "discharge"
+			 : v < 0 ? "charge"
+				 : "idle");
 	} else if (!strcmp(c->args[1], "current")) {
 		if (parse_unit(c->args[2], i_suf, i_scale, &v)) {
 			json_object_put(req);
 			return usage_error(c, "set current: give amperes, e.g. "
-			                      "140A or -140 (+ = discharge)");
+					      "140A or -140 (+ = discharge)");
 		}
 		json_object_object_add(req, "cmd",
-		                       json_object_new_string("setpoint"));
+				       json_object_new_string("setpoint"));
 		json_object_object_add(req, "mode",
-		                       json_object_new_string("current"));
+				       json_object_new_string("current"));
 		snprintf(what, sizeof(what), "current setpoint %.6g A (%s)", v,
-		         v > 0 ? "discharge" : v < 0 ? "charge" : "idle");
+			 v > 0	 ? "discharge"
+			 : v < 0 ? "charge"
+				 : "idle");
 	} else if (!strcmp(c->args[1], "ambient")) {
 		if (parse_unit(c->args[2], t_suf, t_scale, &v)) {
 			json_object_put(req);
 			return usage_error(c, "set ambient: give degrees "
-			                      "Celsius, e.g. 30 or 30C");
+					      "Celsius, e.g. 30 or 30C");
 		}
 		json_object_object_add(req, "cmd",
-		                       json_object_new_string("ambient"));
+				       json_object_new_string("ambient"));
 		snprintf(what, sizeof(what), "ambient %.6g C", v);
 	} else {
 		json_object_put(req);
 		return usage_error(c, "set what? use set power, set current or "
-		                      "set ambient");
+				      "set ambient");
 	}
 	json_object_object_add(req, "value", json_object_new_double(v));
 	return simple(c, req, what);
@@ -246,8 +254,8 @@ static int cmd_set(const struct ctl *c)
 
 static int cmd_profile(const struct ctl *c)
 {
-	static const char *const builtin[] = { "regulation", "peak-shaving",
-		                               "cycle", "none" };
+	static const char *const builtin[] = {"regulation", "peak-shaving",
+					      "cycle", "none"};
 	json_object *req;
 	char what[PATH_MAX + 64];
 	size_t i;
@@ -258,24 +266,25 @@ static int cmd_profile(const struct ctl *c)
 		char *abs = realpath(c->args[2], NULL);
 
 		if (!abs) {
-			ctl_error(c, "profile csv %s: %s: give an existing "
-			          "CSV file of time_s,power_w lines",
-			          c->args[2], strerror(errno));
+			ctl_error(c,
+				  "profile csv %s: %s: give an existing "
+				  "CSV file of time_s,power_w lines",
+				  c->args[2], strerror(errno));
 			return CTL_EX_USAGE;
 		}
 		req = json_object_new_object();
 		json_object_object_add(req, "cmd",
-		                       json_object_new_string("profile"));
+				       json_object_new_string("profile"));
 		json_object_object_add(req, "name",
-		                       json_object_new_string("csv"));
+				       json_object_new_string("csv"));
 		json_object_object_add(req, "path",
-		                       json_object_new_string(abs));
+				       json_object_new_string(abs));
 		json_object_object_add(req, "loop",
-		                       json_object_new_boolean(c->loop));
+				       json_object_new_boolean(c->loop));
 		json_object_object_add(req, "scale",
-		                       json_object_new_double(c->scale));
+				       json_object_new_double(c->scale));
 		snprintf(what, sizeof(what), "profile csv %s%s", abs,
-		         c->loop ? " (looped)" : "");
+			 c->loop ? " (looped)" : "");
 		free(abs);
 		return simple(c, req, what);
 	}
@@ -284,22 +293,22 @@ static int cmd_profile(const struct ctl *c)
 			if (!strcmp(c->args[1], builtin[i])) {
 				if (c->loop || c->have_scale)
 					return usage_error(
-						c, "--loop and --scale "
-						   "apply to profile csv");
+					    c, "--loop and --scale "
+					       "apply to profile csv");
 				req = json_object_new_object();
 				json_object_object_add(
-					req, "cmd",
-					json_object_new_string("profile"));
+				    req, "cmd",
+				    json_object_new_string("profile"));
 				json_object_object_add(
-					req, "name",
-					json_object_new_string(builtin[i]));
+				    req, "name",
+				    json_object_new_string(builtin[i]));
 				snprintf(what, sizeof(what), "profile %s",
-				         builtin[i]);
+					 builtin[i]);
 				return simple(c, req, what);
 			}
 	return usage_error(c, "usage: profile regulation|peak-shaving|cycle|"
-	                      "none, or profile csv FILE [--loop] "
-	                      "[--scale K]");
+			      "none, or profile csv FILE [--loop] "
+			      "[--scale K]");
 }
 
 static int cmd_fault(const struct ctl *c)
@@ -309,19 +318,19 @@ static int cmd_fault(const struct ctl *c)
 	char what[160], msg[256];
 	int inject, all;
 
-	if (c->nargs != 3 || (strcmp(c->args[1], "inject") &&
-	                      strcmp(c->args[1], "clear")))
+	if (c->nargs != 3 ||
+	    (strcmp(c->args[1], "inject") && strcmp(c->args[1], "clear")))
 		return usage_error(c, "usage: fault inject TYPE --rack R "
-		                      "[--module M --cell C] [VALUE OPTION], "
-		                      "or fault clear TYPE|all [--rack R ...]");
+				      "[--module M --cell C] [VALUE OPTION], "
+				      "or fault clear TYPE|all [--rack R ...]");
 	inject = !strcmp(c->args[1], "inject");
 	all = !inject && !strcmp(c->args[2], "all");
 	if (!all && !(ft = find_fault(c->args[2]))) {
 		snprintf(msg, sizeof(msg),
-		         "unknown fault type '%s': use short, high_r, fade, "
-		         "cooling, sensor_stuck, sensor_offset, open or "
-		         "runaway%s",
-		         c->args[2], inject ? "" : " (or all)");
+			 "unknown fault type '%s': use short, high_r, fade, "
+			 "cooling, sensor_stuck, sensor_offset, open or "
+			 "runaway%s",
+			 c->args[2], inject ? "" : " (or all)");
 		return usage_error(c, msg);
 	}
 	if (inject) {
@@ -329,33 +338,33 @@ static int cmd_fault(const struct ctl *c)
 			return usage_error(c, "fault inject needs --rack R");
 		if (ft->cell && (c->module < 0 || c->cell < 0)) {
 			snprintf(msg, sizeof(msg),
-			         "a %s fault is on a cell: give --module M and "
-			         "--cell C",
-			         ft->name);
+				 "a %s fault is on a cell: give --module M and "
+				 "--cell C",
+				 ft->name);
 			return usage_error(c, msg);
 		}
 		if (!ft->cell && (c->module >= 0 || c->cell >= 0)) {
 			snprintf(msg, sizeof(msg),
-			         "a %s fault is on a whole rack: drop --module "
-			         "and --cell",
-			         ft->name);
+				 "a %s fault is on a whole rack: drop --module "
+				 "and --cell",
+				 ft->name);
 			return usage_error(c, msg);
 		}
 		if (ft->needs_value && !c->have_value) {
 			snprintf(msg, sizeof(msg), "a %s fault needs %s",
-			         ft->name, ft->value);
+				 ft->name, ft->value);
 			return usage_error(c, msg);
 		}
 		if (!ft->needs_value && c->have_value) {
 			snprintf(msg, sizeof(msg), "a %s fault takes no value",
-			         ft->name);
+				 ft->name);
 			return usage_error(c, msg);
 		}
 		if ((!strcmp(ft->name, "sensor_stuck") ||
 		     !strcmp(ft->name, "sensor_offset")) &&
 		    !c->quantity)
 			return usage_error(c, "a sensor fault needs --quantity "
-			                      "voltage|temperature");
+					      "voltage|temperature");
 	} else if (c->have_value) {
 		return usage_error(c, "fault clear takes no value");
 	}
@@ -367,7 +376,7 @@ static int cmd_fault(const struct ctl *c)
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("fault"));
 	json_object_object_add(req, "action",
-	                       json_object_new_string(c->args[1]));
+			       json_object_new_string(c->args[1]));
 	json_object_object_add(req, "type", json_object_new_string(c->args[2]));
 	if (c->rack >= 0)
 		add_int(req, "rack", c->rack);
@@ -377,23 +386,23 @@ static int cmd_fault(const struct ctl *c)
 	}
 	if (c->have_value)
 		json_object_object_add(req, "value",
-		                       json_object_new_double(c->value));
+				       json_object_new_double(c->value));
 	if (c->quantity)
 		json_object_object_add(req, "quantity",
-		                       json_object_new_string(c->quantity));
+				       json_object_new_string(c->quantity));
 	if (c->module >= 0)
 		snprintf(what, sizeof(what),
-		         "%s %s on rack %lld module %lld cell %lld",
-		         inject ? "injected" : "cleared", c->args[2],
-		         (long long)c->rack, (long long)c->module,
-		         (long long)c->cell);
+			 "%s %s on rack %lld module %lld cell %lld",
+			 inject ? "injected" : "cleared", c->args[2],
+			 (long long)c->rack, (long long)c->module,
+			 (long long)c->cell);
 	else if (c->rack >= 0)
 		snprintf(what, sizeof(what), "%s %s on rack %lld",
-		         inject ? "injected" : "cleared", c->args[2],
-		         (long long)c->rack);
+			 inject ? "injected" : "cleared", c->args[2],
+			 (long long)c->rack);
 	else
 		snprintf(what, sizeof(what), "cleared %s%s", c->args[2],
-		         all ? " faults" : " faults on every rack");
+			 all ? " faults" : " faults on every rack");
 	return simple(c, req, what);
 }
 
@@ -408,11 +417,12 @@ static int cmd_alarm_reset(const struct ctl *c)
 		return usage_error(c, "alarm reset takes --rack only");
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd",
-	                       json_object_new_string("alarm_reset"));
+			       json_object_new_string("alarm_reset"));
 	if (c->rack >= 0) {
 		add_int(req, "rack", c->rack);
-		snprintf(what, sizeof(what), "latched alarms of rack %lld reset",
-		         (long long)c->rack);
+		snprintf(what, sizeof(what),
+			 "latched alarms of rack %lld reset",
+			 (long long)c->rack);
 	} else {
 		snprintf(what, sizeof(what), "latched alarms reset");
 	}
@@ -420,8 +430,7 @@ static int cmd_alarm_reset(const struct ctl *c)
 }
 
 /* A field of a reply element as text ("-" when absent or null). */
-static const char *field(json_object *o, const char *key, char *buf,
-                         size_t len)
+static const char *field(json_object *o, const char *key, char *buf, size_t len)
 {
 	json_object *v;
 
@@ -444,8 +453,8 @@ static const char *field(json_object *o, const char *key, char *buf,
 
 /* Print an array of objects as a table with the given columns. */
 static int print_list(json_object *reply, const char *key,
-                      const char *const *cols, const int *widths,
-                      const char *none)
+		      const char *const *cols, const int *widths,
+		      const char *none)
 {
 	json_object *arr;
 	size_t i, n;
@@ -453,9 +462,10 @@ static int print_list(json_object *reply, const char *key,
 
 	if (!json_object_object_get_ex(reply, key, &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
-		fprintf(stderr, "batsimctl: error: batsimd's reply has no "
-		                "\"%s\" list: is batsimd of the same version?\n",
-		        key);
+		fprintf(stderr,
+			"batsimctl: error: batsimd's reply has no "
+			"\"%s\" list: is batsimd of the same version?\n",
+			key);
 		return CTL_EX_NODAEMON;
 	}
 	n = json_object_array_length(arr);
@@ -477,9 +487,9 @@ static int print_list(json_object *reply, const char *key,
 			/* the keys are the column titles in lower case */
 			for (j = 0; cols[k][j] && j < sizeof(name) - 1; j++)
 				name[j] = (char)(cols[k][j] >= 'A' &&
-				                       cols[k][j] <= 'Z'
-				               ? cols[k][j] + 32
-				               : cols[k][j]);
+							 cols[k][j] <= 'Z'
+						     ? cols[k][j] + 32
+						     : cols[k][j]);
 			name[j] = 0;
 			/* no padding after the last column */
 			printf("%s%-*s", k ? " " : "",
@@ -493,32 +503,31 @@ static int print_list(json_object *reply, const char *key,
 
 static int cmd_list(const struct ctl *c, int alarms)
 {
-	static const char *const a_cols[] = { "RACK",   "KIND", "TIER",
-		                              "ACTIVE", "LATCHED", "MODULE",
-		                              "CELL",   "TIME_S", NULL };
-	static const int a_w[] = { 4, 8, 10, 6, 7, 6, 4, 10 };
-	static const char *const f_cols[] = { "TYPE", "RACK",  "MODULE",
-		                              "CELL", "VALUE", "QUANTITY",
-		                              NULL };
-	static const int f_w[] = { 13, 4, 6, 4, 10, 11 };
+	static const char *const a_cols[] = {"RACK",   "KIND",	  "TIER",
+					     "ACTIVE", "LATCHED", "MODULE",
+					     "CELL",   "TIME_S",  NULL};
+	static const int a_w[] = {4, 8, 10, 6, 7, 6, 4, 10};
+	static const char *const f_cols[] = {
+	    "TYPE", "RACK", "MODULE", "CELL", "VALUE", "QUANTITY", NULL};
+	static const int f_w[] = {13, 4, 6, 4, 10, 11};
 	json_object *req, *reply;
 	int rc;
 
 	if (c->nargs != 1)
-		return usage_error(c, alarms ? "usage: alarms" : "usage: faults");
+		return usage_error(c,
+				   alarms ? "usage: alarms" : "usage: faults");
 	req = json_object_new_object();
-	json_object_object_add(req, "cmd",
-	                       json_object_new_string(alarms ? "alarms"
-	                                                     : "state"));
+	json_object_object_add(
+	    req, "cmd", json_object_new_string(alarms ? "alarms" : "state"));
 	rc = transact(c, req, &reply);
 	json_object_put(req);
 	if (rc)
 		return rc;
 	if (!c->json)
 		rc = alarms ? print_list(reply, "alarms", a_cols, a_w,
-		                         "no active or latched alarms")
-		            : print_list(reply, "faults", f_cols, f_w,
-		                         "no faults injected");
+					 "no active or latched alarms")
+			    : print_list(reply, "faults", f_cols, f_w,
+					 "no faults injected");
 	json_object_put(reply);
 	return rc;
 }
@@ -581,17 +590,17 @@ static int cmd_run(const struct ctl *c)
 
 		if (c->nargs != 2)
 			return usage_error(c, "usage: speed X (1 real time, N "
-			                      "times faster, 0 as fast as "
-			                      "possible)");
+					      "times faster, 0 as fast as "
+					      "possible)");
 		errno = 0;
 		v = strtod(c->args[1], &end);
 		if (end == c->args[1] || *end || errno || !isfinite(v) || v < 0)
 			return usage_error(c, "speed: give a number >= 0 (1 "
-			                      "real time, N times faster, 0 as "
-			                      "fast as possible)");
+					      "real time, N times faster, 0 as "
+					      "fast as possible)");
 		req = json_object_new_object();
 		json_object_object_add(req, "cmd",
-		                       json_object_new_string("speed"));
+				       json_object_new_string("speed"));
 		json_object_object_add(req, "value", json_object_new_double(v));
 		snprintf(what, sizeof(what), "speed %.6g", v);
 		return simple(c, req, what);
@@ -601,7 +610,7 @@ static int cmd_run(const struct ctl *c)
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	snprintf(what, sizeof(what), "simulation %s",
-	         !strcmp(cmd, "pause") ? "paused" : "resumed");
+		 !strcmp(cmd, "pause") ? "paused" : "resumed");
 	return simple(c, req, what);
 }
 
@@ -611,7 +620,7 @@ int ctl_control_command(struct ctl *c)
 
 	if (c->csv)
 		return usage_error(c, "--csv applies to show rack, module and "
-		                      "cell");
+				      "cell");
 	if (!strcmp(cmd, "set"))
 		return cmd_set(c);
 	if (!strcmp(cmd, "profile"))

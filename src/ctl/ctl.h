@@ -14,25 +14,25 @@
 /* Exit statuses, documented in batsimctl(1). */
 enum {
 	CTL_EX_OK = 0,
-	CTL_EX_USAGE = 1,   /* bad command, option, argument or index */
-	CTL_EX_NOENT = 2,   /* segment not found */
-	CTL_EX_STALE = 3,   /* writer not running, or heartbeat too old */
-	CTL_EX_SEGMENT = 4, /* segment invalid, incompatible or not readable */
+	CTL_EX_USAGE = 1,    /* bad command, option, argument or index */
+	CTL_EX_NOENT = 2,    /* segment not found */
+	CTL_EX_STALE = 3,    /* writer not running, or heartbeat too old */
+	CTL_EX_SEGMENT = 4,  /* segment invalid, incompatible or not readable */
 	CTL_EX_NODAEMON = 5, /* batsimd not reachable on its control socket */
-	CTL_EX_REFUSED = 6, /* batsimd answered {"ok":false} */
-	CTL_EX_OTHER = 7    /* anything else (memory, no consistent read) */
+	CTL_EX_REFUSED = 6,  /* batsimd answered {"ok":false} */
+	CTL_EX_OTHER = 7     /* anything else (memory, no consistent read) */
 };
 
 #define CTL_MAX_ARGS 16
 
 struct ctl {
 	/* global */
-	const char *name;     /* segment */
-	const char *socket;   /* control socket */
+	const char *name;   /* segment */
+	const char *socket; /* control socket */
 	int json, csv;
 	uint64_t max_age_ms;
-	int64_t interval_ms;  /* watch; -1 = the publish period */
-	int timeout_ms;       /* control requests */
+	int64_t interval_ms; /* watch; -1 = the publish period */
+	int timeout_ms;	     /* control requests */
 
 	/* command options (-1 / 0 = not given) */
 	int64_t rack, module, cell;
@@ -53,7 +53,7 @@ struct ctl {
 
 /* Print "batsimctl: error: ..." to c->err (or stderr). */
 void ctl_error(const struct ctl *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Parse a decimal index 0..UINT32_MAX; 0 or -1. */
 int ctl_parse_index(const char *s, int64_t *out);

@@ -23,61 +23,61 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: batsimctl [OPTION]... COMMAND [ARG]...\n"
-	        "Show the live state of a batsim site and control batsimd.\n"
-	        "\n"
-	        "Read side (shared memory):\n"
-	        "  status                       writer, state, tick, "
-	        "heartbeat, topology\n"
-	        "  show summary                 site and one line per rack\n"
-	        "  show rack R                  a rack and its modules\n"
-	        "  show module R M              a module and its cells\n"
-	        "  show cell R M C              one cell\n"
-	        "  watch status|show ...        redraw every publish period\n"
-	        "\n"
-	        "Control side (batsimd's control socket):\n"
-	        "  set power P[W|kW|MW]         constant power, + = "
-	        "discharge\n"
-	        "  set current I[A]             constant current, + = "
-	        "discharge\n"
-	        "  set ambient T[C]             air temperature, degC\n"
-	        "  profile regulation|peak-shaving|cycle|none\n"
-	        "  profile csv FILE [--loop] [--scale K]\n"
-	        "  fault inject TYPE --rack R [--module M --cell C]\n"
-	        "        [--ohm X|--factor K|--value V] "
-	        "[--quantity voltage|temperature]\n"
-	        "  fault clear TYPE|all [--rack R [--module M --cell C]]\n"
-	        "  faults                       list injected faults\n"
-	        "  alarm reset [--rack R]       reset latched alarms\n"
-	        "  alarms                       list active and latched "
-	        "alarms\n"
-	        "  state                        setpoint, profile, ambient, "
-	        "speed\n"
-	        "  pause | resume | speed X     simulated time (X: 1 real "
-	        "time,\n"
-	        "                               N faster, 0 flat out)\n"
-	        "\n"
-	        "Options:\n"
-	        "  -n, --name NAME         shm segment (default %s)\n"
-	        "  -S, --socket PATH       control socket (default %s)\n"
-	        "  -j, --json              print JSON (the HTTP API's "
-	        "shapes)\n"
-	        "      --csv               print cells as CSV\n"
-	        "      --max-age-ms N      heartbeat age that counts as stale "
-	        "(2000)\n"
-	        "      --interval-ms N     watch period (default: publish "
-	        "period)\n"
-	        "      --timeout-ms N      control reply timeout (5000)\n"
-	        "  -h, --help              show this help and exit\n"
-	        "  -V, --version           show the version and exit\n"
-	        "\n"
-	        "Racks, modules and cells are numbered from 0.\n"
-	        "Exit status: 0 ok, 1 usage, 2 no segment, 3 stale or not "
-	        "running,\n"
-	        "4 bad segment, 5 batsimd unreachable, 6 command refused, 7 "
-	        "other.\n"
-	        "See batsimctl(1).\n",
-	        BS_DEFAULT_NAME, BS_DEFAULT_CONTROL_SOCKET);
+		"Usage: batsimctl [OPTION]... COMMAND [ARG]...\n"
+		"Show the live state of a batsim site and control batsimd.\n"
+		"\n"
+		"Read side (shared memory):\n"
+		"  status                       writer, state, tick, "
+		"heartbeat, topology\n"
+		"  show summary                 site and one line per rack\n"
+		"  show rack R                  a rack and its modules\n"
+		"  show module R M              a module and its cells\n"
+		"  show cell R M C              one cell\n"
+		"  watch status|show ...        redraw every publish period\n"
+		"\n"
+		"Control side (batsimd's control socket):\n"
+		"  set power P[W|kW|MW]         constant power, + = "
+		"discharge\n"
+		"  set current I[A]             constant current, + = "
+		"discharge\n"
+		"  set ambient T[C]             air temperature, degC\n"
+		"  profile regulation|peak-shaving|cycle|none\n"
+		"  profile csv FILE [--loop] [--scale K]\n"
+		"  fault inject TYPE --rack R [--module M --cell C]\n"
+		"        [--ohm X|--factor K|--value V] "
+		"[--quantity voltage|temperature]\n"
+		"  fault clear TYPE|all [--rack R [--module M --cell C]]\n"
+		"  faults                       list injected faults\n"
+		"  alarm reset [--rack R]       reset latched alarms\n"
+		"  alarms                       list active and latched "
+		"alarms\n"
+		"  state                        setpoint, profile, ambient, "
+		"speed\n"
+		"  pause | resume | speed X     simulated time (X: 1 real "
+		"time,\n"
+		"                               N faster, 0 flat out)\n"
+		"\n"
+		"Options:\n"
+		"  -n, --name NAME         shm segment (default %s)\n"
+		"  -S, --socket PATH       control socket (default %s)\n"
+		"  -j, --json              print JSON (the HTTP API's "
+		"shapes)\n"
+		"      --csv               print cells as CSV\n"
+		"      --max-age-ms N      heartbeat age that counts as stale "
+		"(2000)\n"
+		"      --interval-ms N     watch period (default: publish "
+		"period)\n"
+		"      --timeout-ms N      control reply timeout (5000)\n"
+		"  -h, --help              show this help and exit\n"
+		"  -V, --version           show the version and exit\n"
+		"\n"
+		"Racks, modules and cells are numbered from 0.\n"
+		"Exit status: 0 ok, 1 usage, 2 no segment, 3 stale or not "
+		"running,\n"
+		"4 bad segment, 5 batsimd unreachable, 6 command refused, 7 "
+		"other.\n"
+		"See batsimctl(1).\n",
+		BS_DEFAULT_NAME, BS_DEFAULT_CONTROL_SOCKET);
 }
 
 void ctl_error(const struct ctl *c, const char *fmt, ...)
@@ -92,7 +92,8 @@ void ctl_error(const struct ctl *c, const char *fmt, ...)
 	fputc('\n', f);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 static int bad_usage(const char *fmt, ...)
 {
 	va_list ap;
@@ -172,31 +173,31 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{ "name", required_argument, NULL, O_NAME },
-	{ "socket", required_argument, NULL, O_SOCKET },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "csv", no_argument, NULL, O_CSV },
-	{ "max-age-ms", required_argument, NULL, O_MAXAGE },
-	{ "interval-ms", required_argument, NULL, O_INTERVAL },
-	{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
-	{ "rack", required_argument, NULL, O_RACK },
-	{ "module", required_argument, NULL, O_MODULE },
-	{ "cell", required_argument, NULL, O_CELL },
-	{ "ohm", required_argument, NULL, O_OHM },
-	{ "factor", required_argument, NULL, O_FACTOR },
-	{ "value", required_argument, NULL, O_VALUE },
-	{ "quantity", required_argument, NULL, O_QUANTITY },
-	{ "loop", no_argument, NULL, O_LOOP },
-	{ "scale", required_argument, NULL, O_SCALE },
-	{ "help", no_argument, NULL, O_HELP },
-	{ "version", no_argument, NULL, O_VERSION },
-	{ NULL, 0, NULL, 0 },
+    {"name", required_argument, NULL, O_NAME},
+    {"socket", required_argument, NULL, O_SOCKET},
+    {"json", no_argument, NULL, O_JSON},
+    {"csv", no_argument, NULL, O_CSV},
+    {"max-age-ms", required_argument, NULL, O_MAXAGE},
+    {"interval-ms", required_argument, NULL, O_INTERVAL},
+    {"timeout-ms", required_argument, NULL, O_TIMEOUT},
+    {"rack", required_argument, NULL, O_RACK},
+    {"module", required_argument, NULL, O_MODULE},
+    {"cell", required_argument, NULL, O_CELL},
+    {"ohm", required_argument, NULL, O_OHM},
+    {"factor", required_argument, NULL, O_FACTOR},
+    {"value", required_argument, NULL, O_VALUE},
+    {"quantity", required_argument, NULL, O_QUANTITY},
+    {"loop", no_argument, NULL, O_LOOP},
+    {"scale", required_argument, NULL, O_SCALE},
+    {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION},
+    {NULL, 0, NULL, 0},
 };
 
 /* Apply one option; returns -1 to exit 0 (help, version), 0 to go on, or
  * an exit status. */
 static int apply_option(struct ctl *c, int id, const char *optname,
-                        const char *arg)
+			const char *arg)
 {
 	uint64_t u;
 	int64_t *idx;
@@ -205,9 +206,9 @@ static int apply_option(struct ctl *c, int id, const char *optname,
 	case O_NAME:
 		if (arg[0] != '/' || strlen(arg) < 2 || strchr(arg + 1, '/'))
 			return bad_usage("--name '%s': a segment name is '/' "
-			                 "followed by a name without '/', e.g. "
-			                 "/batsim",
-			                 arg);
+					 "followed by a name without '/', e.g. "
+					 "/batsim",
+					 arg);
 		c->name = arg;
 		return 0;
 	case O_SOCKET:
@@ -222,53 +223,54 @@ static int apply_option(struct ctl *c, int id, const char *optname,
 	case O_MAXAGE:
 		if (parse_u64(arg, 1, UINT64_MAX / 1000000, &u))
 			return bad_usage("--max-age-ms '%s': give a positive "
-			                 "number of milliseconds",
-			                 arg);
+					 "number of milliseconds",
+					 arg);
 		c->max_age_ms = u;
 		return 0;
 	case O_INTERVAL:
 		if (parse_u64(arg, 10, 86400000, &u))
 			return bad_usage("--interval-ms '%s': give 10 to "
-			                 "86400000 milliseconds",
-			                 arg);
+					 "86400000 milliseconds",
+					 arg);
 		c->interval_ms = (int64_t)u;
 		return 0;
 	case O_TIMEOUT:
 		if (parse_u64(arg, 1, 3600000, &u))
 			return bad_usage("--timeout-ms '%s': give 1 to 3600000 "
-			                 "milliseconds",
-			                 arg);
+					 "milliseconds",
+					 arg);
 		c->timeout_ms = (int)u;
 		return 0;
 	case O_RACK:
 	case O_MODULE:
 	case O_CELL:
-		idx = id == O_RACK ? &c->rack
-		      : id == O_MODULE ? &c->module : &c->cell;
+		idx = id == O_RACK     ? &c->rack
+		      : id == O_MODULE ? &c->module
+				       : &c->cell;
 		if (ctl_parse_index(arg, idx))
 			return bad_usage("%s '%s': give an index from 0",
-			                 optname, arg);
+					 optname, arg);
 		return 0;
 	case O_OHM:
 	case O_FACTOR:
 	case O_VALUE:
 		if (c->have_value)
 			return bad_usage("%s and %s exclude each other: give "
-			                 "one value",
-			                 c->value_opt, optname);
+					 "one value",
+					 c->value_opt, optname);
 		if (parse_double(arg, &c->value))
 			return bad_usage("%s '%s': give a number", optname,
-			                 arg);
+					 arg);
 		c->have_value = 1;
-		c->value_opt = id == O_OHM      ? "--ohm"
-		               : id == O_FACTOR ? "--factor"
-		                                : "--value";
+		c->value_opt = id == O_OHM	? "--ohm"
+			       : id == O_FACTOR ? "--factor"
+						: "--value";
 		return 0;
 	case O_QUANTITY:
 		if (strcmp(arg, "voltage") && strcmp(arg, "temperature"))
 			return bad_usage("--quantity '%s': give voltage or "
-			                 "temperature",
-			                 arg);
+					 "temperature",
+					 arg);
 		c->quantity = arg;
 		return 0;
 	case O_LOOP:
@@ -287,8 +289,7 @@ static int apply_option(struct ctl *c, int id, const char *optname,
 		       bs_version());
 		return -1;
 	default:
-		fputs("Try 'batsimctl --help' for more information.\n",
-		      stderr);
+		fputs("Try 'batsimctl --help' for more information.\n", stderr);
 		return CTL_EX_USAGE;
 	}
 }
@@ -345,15 +346,15 @@ static int scan_rest(struct ctl *c, int argc, char **argv, int i)
 			if (eq) {
 				if (o->has_arg == no_argument)
 					return bad_usage("option '--%s' takes "
-					                 "no value",
-					                 o->name);
+							 "no value",
+							 o->name);
 				val = eq + 1;
 			}
 		}
 		if (o->has_arg == required_argument && !val) {
 			if (i + 1 >= argc)
 				return bad_usage("option '%s' needs a value",
-				                 a);
+						 a);
 			val = argv[++i];
 		}
 		rc = apply_option(c, o->val, a, val);
@@ -366,15 +367,15 @@ static int scan_rest(struct ctl *c, int argc, char **argv, int i)
 int main(int argc, char **argv)
 {
 	struct ctl c = {
-		.name = NULL,
-		.socket = NULL,
-		.max_age_ms = 2000,
-		.interval_ms = -1,
-		.timeout_ms = 5000,
-		.rack = -1,
-		.module = -1,
-		.cell = -1,
-		.scale = 1.0,
+	    .name = NULL,
+	    .socket = NULL,
+	    .max_age_ms = 2000,
+	    .interval_ms = -1,
+	    .timeout_ms = 5000,
+	    .rack = -1,
+	    .module = -1,
+	    .cell = -1,
+	    .scale = 1.0,
 	};
 	const char *env;
 	int opt, rc;
@@ -418,7 +419,7 @@ int main(int argc, char **argv)
 	    !strcmp(c.args[0], "resume") || !strcmp(c.args[0], "speed"))
 		return ctl_control_command(&c);
 	return bad_usage("unknown command '%s': use status, show, watch, set, "
-	                 "profile, fault, faults, alarm, alarms, state, pause, "
-	                 "resume or speed",
-	                 c.args[0]);
+			 "profile, fault, faults, alarm, alarms, state, pause, "
+			 "resume or speed",
+			 c.args[0]);
 }

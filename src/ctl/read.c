@@ -36,15 +36,18 @@ static int open_error(const struct ctl *c, int rc)
 {
 	switch (-rc) {
 	case BS_ENOENT:
-		ctl_error(c, "segment %s not found: create it with batsim-init "
-		          "and start batsimd (systemctl start batsimd), or give "
-		          "--name",
-		          c->name);
+		ctl_error(
+		    c,
+		    "segment %s not found: create it with batsim-init "
+		    "and start batsimd (systemctl start batsimd), or give "
+		    "--name",
+		    c->name);
 		return CTL_EX_NOENT;
 	case BS_EACCES:
-		ctl_error(c, "segment %s: permission denied: run as a member "
-		          "of the segment's group (usually batsim)",
-		          c->name);
+		ctl_error(c,
+			  "segment %s: permission denied: run as a member "
+			  "of the segment's group (usually batsim)",
+			  c->name);
 		return CTL_EX_SEGMENT;
 	case BS_EMAGIC:
 	case BS_EABI:
@@ -54,8 +57,8 @@ static int open_error(const struct ctl *c, int rc)
 		return CTL_EX_SEGMENT;
 	default:
 		ctl_error(c, "segment %s: %s%s%s", c->name, bs_strerror(rc),
-		          rc == -BS_ESYS ? ": " : "",
-		          rc == -BS_ESYS ? strerror(errno) : "");
+			  rc == -BS_ESYS ? ": " : "",
+			  rc == -BS_ESYS ? strerror(errno) : "");
 		return CTL_EX_OTHER;
 	}
 }
@@ -64,33 +67,37 @@ static int open_error(const struct ctl *c, int rc)
 static int stale_error(const struct ctl *c, const struct bs_info *in, int live)
 {
 	if (in->state == BS_STATE_INIT)
-		ctl_error(c, "no data: no writer has started on %s: start "
-		          "batsimd (systemctl start batsimd)",
-		          c->name);
+		ctl_error(c,
+			  "no data: no writer has started on %s: start "
+			  "batsimd (systemctl start batsimd)",
+			  c->name);
 	else if (in->state == BS_STATE_STOPPED)
-		ctl_error(c, "data is stale: the writer of %s (pid %d) "
-		          "stopped: start batsimd (systemctl start batsimd)",
-		          c->name, (int)in->writer_pid);
+		ctl_error(c,
+			  "data is stale: the writer of %s (pid %d) "
+			  "stopped: start batsimd (systemctl start batsimd)",
+			  c->name, (int)in->writer_pid);
 	else if (live == -BS_ESTALE)
-		ctl_error(c, "data is stale: the writer of %s (pid %d) has "
-		          "not beaten its heartbeat for %.1f s (limit %.1f "
-		          "s): it hung or died; check batsimd (systemctl "
-		          "status batsimd)",
-		          c->name, (int)in->writer_pid,
-		          (double)in->heartbeat_age_ns / 1e9,
-		          (double)c->max_age_ms / 1e3);
+		ctl_error(c,
+			  "data is stale: the writer of %s (pid %d) has "
+			  "not beaten its heartbeat for %.1f s (limit %.1f "
+			  "s): it hung or died; check batsimd (systemctl "
+			  "status batsimd)",
+			  c->name, (int)in->writer_pid,
+			  (double)in->heartbeat_age_ns / 1e9,
+			  (double)c->max_age_ms / 1e3);
 	else
 		ctl_error(c, "data from %s is not live: %s", c->name,
-		          bs_strerror(live));
+			  bs_strerror(live));
 	return CTL_EX_STALE;
 }
 
 static int read_error(const struct ctl *c, int rc)
 {
 	if (rc == -BS_ENODATA) {
-		ctl_error(c, "no data: the writer of %s has not published "
-		          "yet: wait a moment, or check batsimd",
-		          c->name);
+		ctl_error(c,
+			  "no data: the writer of %s has not published "
+			  "yet: wait a moment, or check batsimd",
+			  c->name);
 		return CTL_EX_STALE;
 	}
 	ctl_error(c, "reading %s: %s", c->name, bs_strerror(rc));
@@ -98,13 +105,14 @@ static int read_error(const struct ctl *c, int rc)
 }
 
 static int range_check(const struct ctl *c, const char *what, uint32_t v,
-                       uint32_t n)
+		       uint32_t n)
 {
 	if (v < n)
 		return 0;
-	ctl_error(c, "%s %" PRIu32 " is out of range: this site has %ss 0 to "
-	          "%" PRIu32,
-	          what, v, what, n - 1);
+	ctl_error(c,
+		  "%s %" PRIu32 " is out of range: this site has %ss 0 to "
+		  "%" PRIu32,
+		  what, v, what, n - 1);
 	return CTL_EX_USAGE;
 }
 
@@ -131,11 +139,13 @@ static void csv_header(FILE *out)
 }
 
 static void csv_cell(FILE *out, uint32_t r, uint32_t m, uint32_t k,
-                     const struct bs_cell *cl)
+		     const struct bs_cell *cl)
 {
-	fprintf(out, "%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%.6g,%.6g,%.6g,%.6g,%.6g\n",
-	        r, m, k, (double)cl->voltage, (double)cl->current,
-	        (double)cl->temperature, pct(cl->soc), (double)cl->resistance);
+	fprintf(out,
+		"%" PRIu32 ",%" PRIu32 ",%" PRIu32
+		",%.6g,%.6g,%.6g,%.6g,%.6g\n",
+		r, m, k, (double)cl->voltage, (double)cl->current,
+		(double)cl->temperature, pct(cl->soc), (double)cl->resistance);
 }
 
 /* "cell_ov,t_spread" for the kinds with any tier set in bits; "-". */
@@ -153,10 +163,10 @@ static void alarm_list(char *buf, size_t len, uint32_t bits)
 				worst = t;
 		if (worst == BS_TIERS)
 			continue;
-		used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
-		                         "%s%s:%c", used ? "," : "",
-		                         view_alarm_kind_name(k),
-		                         view_tier_name(worst)[0]);
+		used += (size_t)snprintf(
+		    buf + used, used < len ? len - used : 0, "%s%s:%c",
+		    used ? "," : "", view_alarm_kind_name(k),
+		    view_tier_name(worst)[0]);
 	}
 	if (!buf[0])
 		snprintf(buf, len, "-");
@@ -170,10 +180,9 @@ static void fault_list(char *buf, size_t len, uint32_t bits)
 	buf[0] = '\0';
 	for (k = 0; k < BS_FAULT_KINDS; k++)
 		if (bits & (1u << k))
-			used += (size_t)snprintf(buf + used,
-			                         used < len ? len - used : 0,
-			                         "%s%s", used ? "," : "",
-			                         view_fault_name(k));
+			used += (size_t)snprintf(
+			    buf + used, used < len ? len - used : 0, "%s%s",
+			    used ? "," : "", view_fault_name(k));
 	if (!buf[0])
 		snprintf(buf, len, "-");
 }
@@ -181,7 +190,7 @@ static void fault_list(char *buf, size_t len, uint32_t bits)
 static void print_meta(FILE *out, const struct bs_meta *m)
 {
 	fprintf(out, "tick %" PRIu64 ", simulated time %.1f s\n", m->tick,
-	        m->sim_time_s);
+		m->sim_time_s);
 }
 
 /* ---- status ---- */
@@ -200,15 +209,15 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 
 		if (o) {
 			json_object_object_add(o, "segment",
-			                       json_object_new_string(c->name));
+					       json_object_new_string(c->name));
 			json_object_object_add(
-				o, "tick",
-				rc ? NULL : json_object_new_uint64(m.tick));
+			    o, "tick",
+			    rc ? NULL : json_object_new_uint64(m.tick));
 			json_object_object_add(
-				o, "time_s",
-				rc ? NULL : view_number(m.sim_time_s, 10));
-			json_object_object_add(o, "stale",
-			                       json_object_new_boolean(live != 0));
+			    o, "time_s",
+			    rc ? NULL : view_number(m.sim_time_s, 10));
+			json_object_object_add(
+			    o, "stale", json_object_new_boolean(live != 0));
 		}
 		if (print_json(out, o))
 			return CTL_EX_OTHER;
@@ -217,36 +226,37 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 		fprintf(out, "state:          %s\n", view_state_name(in.state));
 		if (in.writer_pid > 0)
 			fprintf(out, "writer pid:     %" PRId32 "\n",
-			        in.writer_pid);
+				in.writer_pid);
 		else
 			fprintf(out, "writer pid:     none\n");
-		fprintf(out, "backend:        %s\n", view_backend_name(in.backend));
+		fprintf(out, "backend:        %s\n",
+			view_backend_name(in.backend));
 		if (in.chemistry[0])
 			fprintf(out, "chemistry:      %.*s\n",
-			        (int)sizeof(in.chemistry), in.chemistry);
+				(int)sizeof(in.chemistry), in.chemistry);
 		fprintf(out, "generation:     %" PRIu64 "\n", in.generation);
 		if (rc == 0)
 			fprintf(out,
-			        "tick:           %" PRIu64 " (simulated time "
-			        "%.1f s)\n",
-			        m.tick, m.sim_time_s);
+				"tick:           %" PRIu64 " (simulated time "
+				"%.1f s)\n",
+				m.tick, m.sim_time_s);
 		else
 			fprintf(out, "tick:           none published\n");
 		if (in.heartbeat_ns)
 			fprintf(out, "heartbeat age:  %.3f s\n",
-			        (double)in.heartbeat_age_ns / 1e9);
+				(double)in.heartbeat_age_ns / 1e9);
 		else
 			fprintf(out, "heartbeat age:  never\n");
 		if (in.tick_period_ns)
 			fprintf(out, "publish period: %.0f ms\n",
-			        (double)in.tick_period_ns / 1e6);
+				(double)in.tick_period_ns / 1e6);
 		fprintf(out,
-		        "topology:       %" PRIu32 "x%" PRIu32 "x%" PRIu32
-		        " (%" PRIu64 " cells), %" PRIu32 " slots\n",
-		        in.topo.racks, in.topo.modules_per_rack,
-		        in.topo.cells_per_module, in.n_cells, in.n_slots);
+			"topology:       %" PRIu32 "x%" PRIu32 "x%" PRIu32
+			" (%" PRIu64 " cells), %" PRIu32 " slots\n",
+			in.topo.racks, in.topo.modules_per_rack,
+			in.topo.cells_per_module, in.n_cells, in.n_slots);
 		fprintf(out, "live:           %s\n",
-		        live == 0 ? "yes" : "NO (stale)");
+			live == 0 ? "yes" : "NO (stale)");
 	}
 	if (live)
 		return stale_error(c, &in, live);
@@ -289,34 +299,35 @@ static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 	fprintf(out, "site: ");
 	print_meta(out, &m);
 	fprintf(out,
-	        "  bus %.1f V, current %.1f A, power %.1f kW, SoC %.1f %%\n",
-	        (double)s.bus_voltage_v, (double)s.current_a,
-	        (double)s.power_w / 1e3, pct(s.soc_mean));
+		"  bus %.1f V, current %.1f A, power %.1f kW, SoC %.1f %%\n",
+		(double)s.bus_voltage_v, (double)s.current_a,
+		(double)s.power_w / 1e3, pct(s.soc_mean));
 	if (s.mode == BS_MODE_CURRENT)
-		fprintf(out, "  mode current, setpoint %.1f A", (double)s.setpoint);
+		fprintf(out, "  mode current, setpoint %.1f A",
+			(double)s.setpoint);
 	else
 		fprintf(out, "  mode power, setpoint %.1f kW",
-		        (double)s.setpoint / 1e3);
+			(double)s.setpoint / 1e3);
 	fprintf(out, ", profile %s, ambient %.1f C\n",
-	        view_profile_name(s.profile), (double)s.ambient_c);
+		view_profile_name(s.profile), (double)s.ambient_c);
 	fprintf(out,
-	        "  energy out %.2f kWh, in %.2f kWh; racks closed %" PRIu32
-	        "/%" PRIu32 "\n",
-	        s.energy_out_wh / 1e3, s.energy_in_wh / 1e3, s.racks_closed, n);
+		"  energy out %.2f kWh, in %.2f kWh; racks closed %" PRIu32
+		"/%" PRIu32 "\n",
+		s.energy_out_wh / 1e3, s.energy_in_wh / 1e3, s.racks_closed, n);
+	fprintf(out, "  cell voltage %.3f..%.3f V, temperature %.1f..%.1f C\n",
+		(double)s.cell_v_min, (double)s.cell_v_max,
+		(double)s.temp_min_c, (double)s.temp_max_c);
 	fprintf(out,
-	        "  cell voltage %.3f..%.3f V, temperature %.1f..%.1f C\n",
-	        (double)s.cell_v_min, (double)s.cell_v_max,
-	        (double)s.temp_min_c, (double)s.temp_max_c);
-	fprintf(out,
-	        "  racks with alarms: active %" PRIu32 "/%" PRIu32 "/%" PRIu32
-	        ", latched %" PRIu32 "/%" PRIu32 "/%" PRIu32
-	        " (warning/alarm/protection); faults %" PRIu32 "\n\n",
-	        s.alarm_count[0], s.alarm_count[1], s.alarm_count[2],
-	        s.latched_count[0], s.latched_count[1], s.latched_count[2],
-	        s.faults_active);
+		"  racks with alarms: active %" PRIu32 "/%" PRIu32 "/%" PRIu32
+		", latched %" PRIu32 "/%" PRIu32 "/%" PRIu32
+		" (warning/alarm/protection); faults %" PRIu32 "\n\n",
+		s.alarm_count[0], s.alarm_count[1], s.alarm_count[2],
+		s.latched_count[0], s.latched_count[1], s.latched_count[2],
+		s.faults_active);
 	fprintf(out, "%4s %-6s %9s %9s %9s %6s %8s %8s %7s %7s  %-16s %s\n",
-	        "RACK", "CONTCT", "VOLTAGE_V", "CURRENT_A", "POWER_KW", "SOC_%",
-	        "CELL_VMIN", "CELL_VMAX", "TMIN_C", "TMAX_C", "ALARMS", "FAULTS");
+		"RACK", "CONTCT", "VOLTAGE_V", "CURRENT_A", "POWER_KW", "SOC_%",
+		"CELL_VMIN", "CELL_VMAX", "TMIN_C", "TMAX_C", "ALARMS",
+		"FAULTS");
 	for (i = 0; i < n; i++) {
 		const struct bs_rack *k = &racks[i];
 		char al[160], fl[160];
@@ -324,13 +335,13 @@ static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 		alarm_list(al, sizeof(al), k->alarm_active | k->alarm_latched);
 		fault_list(fl, sizeof(fl), k->fault_bits);
 		fprintf(out,
-		        "%4" PRIu32 " %-6s %9.1f %9.1f %9.2f %6.1f %8.3f %8.3f "
-		        "%7.1f %7.1f  %-16s %s\n",
-		        i, k->contactor ? "closed" : "OPEN",
-		        (double)k->voltage_v, (double)k->current_a,
-		        (double)k->power_w / 1e3, pct(k->soc_mean),
-		        (double)k->cell_v_min, (double)k->cell_v_max,
-		        (double)k->temp_min_c, (double)k->temp_max_c, al, fl);
+			"%4" PRIu32 " %-6s %9.1f %9.1f %9.2f %6.1f %8.3f %8.3f "
+			"%7.1f %7.1f  %-16s %s\n",
+			i, k->contactor ? "closed" : "OPEN",
+			(double)k->voltage_v, (double)k->current_a,
+			(double)k->power_w / 1e3, pct(k->soc_mean),
+			(double)k->cell_v_min, (double)k->cell_v_max,
+			(double)k->temp_min_c, (double)k->temp_max_c, al, fl);
 	}
 	free(racks);
 	return CTL_EX_OK;
@@ -339,7 +350,7 @@ static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 /* ---- show rack ---- */
 
 static void print_rack_alarms(FILE *out, const struct bs_shm_header *h,
-                              const struct bs_rack *k)
+			      const struct bs_rack *k)
 {
 	uint32_t bits = k->alarm_active | k->alarm_latched;
 	uint32_t cpm = h->cells_per_module;
@@ -353,14 +364,14 @@ static void print_rack_alarms(FILE *out, const struct bs_shm_header *h,
 			if (!(bits & bit))
 				continue;
 			fprintf(out,
-			        "  alarm %-8s %-10s %-6s %-7s module %" PRIu32
-			        " cell %" PRIu32 " at %.1f s\n",
-			        view_alarm_kind_name(kind), view_tier_name(t),
-			        (k->alarm_active & bit) ? "active" : "-",
-			        (k->alarm_latched & bit) ? "latched" : "-",
-			        k->alarm_cell[kind] / cpm,
-			        k->alarm_cell[kind] % cpm,
-			        k->alarm_time_s[kind]);
+				"  alarm %-8s %-10s %-6s %-7s module %" PRIu32
+				" cell %" PRIu32 " at %.1f s\n",
+				view_alarm_kind_name(kind), view_tier_name(t),
+				(k->alarm_active & bit) ? "active" : "-",
+				(k->alarm_latched & bit) ? "latched" : "-",
+				k->alarm_cell[kind] / cpm,
+				k->alarm_cell[kind] % cpm,
+				k->alarm_time_s[kind]);
 			any = 1;
 		}
 	if (!any)
@@ -368,7 +379,7 @@ static void print_rack_alarms(FILE *out, const struct bs_shm_header *h,
 }
 
 static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
-                     uint32_t rack)
+		     uint32_t rack)
 {
 	const struct bs_shm_header *h = bs_reader_header(r);
 	uint32_t mpr = h->modules_per_rack, cpm = h->cells_per_module, i, j;
@@ -390,17 +401,18 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 	live = bs_reader_live(r);
 	if (rc)
 		rc = live && rc != -BS_ERANGE ? stale_error(c, &in, live)
-		                              : read_error(c, rc);
+					      : read_error(c, rc);
 	else if (live)
 		rc = stale_error(c, &in, live);
 	else if (c->json)
-		rc = print_json(out, view_rack(h, &m, rack, &k, mods, cells, 1));
+		rc =
+		    print_json(out, view_rack(h, &m, rack, &k, mods, cells, 1));
 	else if (c->csv) {
 		csv_header(out);
 		for (i = 0; i < mpr; i++)
 			for (j = 0; j < cpm; j++)
 				csv_cell(out, rack, i, j,
-				         &cells[(size_t)i * cpm + j]);
+					 &cells[(size_t)i * cpm + j]);
 	} else {
 		char fl[160];
 
@@ -408,50 +420,52 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 		fprintf(out, "rack %" PRIu32 ": ", rack);
 		print_meta(out, &m);
 		fprintf(out,
-		        "  contactor %s, voltage %.1f V, current %.1f A, power "
-		        "%.2f kW, SoC %.1f %%\n",
-		        k.contactor ? "closed" : "OPEN", (double)k.voltage_v,
-		        (double)k.current_a, (double)k.power_w / 1e3,
-		        pct(k.soc_mean));
+			"  contactor %s, voltage %.1f V, current %.1f A, power "
+			"%.2f kW, SoC %.1f %%\n",
+			k.contactor ? "closed" : "OPEN", (double)k.voltage_v,
+			(double)k.current_a, (double)k.power_w / 1e3,
+			pct(k.soc_mean));
 		fprintf(out, "  limits: charge %.1f A, discharge %.1f A\n",
-		        (double)k.charge_limit_a, (double)k.discharge_limit_a);
+			(double)k.charge_limit_a, (double)k.discharge_limit_a);
 		fprintf(out,
-		        "  cell voltage min %.3f V (module %" PRIu32 " cell %" PRIu32
-		        "), mean %.3f V, max %.3f V (module %" PRIu32
-		        " cell %" PRIu32 ")\n",
-		        (double)k.cell_v_min, k.v_min_cell / cpm,
-		        k.v_min_cell % cpm, (double)k.cell_v_mean,
-		        (double)k.cell_v_max, k.v_max_cell / cpm,
-		        k.v_max_cell % cpm);
+			"  cell voltage min %.3f V (module %" PRIu32
+			" cell %" PRIu32
+			"), mean %.3f V, max %.3f V (module %" PRIu32
+			" cell %" PRIu32 ")\n",
+			(double)k.cell_v_min, k.v_min_cell / cpm,
+			k.v_min_cell % cpm, (double)k.cell_v_mean,
+			(double)k.cell_v_max, k.v_max_cell / cpm,
+			k.v_max_cell % cpm);
 		fprintf(out,
-		        "  temperature min %.2f C (module %" PRIu32 " cell %" PRIu32
-		        "), mean %.2f C, max %.2f C (module %" PRIu32
-		        " cell %" PRIu32 ")\n",
-		        (double)k.temp_min_c, k.t_min_cell / cpm,
-		        k.t_min_cell % cpm, (double)k.temp_mean_c,
-		        (double)k.temp_max_c, k.t_max_cell / cpm,
-		        k.t_max_cell % cpm);
+			"  temperature min %.2f C (module %" PRIu32
+			" cell %" PRIu32
+			"), mean %.2f C, max %.2f C (module %" PRIu32
+			" cell %" PRIu32 ")\n",
+			(double)k.temp_min_c, k.t_min_cell / cpm,
+			k.t_min_cell % cpm, (double)k.temp_mean_c,
+			(double)k.temp_max_c, k.t_max_cell / cpm,
+			k.t_max_cell % cpm);
 		print_rack_alarms(out, h, &k);
 		fprintf(out, "  faults: %s\n\n", fl);
 		fprintf(out,
-		        "%6s %9s %9s %6s %8s %4s %8s %4s %8s %7s %7s %7s  %s\n",
-		        "MODULE", "VOLTAGE_V", "CURRENT_A", "SOC_%", "CELL_VMIN",
-		        "@", "CELL_VMAX", "@", "CELL_VAVG", "TMIN_C", "TMAX_C",
-		        "TAVG_C", "ALARMS");
+			"%6s %9s %9s %6s %8s %4s %8s %4s %8s %7s %7s %7s  %s\n",
+			"MODULE", "VOLTAGE_V", "CURRENT_A", "SOC_%",
+			"CELL_VMIN", "@", "CELL_VMAX", "@", "CELL_VAVG",
+			"TMIN_C", "TMAX_C", "TAVG_C", "ALARMS");
 		for (i = 0; i < mpr; i++) {
 			const struct bs_module *d = &mods[i];
 			char al[160];
 
 			alarm_list(al, sizeof(al), d->alarm_bits);
-			fprintf(out,
-			        "%6" PRIu32 " %9.2f %9.1f %6.1f %8.3f %4" PRIu32
-			        " %8.3f %4" PRIu32 " %8.3f %7.2f %7.2f %7.2f  %s\n",
-			        i, (double)d->voltage_v, (double)d->current_a,
-			        pct(d->soc_mean), (double)d->cell_v_min,
-			        d->v_min_cell, (double)d->cell_v_max,
-			        d->v_max_cell, (double)d->cell_v_mean,
-			        (double)d->temp_min_c, (double)d->temp_max_c,
-			        (double)d->temp_mean_c, al);
+			fprintf(
+			    out,
+			    "%6" PRIu32 " %9.2f %9.1f %6.1f %8.3f %4" PRIu32
+			    " %8.3f %4" PRIu32 " %8.3f %7.2f %7.2f %7.2f  %s\n",
+			    i, (double)d->voltage_v, (double)d->current_a,
+			    pct(d->soc_mean), (double)d->cell_v_min,
+			    d->v_min_cell, (double)d->cell_v_max, d->v_max_cell,
+			    (double)d->cell_v_mean, (double)d->temp_min_c,
+			    (double)d->temp_max_c, (double)d->temp_mean_c, al);
 		}
 	}
 	free(mods);
@@ -462,7 +476,7 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 /* ---- show module ---- */
 
 static int show_module(const struct ctl *c, bs_reader *r, FILE *out,
-                       uint32_t rack, uint32_t module)
+		       uint32_t rack, uint32_t module)
 {
 	const struct bs_shm_header *h = bs_reader_header(r);
 	uint32_t cpm = h->cells_per_module, j;
@@ -481,12 +495,12 @@ static int show_module(const struct ctl *c, bs_reader *r, FILE *out,
 	live = bs_reader_live(r);
 	if (rc)
 		rc = live && rc != -BS_ERANGE ? stale_error(c, &in, live)
-		                              : read_error(c, rc);
+					      : read_error(c, rc);
 	else if (live)
 		rc = stale_error(c, &in, live);
 	else if (c->json)
 		rc = print_json(out,
-		                view_module(h, &m, rack, module, &d, cells));
+				view_module(h, &m, rack, module, &d, cells));
 	else if (c->csv) {
 		csv_header(out);
 		for (j = 0; j < cpm; j++)
@@ -496,34 +510,35 @@ static int show_module(const struct ctl *c, bs_reader *r, FILE *out,
 
 		alarm_list(al, sizeof(al), d.alarm_bits);
 		fprintf(out, "rack %" PRIu32 " module %" PRIu32 ": ", rack,
-		        module);
+			module);
 		print_meta(out, &m);
 		fprintf(out,
-		        "  voltage %.2f V, current %.1f A, SoC %.1f %%, "
-		        "contactor %s\n",
-		        (double)d.voltage_v, (double)d.current_a,
-		        pct(d.soc_mean), d.contactor ? "closed" : "OPEN");
+			"  voltage %.2f V, current %.1f A, SoC %.1f %%, "
+			"contactor %s\n",
+			(double)d.voltage_v, (double)d.current_a,
+			pct(d.soc_mean), d.contactor ? "closed" : "OPEN");
 		fprintf(out,
-		        "  cell voltage min %.3f V (cell %" PRIu32 "), mean "
-		        "%.3f V, max %.3f V (cell %" PRIu32 ")\n",
-		        (double)d.cell_v_min, d.v_min_cell,
-		        (double)d.cell_v_mean, (double)d.cell_v_max,
-		        d.v_max_cell);
+			"  cell voltage min %.3f V (cell %" PRIu32 "), mean "
+			"%.3f V, max %.3f V (cell %" PRIu32 ")\n",
+			(double)d.cell_v_min, d.v_min_cell,
+			(double)d.cell_v_mean, (double)d.cell_v_max,
+			d.v_max_cell);
 		fprintf(out,
-		        "  temperature min %.2f C (cell %" PRIu32 "), mean "
-		        "%.2f C, max %.2f C (cell %" PRIu32 ")\n",
-		        (double)d.temp_min_c, d.t_min_cell,
-		        (double)d.temp_mean_c, (double)d.temp_max_c,
-		        d.t_max_cell);
+			"  temperature min %.2f C (cell %" PRIu32 "), mean "
+			"%.2f C, max %.2f C (cell %" PRIu32 ")\n",
+			(double)d.temp_min_c, d.t_min_cell,
+			(double)d.temp_mean_c, (double)d.temp_max_c,
+			d.t_max_cell);
 		fprintf(out, "  alarms: %s\n\n", al);
 		fprintf(out, "%4s %9s %9s %8s %6s %12s\n", "CELL", "VOLTAGE_V",
-		        "CURRENT_A", "TEMP_C", "SOC_%", "RESISTANCE_MOHM");
+			"CURRENT_A", "TEMP_C", "SOC_%", "RESISTANCE_MOHM");
 		for (j = 0; j < cpm; j++)
-			fprintf(out, "%4" PRIu32 " %9.4f %9.2f %8.2f %6.2f %12.4f\n",
-			        j, (double)cells[j].voltage,
-			        (double)cells[j].current,
-			        (double)cells[j].temperature, pct(cells[j].soc),
-			        (double)cells[j].resistance * 1e3);
+			fprintf(out,
+				"%4" PRIu32 " %9.4f %9.2f %8.2f %6.2f %12.4f\n",
+				j, (double)cells[j].voltage,
+				(double)cells[j].current,
+				(double)cells[j].temperature, pct(cells[j].soc),
+				(double)cells[j].resistance * 1e3);
 	}
 	free(cells);
 	return rc;
@@ -532,7 +547,7 @@ static int show_module(const struct ctl *c, bs_reader *r, FILE *out,
 /* ---- show cell ---- */
 
 static int show_cell(const struct ctl *c, bs_reader *r, FILE *out,
-                     uint32_t rack, uint32_t module, uint32_t cell)
+		     uint32_t rack, uint32_t module, uint32_t cell)
 {
 	const struct bs_shm_header *h = bs_reader_header(r);
 	struct bs_cell cl;
@@ -545,22 +560,23 @@ static int show_cell(const struct ctl *c, bs_reader *r, FILE *out,
 	live = bs_reader_live(r);
 	if (rc)
 		return live && rc != -BS_ERANGE ? stale_error(c, &in, live)
-		                                : read_error(c, rc);
+						: read_error(c, rc);
 	if (live)
 		return stale_error(c, &in, live);
 	if (c->json)
-		return print_json(out, view_cell(h, &m, rack, module, cell, &cl));
+		return print_json(out,
+				  view_cell(h, &m, rack, module, cell, &cl));
 	if (c->csv) {
 		csv_header(out);
 		csv_cell(out, rack, module, cell, &cl);
 		return CTL_EX_OK;
 	}
 	fprintf(out, "rack %" PRIu32 " module %" PRIu32 " cell %" PRIu32 ": ",
-	        rack, module, cell);
+		rack, module, cell);
 	print_meta(out, &m);
 	fprintf(out, "  voltage      %.4f V\n", (double)cl.voltage);
 	fprintf(out, "  current      %.3f A (+ = discharge)\n",
-	        (double)cl.current);
+		(double)cl.current);
 	fprintf(out, "  temperature  %.3f C\n", (double)cl.temperature);
 	fprintf(out, "  soc          %.3f %%\n", pct(cl.soc));
 	fprintf(out, "  resistance   %.4f mohm\n", (double)cl.resistance * 1e3);
@@ -570,20 +586,19 @@ static int show_cell(const struct ctl *c, bs_reader *r, FILE *out,
 /* ---- parsing "show ..." and dispatch ---- */
 
 /* words[0..n) = "status" | "summary" | "rack R" | "module R M" | ... */
-static int parse_view(const struct ctl *c, char **w, int n,
-                      struct view_req *v)
+static int parse_view(const struct ctl *c, char **w, int n, struct view_req *v)
 {
 	static const struct {
 		const char *word;
 		enum view_kind kind;
 		int nidx;
 	} forms[] = {
-		{ "summary", V_SUMMARY, 0 },
-		{ "rack", V_RACK, 1 },
-		{ "module", V_MODULE, 2 },
-		{ "cell", V_CELL, 3 },
+	    {"summary", V_SUMMARY, 0},
+	    {"rack", V_RACK, 1},
+	    {"module", V_MODULE, 2},
+	    {"cell", V_CELL, 3},
 	};
-	int64_t idx[3] = { 0, 0, 0 };
+	int64_t idx[3] = {0, 0, 0};
 	unsigned f;
 	int i;
 
@@ -597,7 +612,7 @@ static int parse_view(const struct ctl *c, char **w, int n,
 	}
 	if (n < 1 || strcmp(w[0], "show")) {
 		ctl_error(c, "watch what? use 'watch status' or 'watch show "
-		          "summary|rack R|module R M|cell R M C'");
+			     "summary|rack R|module R M|cell R M C'");
 		return CTL_EX_USAGE;
 	}
 	for (f = 0; f < sizeof(forms) / sizeof(forms[0]); f++)
@@ -605,22 +620,22 @@ static int parse_view(const struct ctl *c, char **w, int n,
 			break;
 	if (f == sizeof(forms) / sizeof(forms[0])) {
 		ctl_error(c, "show what? use 'show summary', 'show rack R', "
-		          "'show module R M' or 'show cell R M C'");
+			     "'show module R M' or 'show cell R M C'");
 		return CTL_EX_USAGE;
 	}
 	if (n - 2 != forms[f].nidx) {
-		static const char *const want[] = { "", " R", " R M",
-			                            " R M C" };
+		static const char *const want[] = {"", " R", " R M", " R M C"};
 
 		ctl_error(c, "usage: show %s%s (indices from 0)", forms[f].word,
-		          want[forms[f].nidx]);
+			  want[forms[f].nidx]);
 		return CTL_EX_USAGE;
 	}
 	for (i = 0; i < forms[f].nidx; i++)
 		if (ctl_parse_index(w[2 + i], &idx[i])) {
-			ctl_error(c, "'%s' is not an index: give a number from "
-			          "0",
-			          w[2 + i]);
+			ctl_error(c,
+				  "'%s' is not an index: give a number from "
+				  "0",
+				  w[2 + i]);
 			return CTL_EX_USAGE;
 		}
 	v->kind = forms[f].kind;
@@ -629,14 +644,14 @@ static int parse_view(const struct ctl *c, char **w, int n,
 	v->cell = (uint32_t)idx[2];
 	if (c->csv && (v->kind == V_SUMMARY || v->kind == V_STATUS)) {
 		ctl_error(c, "--csv prints cells: use it with show rack, show "
-		          "module or show cell");
+			     "module or show cell");
 		return CTL_EX_USAGE;
 	}
 	return 0;
 }
 
 static int render(const struct ctl *c, bs_reader *r, const struct view_req *v,
-                  FILE *out)
+		  FILE *out)
 {
 	const struct bs_shm_header *h = bs_reader_header(r);
 	int rc;
@@ -739,7 +754,7 @@ static int watch(struct ctl *c, const struct view_req *v)
 
 		if (period_ms < 0) {
 			const struct bs_shm_header *h =
-				r ? bs_reader_header(r) : NULL;
+			    r ? bs_reader_header(r) : NULL;
 			uint64_t p = h ? h->tick_period_ns : 0;
 
 			period_ms = p ? (int64_t)((p + 999999) / 1000000) : 200;
@@ -764,7 +779,7 @@ int ctl_read_command(struct ctl *c)
 	int rc, watching = !strcmp(c->args[0], "watch");
 
 	rc = watching ? parse_view(c, c->args + 1, c->nargs - 1, &v)
-	              : parse_view(c, c->args, c->nargs, &v);
+		      : parse_view(c, c->args, c->nargs, &v);
 	if (rc)
 		return rc;
 	if (watching)

@@ -31,17 +31,17 @@
 /* Exit statuses, documented in batsim-init(8). */
 enum {
 	EX_OK_ = 0,
-	EX_USAGE_ = 1,   /* bad option or argument (topology, slots, mode) */
-	EX_CONFIG_ = 2,  /* configuration file error */
-	EX_PERM_ = 3,    /* permission denied */
-	EX_EXISTS_ = 4,  /* exists with another topology, or in use */
+	EX_USAGE_ = 1,	 /* bad option or argument (topology, slots, mode) */
+	EX_CONFIG_ = 2,	 /* configuration file error */
+	EX_PERM_ = 3,	 /* permission denied */
+	EX_EXISTS_ = 4,	 /* exists with another topology, or in use */
 	EX_INVALID_ = 5, /* not a valid or compatible batsim segment */
-	EX_NOENT_ = 6,   /* segment not found (--check, --remove) */
-	EX_SYSTEM_ = 7   /* other system error */
+	EX_NOENT_ = 6,	 /* segment not found (--check, --remove) */
+	EX_SYSTEM_ = 7	 /* other system error */
 };
 
 #define DEFAULT_CONFIG SYSCONFDIR "/batsim/batsim.conf"
-#define DEFAULT_MODE 0640
+#define DEFAULT_MODE   0640
 
 struct init_opts {
 	char name[64];
@@ -58,41 +58,41 @@ struct init_opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: batsim-init [OPTION]...\n"
-	        "Create, size, check or remove the batsim shared memory "
-	        "segment.\n"
-	        "\n"
-	        "  -n, --name NAME       segment name (default %s)\n"
-	        "  -t, --topology RxMxC  racks x modules per rack x cells per "
-	        "module\n"
-	        "                        (default 20x10x32)\n"
-	        "  -c, --config FILE     read shm_name, racks, "
-	        "modules_per_rack,\n"
-	        "                        cells_per_module and slots from FILE\n"
-	        "                        (default %s when it exists\n"
-	        "                        and --topology is not given)\n"
-	        "  -s, --slots N         snapshot slots, 2-%u (default %u)\n"
-	        "  -g, --group GROUP     group owning the segment (name or "
-	        "number)\n"
-	        "  -m, --mode MODE       octal permission bits (default 0%o)\n"
-	        "  -f, --force           replace a segment of another "
-	        "topology;\n"
-	        "                        with --remove, remove it even while a "
-	        "writer runs\n"
-	        "  -C, --check           validate the segment and print its "
-	        "header\n"
-	        "  -r, --remove          remove the segment\n"
-	        "  -h, --help            show this help and exit\n"
-	        "  -V, --version         show the version and exit\n"
-	        "\n"
-	        "Exit status: 0 ok, 1 bad arguments, 2 configuration error,\n"
-	        "3 permission denied, 4 exists with another topology or in "
-	        "use,\n"
-	        "5 invalid or incompatible segment, 6 not found, 7 system "
-	        "error.\n"
-	        "See batsim-init(8).\n",
-	        BS_DEFAULT_NAME, DEFAULT_CONFIG, BS_MAX_SLOTS,
-	        BS_DEFAULT_SLOTS, DEFAULT_MODE);
+		"Usage: batsim-init [OPTION]...\n"
+		"Create, size, check or remove the batsim shared memory "
+		"segment.\n"
+		"\n"
+		"  -n, --name NAME       segment name (default %s)\n"
+		"  -t, --topology RxMxC  racks x modules per rack x cells per "
+		"module\n"
+		"                        (default 20x10x32)\n"
+		"  -c, --config FILE     read shm_name, racks, "
+		"modules_per_rack,\n"
+		"                        cells_per_module and slots from FILE\n"
+		"                        (default %s when it exists\n"
+		"                        and --topology is not given)\n"
+		"  -s, --slots N         snapshot slots, 2-%u (default %u)\n"
+		"  -g, --group GROUP     group owning the segment (name or "
+		"number)\n"
+		"  -m, --mode MODE       octal permission bits (default 0%o)\n"
+		"  -f, --force           replace a segment of another "
+		"topology;\n"
+		"                        with --remove, remove it even while a "
+		"writer runs\n"
+		"  -C, --check           validate the segment and print its "
+		"header\n"
+		"  -r, --remove          remove the segment\n"
+		"  -h, --help            show this help and exit\n"
+		"  -V, --version         show the version and exit\n"
+		"\n"
+		"Exit status: 0 ok, 1 bad arguments, 2 configuration error,\n"
+		"3 permission denied, 4 exists with another topology or in "
+		"use,\n"
+		"5 invalid or incompatible segment, 6 not found, 7 system "
+		"error.\n"
+		"See batsim-init(8).\n",
+		BS_DEFAULT_NAME, DEFAULT_CONFIG, BS_MAX_SLOTS, BS_DEFAULT_SLOTS,
+		DEFAULT_MODE);
 }
 
 static int bad_usage(const char *what)
@@ -197,13 +197,13 @@ static int report(const struct init_opts *o, int rc, const char *doing)
 	switch (-rc) {
 	case BS_ENOENT:
 		log_error("segment %s not found: run batsim-init to create "
-		          "it (or start batsim-init.service)",
-		          o->name);
+			  "it (or start batsim-init.service)",
+			  o->name);
 		return EX_NOENT_;
 	case BS_EACCES:
 		log_error("%s %s: permission denied: run as root, or as a "
-		          "member of the segment's group",
-		          doing, o->name);
+			  "member of the segment's group",
+			  doing, o->name);
 		return EX_PERM_;
 	case BS_EMAGIC:
 	case BS_EABI:
@@ -213,8 +213,8 @@ static int report(const struct init_opts *o, int rc, const char *doing)
 		return EX_INVALID_;
 	case BS_EBUSY:
 		log_error("%s %s: a writer (batsimd) is running on it: stop "
-		          "batsimd first (systemctl stop batsimd)",
-		          doing, o->name);
+			  "batsimd first (systemctl stop batsimd)",
+			  doing, o->name);
 		return EX_EXISTS_;
 	case BS_EINVAL:
 	case BS_ERANGE:
@@ -222,8 +222,8 @@ static int report(const struct init_opts *o, int rc, const char *doing)
 		return EX_USAGE_;
 	default:
 		log_error("%s %s: %s%s%s", doing, o->name, bs_strerror(rc),
-		          rc == -BS_ESYS ? ": " : "",
-		          rc == -BS_ESYS ? strerror(errno) : "");
+			  rc == -BS_ESYS ? ": " : "",
+			  rc == -BS_ESYS ? strerror(errno) : "");
 		return EX_SYSTEM_;
 	}
 }
@@ -256,12 +256,12 @@ static int do_check(const struct init_opts *o)
 	       in.abi_minor, BS_ABI_MAJOR, BS_ABI_MINOR);
 	printf("total size:     %" PRIu64 " bytes\n", in.total_size);
 	printf("header size:    %" PRIu32 " bytes\n", h->header_size);
-	printf("topology:       %" PRIu32 "x%" PRIu32 "x%" PRIu32
-	       " (%" PRIu64 " cells)\n",
+	printf("topology:       %" PRIu32 "x%" PRIu32 "x%" PRIu32 " (%" PRIu64
+	       " cells)\n",
 	       in.topo.racks, in.topo.modules_per_rack,
 	       in.topo.cells_per_module, in.n_cells);
-	printf("slots:          %" PRIu32 " x %" PRIu64 " bytes at offset %" PRIu64
-	       "\n",
+	printf("slots:          %" PRIu32 " x %" PRIu64
+	       " bytes at offset %" PRIu64 "\n",
 	       in.n_slots, h->slot_size, h->slots_offset);
 	printf("records:        cell %" PRIu32 ", module %" PRIu32
 	       ", rack %" PRIu32 ", site %" PRIu32 " bytes\n",
@@ -273,8 +273,8 @@ static int do_check(const struct init_opts *o)
 
 		printf("writer pid:     %" PRId32 "%s\n", in.writer_pid,
 		       in.state == BS_STATE_RUNNING && !alive
-		               ? " (no such process)"
-		               : "");
+			   ? " (no such process)"
+			   : "");
 	} else {
 		printf("writer pid:     none\n");
 	}
@@ -290,21 +290,21 @@ static int do_check(const struct init_opts *o)
 	else
 		printf("heartbeat age:  never\n");
 	printf("live:           %s\n",
-	       live == 0                ? "yes"
-	       : live == -BS_ESTALE     ? "no (heartbeat too old: the writer "
-	                                  "hung or died)"
+	       live == 0	    ? "yes"
+	       : live == -BS_ESTALE ? "no (heartbeat too old: the writer "
+				      "hung or died)"
 	       : in.state == BS_STATE_INIT ? "no (start batsimd)"
-	                                   : "no (writer stopped)");
+					   : "no (writer stopped)");
 
 	if (o->topo_given &&
 	    (in.topo.racks != o->topo.racks ||
 	     in.topo.modules_per_rack != o->topo.modules_per_rack ||
 	     in.topo.cells_per_module != o->topo.cells_per_module)) {
 		log_error("segment %s has topology %ux%ux%u, expected %ux%ux%u:"
-		          " stop batsimd and run batsim-init --force",
-		          o->name, in.topo.racks, in.topo.modules_per_rack,
-		          in.topo.cells_per_module, o->topo.racks,
-		          o->topo.modules_per_rack, o->topo.cells_per_module);
+			  " stop batsimd and run batsim-init --force",
+			  o->name, in.topo.racks, in.topo.modules_per_rack,
+			  in.topo.cells_per_module, o->topo.racks,
+			  o->topo.modules_per_rack, o->topo.cells_per_module);
 		status = EX_EXISTS_;
 	}
 	bs_reader_close(r);
@@ -326,9 +326,9 @@ static int do_remove(const struct init_opts *o)
 		bs_reader_close(r);
 		if (live == 0) {
 			log_error("segment %s is in use by a running writer "
-			          "(pid %d): stop batsimd first, or use "
-			          "--force",
-			          o->name, (int)in.writer_pid);
+				  "(pid %d): stop batsimd first, or use "
+				  "--force",
+				  o->name, (int)in.writer_pid);
 			return EX_EXISTS_;
 		}
 	}
@@ -346,7 +346,7 @@ static int do_create(const struct init_opts *o)
 	int rc;
 
 	rc = bs_segment_create(o->name, &o->topo, o->slots, o->mode, o->gid,
-	                       o->force ? BS_CREATE_FORCE : 0);
+			       o->force ? BS_CREATE_FORCE : 0);
 	if (rc == -BS_EEXIST) {
 		struct bs_info in;
 
@@ -354,37 +354,38 @@ static int do_create(const struct init_opts *o)
 			bs_reader_info(r, &in);
 			bs_reader_close(r);
 			log_error("segment %s exists with topology %ux%ux%u "
-			          "and %u slots, not %ux%ux%u and %u slots: "
-			          "stop batsimd and re-run with --force to "
-			          "replace it",
-			          o->name, in.topo.racks,
-			          in.topo.modules_per_rack,
-			          in.topo.cells_per_module, in.n_slots,
-			          o->topo.racks, o->topo.modules_per_rack,
-			          o->topo.cells_per_module, o->slots);
+				  "and %u slots, not %ux%ux%u and %u slots: "
+				  "stop batsimd and re-run with --force to "
+				  "replace it",
+				  o->name, in.topo.racks,
+				  in.topo.modules_per_rack,
+				  in.topo.cells_per_module, in.n_slots,
+				  o->topo.racks, o->topo.modules_per_rack,
+				  o->topo.cells_per_module, o->slots);
 		} else {
 			log_error("segment %s exists with another topology: "
-			          "stop batsimd and re-run with --force to "
-			          "replace it",
-			          o->name);
+				  "stop batsimd and re-run with --force to "
+				  "replace it",
+				  o->name);
 		}
 		return EX_EXISTS_;
 	}
 	if (rc < 0)
-		return report(o, rc, rc == -BS_EBUSY ? "replacing" : "creating");
+		return report(o, rc,
+			      rc == -BS_EBUSY ? "replacing" : "creating");
 	log_info("%s %s: %ux%ux%u (%" PRIu64 " cells), %u slots, %" PRIu64
-	         " bytes, mode 0%03o%s%s",
-	         rc == 1 ? "kept existing" : "created", o->name, o->topo.racks,
-	         o->topo.modules_per_rack, o->topo.cells_per_module,
-	         (uint64_t)o->topo.racks * o->topo.modules_per_rack *
-	                 o->topo.cells_per_module,
-	         o->slots, size, (unsigned)o->mode, o->group ? ", group " : "",
-	         o->group ? o->group : "");
+		 " bytes, mode 0%03o%s%s",
+		 rc == 1 ? "kept existing" : "created", o->name, o->topo.racks,
+		 o->topo.modules_per_rack, o->topo.cells_per_module,
+		 (uint64_t)o->topo.racks * o->topo.modules_per_rack *
+		     o->topo.cells_per_module,
+		 o->slots, size, (unsigned)o->mode, o->group ? ", group " : "",
+		 o->group ? o->group : "");
 	return EX_OK_;
 }
 
 static int load_config(struct init_opts *o, const char *path, int name_set,
-                       int slots_set)
+		       int slots_set)
 {
 	static struct bsd_config cfg; /* large (OCV tables): not on stack */
 	char err[512];
@@ -399,20 +400,20 @@ static int load_config(struct init_opts *o, const char *path, int name_set,
 	o->topo.cells_per_module = cfg.cells_per_module;
 	if (bs_topology_check(&o->topo)) {
 		log_error("%s: topology %ux%ux%u is not supported (at most %u "
-		          "racks, %u modules per rack, %u cells per module, %u "
-		          "cells): fix racks, modules_per_rack and "
-		          "cells_per_module",
-		          path, cfg.racks, cfg.modules_per_rack,
-		          cfg.cells_per_module, BS_MAX_RACKS,
-		          BS_MAX_MODULES_PER_RACK, BS_MAX_CELLS_PER_MODULE,
-		          BS_MAX_CELLS);
+			  "racks, %u modules per rack, %u cells per module, %u "
+			  "cells): fix racks, modules_per_rack and "
+			  "cells_per_module",
+			  path, cfg.racks, cfg.modules_per_rack,
+			  cfg.cells_per_module, BS_MAX_RACKS,
+			  BS_MAX_MODULES_PER_RACK, BS_MAX_CELLS_PER_MODULE,
+			  BS_MAX_CELLS);
 		return EX_CONFIG_;
 	}
 	if (!name_set) {
 		if (!name_ok(cfg.shm_name)) {
 			log_error("%s: shm_name '%s' must be '/' followed by "
-			          "a name without '/'",
-			          path, cfg.shm_name);
+				  "a name without '/'",
+				  path, cfg.shm_name);
 			return EX_CONFIG_;
 		}
 		snprintf(o->name, sizeof(o->name), "%s", cfg.shm_name);
@@ -420,7 +421,7 @@ static int load_config(struct init_opts *o, const char *path, int name_set,
 	if (!slots_set && cfg.slots) {
 		if (cfg.slots < 2 || cfg.slots > BS_MAX_SLOTS) {
 			log_error("%s: slots = %u is out of range: use 2 to %u",
-			          path, cfg.slots, BS_MAX_SLOTS);
+				  path, cfg.slots, BS_MAX_SLOTS);
 			return EX_CONFIG_;
 		}
 		o->slots = cfg.slots;
@@ -432,33 +433,33 @@ static int load_config(struct init_opts *o, const char *path, int name_set,
 static const char *topology_error(int rc)
 {
 	return rc == -BS_ERANGE
-	               ? "is beyond the supported maximum (racks <= 4096, "
-	                 "modules per rack <= 1024, cells per module <= "
-	                 "1024, 4194304 cells in all)"
-	               : "is not of the form RxMxC with three positive "
-	                 "integers, e.g. 20x10x32";
+		   ? "is beyond the supported maximum (racks <= 4096, "
+		     "modules per rack <= 1024, cells per module <= "
+		     "1024, 4194304 cells in all)"
+		   : "is not of the form RxMxC with three positive "
+		     "integers, e.g. 20x10x32";
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "topology", required_argument, NULL, 't' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "slots", required_argument, NULL, 's' },
-		{ "group", required_argument, NULL, 'g' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "check", no_argument, NULL, 'C' },
-		{ "remove", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"name", required_argument, NULL, 'n'},
+	    {"topology", required_argument, NULL, 't'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"slots", required_argument, NULL, 's'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"check", no_argument, NULL, 'C'},
+	    {"remove", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct init_opts o = {
-		.slots = BS_DEFAULT_SLOTS,
-		.mode = DEFAULT_MODE,
-		.gid = (gid_t)-1,
+	    .slots = BS_DEFAULT_SLOTS,
+	    .mode = DEFAULT_MODE,
+	    .gid = (gid_t)-1,
 	};
 	const char *config = NULL, *topology = NULL;
 	int name_set = 0, slots_set = 0, opt, rc;
@@ -467,15 +468,15 @@ int main(int argc, char **argv)
 	log_init(argv[0], LOG_INFO);
 	snprintf(o.name, sizeof(o.name), "%s", BS_DEFAULT_NAME);
 	while ((opt = getopt_long(argc, argv, "n:t:c:s:g:m:fCrhV", longopts,
-	                          NULL)) != -1) {
+				  NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (!name_ok(optarg)) {
 				snprintf(msg, sizeof(msg),
-				         "--name '%s': a segment name is '/' "
-				         "followed by up to 62 characters "
-				         "without '/', e.g. /batsim",
-				         optarg);
+					 "--name '%s': a segment name is '/' "
+					 "followed by up to 62 characters "
+					 "without '/', e.g. /batsim",
+					 optarg);
 				return bad_usage(msg);
 			}
 			snprintf(o.name, sizeof(o.name), "%s", optarg);
@@ -490,9 +491,9 @@ int main(int argc, char **argv)
 		case 's':
 			if (parse_u32(optarg, 2, BS_MAX_SLOTS, &o.slots)) {
 				snprintf(msg, sizeof(msg),
-				         "--slots '%s': give a number from 2 "
-				         "to %u",
-				         optarg, BS_MAX_SLOTS);
+					 "--slots '%s': give a number from 2 "
+					 "to %u",
+					 optarg, BS_MAX_SLOTS);
 				return bad_usage(msg);
 			}
 			slots_set = 1;
@@ -500,10 +501,10 @@ int main(int argc, char **argv)
 		case 'g':
 			if (parse_group(optarg, &o.gid)) {
 				snprintf(msg, sizeof(msg),
-				         "--group '%s': no such group: give an "
-				         "existing group name or number "
-				         "(see getent group)",
-				         optarg);
+					 "--group '%s': no such group: give an "
+					 "existing group name or number "
+					 "(see getent group)",
+					 optarg);
 				return bad_usage(msg);
 			}
 			o.group = optarg;
@@ -511,9 +512,9 @@ int main(int argc, char **argv)
 		case 'm':
 			if (parse_mode(optarg, &o.mode)) {
 				snprintf(msg, sizeof(msg),
-				         "--mode '%s': give octal permission "
-				         "bits from 0 to 0777, e.g. 0640",
-				         optarg);
+					 "--mode '%s': give octal permission "
+					 "bits from 0 to 0777, e.g. 0640",
+					 optarg);
 				return bad_usage(msg);
 			}
 			break;
@@ -524,7 +525,7 @@ int main(int argc, char **argv)
 		case 'r':
 			if (o.action && o.action != opt)
 				return bad_usage("--check and --remove "
-				                 "exclude each other");
+						 "exclude each other");
 			o.action = opt == 'C' ? 'c' : 'r';
 			break;
 		case 'h':
@@ -536,24 +537,24 @@ int main(int argc, char **argv)
 			return EX_OK_;
 		default:
 			fprintf(stderr, "Try 'batsim-init --help' for more "
-			                "information.\n");
+					"information.\n");
 			return EX_USAGE_;
 		}
 	}
 	if (optind < argc) {
 		snprintf(msg, sizeof(msg), "unexpected argument '%s'",
-		         argv[optind]);
+			 argv[optind]);
 		return bad_usage(msg);
 	}
 	if (topology && config)
 		return bad_usage("--topology and --config exclude each other: "
-		                 "give one");
+				 "give one");
 
 	if (topology) {
 		rc = bs_topology_parse(topology, &o.topo);
 		if (rc) {
 			snprintf(msg, sizeof(msg), "--topology '%s' %s",
-			         topology, topology_error(rc));
+				 topology, topology_error(rc));
 			return bad_usage(msg);
 		}
 		o.topo_given = 1;

@@ -26,7 +26,7 @@
 #define CONTROL_DEFAULT_TIMEOUT_MS 5000
 /* Replies such as "alarms" or "state" with many faults can be long, but a
  * reply beyond this is a broken peer, not data. */
-#define CONTROL_MAX_REPLY (16u << 20)
+#define CONTROL_MAX_REPLY   (16u << 20)
 #define CONTROL_MAX_REQUEST (64u << 10) /* the protocol's line limit */
 
 struct bs_control {
@@ -51,7 +51,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		int64_t left = deadline - now_ms();
-		struct pollfd p = { .fd = fd, .events = events };
+		struct pollfd p = {.fd = fd, .events = events};
 		int n;
 
 		if (left <= 0)
@@ -59,14 +59,14 @@ static int wait_fd(int fd, short events, int64_t deadline)
 		n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
 		if (n > 0)
 			return 0; /* readable, writable, HUP or ERR: the
-			             following read/send reports which */
+				     following read/send reports which */
 		if (n < 0 && errno != EINTR)
 			return -BS_ESYS;
 	}
 }
 
 CONTROL_EXPORT int bs_control_open(const char *path, int timeout_ms,
-                                   bs_control **out)
+				   bs_control **out)
 {
 	struct sockaddr_un sa;
 	bs_control *c;
@@ -89,7 +89,7 @@ CONTROL_EXPORT int bs_control_open(const char *path, int timeout_ms,
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno == ENOMEM || errno == ENOBUFS ? -BS_ENOMEM
-		                                           : -BS_ESYS;
+							   : -BS_ESYS;
 	/* A connect to a UNIX socket does not wait for the peer's accept(),
 	 * so a blocking connect cannot hang on a stuck daemon. */
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -186,8 +186,7 @@ static ssize_t recv_line(bs_control *c, int64_t deadline)
 		rc = wait_fd(c->fd, POLLIN, deadline);
 		if (rc)
 			return rc;
-		r = recv(c->fd, c->buf + c->len, c->cap - c->len,
-		         MSG_DONTWAIT);
+		r = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == EWOULDBLOCK)
@@ -211,15 +210,15 @@ static int looks_like_object(const char *s, size_t n)
 
 	while (a < n && (s[a] == ' ' || s[a] == '\t' || s[a] == '\r'))
 		a++;
-	while (n > a && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
-	                 s[n - 1] == '\r'))
+	while (n > a &&
+	       (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
 		n--;
 	return n - a >= 2 && s[a] == '{' && s[n - 1] == '}' &&
 	       !memchr(s + a, '\0', n - a);
 }
 
 CONTROL_EXPORT int bs_control_request(bs_control *c, const char *request,
-                                      char **reply)
+				      char **reply)
 {
 	int64_t deadline;
 	size_t n;
@@ -237,7 +236,7 @@ CONTROL_EXPORT int bs_control_request(bs_control *c, const char *request,
 		return -BS_EINVAL;
 	if (c->fd < 0)
 		return -BS_EPROTO; /* an earlier failure left the stream
-		                      out of step; reconnect */
+				      out of step; reconnect */
 
 	deadline = now_ms() + c->timeout_ms;
 	rc = send_all(c, request, n, deadline);
