@@ -223,7 +223,10 @@
     const t = S.topo;
     const compact = t.racks > 40 || t.modules_per_rack > 24;
     g.classList.toggle('compact', compact);
+    g.classList.toggle('roomy', t.racks <= 24 && t.modules_per_rack <= 16);
     g.style.setProperty('--rackw', compact ? '2.9rem' : '3.6rem');
+    /* few racks: let the columns grow, but not into very wide tiles */
+    g.style.setProperty('--rackmax', t.racks <= 12 ? '7rem' : '1fr');
     for (let r = 0; r < t.racks; r++) {
       const badge = el('span', { class: 'ab', hidden: '' });
       const ct = el('span', { class: 'ct' });
@@ -487,8 +490,9 @@
     const b = $('banner');
     let text = '';
     if (S.serverStale) {
-      text = 'STALE DATA: ' + (S.staleReason || 'the simulator is not publishing (batsimd stopped?).') +
-        ' Values below are the last ones received, not live.';
+      let why = S.staleReason || 'the simulator is not publishing (batsimd stopped?)';
+      if (!/[.!?]$/.test(why)) why += '.';
+      text = `STALE DATA: ${why} Values below are the last ones received, not live.`;
     } else if (S.lastNewAt && isStale()) {
       text = `NO NEW DATA for ${fmtDuration((Date.now() - S.lastNewAt) / 1000)}: the simulator or batsim-httpd is not updating. Values below are not live.`;
     } else if (!S.summary && S.connError) {
@@ -853,16 +857,39 @@
         } }),
       });
     }
+    /* keep a minimum span on each value axis, so that sensor noise and
+     * float rounding do not fill the chart as if they were real swings */
+    const span = (axis, arrs, key, minSpan) => {
+      let lo = Infinity, hi = -Infinity;
+      for (const arr of arrs) for (const p of arr) {
+        const v = p[key];
+        if (v === null) continue;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      if (!isFinite(lo) || hi - lo >= minSpan) { delete axis.min; delete axis.max; return; }
+      const mid = (lo + hi) / 2;
+      axis.min = mid - minSpan / 2;
+      axis.max = mid + minSpan / 2;
+    };
     const sc = S.charts.site;
     sc.data.datasets[0].label = `Power (${pu}, + discharge)`;
     sc.options.scales.yP.title.text = pu;
     sc.data.datasets[0].data = pts(site, 'power', (w) => w / powerUnit);
     sc.data.datasets[1].data = pts(site, 'soc');
-    sc.update('none');
     const rc = S.charts.rack;
     rc.data.datasets[0].data = pts(rack, 'vmax');
     rc.data.datasets[1].data = pts(rack, 'vmin');
     rc.data.datasets[2].data = pts(rack, 'tmax');
+    {
+      const vs = rack.flatMap((p) => [p.vmin, p.vmax]).filter((v) => v !== null);
+      span(rc.options.scales.yV, [vs.map((v) => ({ v }))], 'v', 0.05);
+    }
+    span(rc.options.scales.yT, [rack], 'tmax', 2);
+    span(sc.options.scales.yS, [site], 'soc', 1);
+    const pw = sc.data.datasets[0].data;
+    span(sc.options.scales.yP, [pw], 'y', Math.max(1, 0.05 * pw.reduce((m, p) => Math.max(m, Math.abs(p.y || 0)), 0)));
+    sc.update('none');
     rc.update('none');
   }
 
@@ -1212,7 +1239,10 @@
   /* /healthz: backend, chemistry, publish period, and the stale reason. */
   async function refreshInfo() {
     try {
-      const j = await getJSON('healthz');
+      /* {"status":"ok","segment","writer":{"state","backend","chemistry",
+       * "tick_period_ms",...}} */
+      const h = await getJSON('healthz');
+      const j = h.writer || h;
       S.info = j;
       const tp = num(j.tick_period_ms);
       if (tp) S.periodMs = Math.max(500, tp);
@@ -1220,7 +1250,7 @@
       renderHeader();
     } catch (e) {
       if (e.body) {
-        S.info = Object.assign({}, S.info || {}, e.body);
+        if (e.body.writer) S.info = e.body.writer;
         if (e.status === 503) markServerStale(e);
       } else {
         footLog(e.message);

@@ -210,7 +210,7 @@ async function runPage(ctx) {
   });
   page.on('requestfinished', (r) => { if (r.url().includes('/updates')) streams.ended++; });
   page.on('response', (r) => { if (r.status() >= 400) badStatus.push({ phase, text: `${r.status()} ${r.url()}` }); });
-  const S = (expr) => page.evaluate(expr);
+  const S = (expr, arg) => page.evaluate(expr, arg);
 
   /* 1. load */
   await page.goto(base + '/');
@@ -319,8 +319,10 @@ async function runPage(ctx) {
   const refusal = await page.textContent(`${f} .msg`);
   ok(/HTTP 40[13]/.test(refusal) && await S(() => document.querySelector('#f-setpoint .msg').classList.contains('err')), 'a wrong token shows the server\'s error', refusal);
   ok(await S(() => sessionStorage.getItem('batsim.token')) === null, 'a rejected token is forgotten');
-  const sp0 = (await getJSON('/summary')).body.site.setpoint;
-  ok(sp0 === SETPOINT0_W, 'the refused request changed nothing', `setpoint ${sp0}`);
+  if (WRITER !== 'testwriter') {
+    const sp0 = (await getJSON('/summary')).body.site.setpoint;
+    ok(sp0 === SETPOINT0_W, 'the refused request changed nothing', `setpoint ${sp0}`);
+  }
 
   await page.click(`${f} button[type=submit]`);
   await page.waitForSelector('#token-dialog[open]');
@@ -374,7 +376,10 @@ async function runPage(ctx) {
     await waitFor(() => S(() => document.querySelector('#alarms-msg.ok') && /reset/i.test(document.querySelector('#alarms-msg').textContent)), 5000, 'alarm reset')
       .then(() => ok(true, 'alarm reset is accepted'), (e) => ok(false, 'alarm reset is accepted', `${e.message}: ${'' + 'see alarms-msg'}`));
   }
-  ok(consoleErrors.filter((e) => e.phase !== 'controls' || !/40[13]/.test(e.text)).length === 0,
+  /* the refusals above are HTTP errors that Chromium logs; without batsimd
+   * the control proxy answers 503 */
+  const expected = WRITER === 'testwriter' ? /status of (401|503)/ : /status of 401/;
+  ok(consoleErrors.filter((e) => e.phase !== 'controls' || !expected.test(e.text)).length === 0,
     'no console errors besides the expected refusal', consoleErrors.map((e) => `${e.phase}: ${e.text}`).join('\n'));
 
   /* 5. stale: stop the writer, then start it again */
