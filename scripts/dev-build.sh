@@ -17,7 +17,7 @@ build=$(cd "$build" && pwd)
 	need=no
 	[ -x configure ] && [ -f Makefile.in ] || need=yes
 	if [ $need = no ]; then
-		for f in configure.ac Makefile.am m4/*.m4 */local.mk */*/local.mk; do
+		for f in configure.ac Makefile.am m4/*.m4 */*.mk */*/*.mk; do
 			[ -e "$f" ] && [ "$f" -nt $stamp ] && need=yes
 		done
 	fi
