@@ -147,10 +147,11 @@ static enum MHD_Result forward(struct MHD_Connection *c, json_object *req)
 			                "group)",
 			                path);
 		return hd_error(c, 503,
-		                "batsimd's control socket %s is not reachable "
-		                "(%s): start batsimd.service",
+		                "batsimd's control socket %s: %s (is "
+		                "batsimd.service running?)",
 		                path, bs_strerror(rc));
 	}
+	log_info("control: %s", view_to_string(req));
 	rc = bs_control_request(ctl, view_to_string(req), &reply);
 	bs_control_close(ctl);
 	json_object_put(req);

@@ -69,6 +69,9 @@ int src_stopping(void);
  * src_release(), even after NULL. */
 bs_reader *src_acquire(void);
 void src_release(void);
+/* Identifies the attached segment (changes at each re-attach); call
+ * between src_acquire() and src_release(). */
+uint64_t src_attach_seq(void);
 
 /* Liveness of r (NULL = absent) with a user-facing reason in why. */
 enum src_state src_check(bs_reader *r, char *why, size_t n);

@@ -66,37 +66,50 @@ static void usage(FILE *f)
 	        DEFAULT_CONFIG, BS_DEFAULT_NAME);
 }
 
-/* Split "host:port", "[v6]:port" or "*:port" and open a listening socket;
- * -1 with a message on failure. */
+/* Split "host:port", "[v6]:port" or "*:port"; 0, or -1 with a message. */
+static int parse_listen(const char *spec, char host[80], char port[8])
+{
+	const char *colon;
+
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+
+		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= 80)
+			goto bad;
+		snprintf(host, 80, "%.*s", (int)(end - spec - 1),
+		         spec + 1);
+		colon = end + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= 80 ||
+		    memchr(spec, ':', (size_t)(colon - spec)))
+			goto bad;
+		snprintf(host, 80, "%.*s", (int)(colon - spec), spec);
+	}
+	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= 8 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    atoi(colon + 1) > 65535)
+		goto bad;
+	snprintf(port, 8, "%s", colon + 1);
+	return 0;
+bad:
+	log_error("bad listen address '%s': use HOST:PORT, [IPV6]:PORT or "
+	          "*:PORT (e.g. 127.0.0.1:8080, [::1]:8080)",
+	          spec);
+	return -1;
+}
+
+/* Open a listening socket for spec; -1 with a message on failure. */
 static int open_listener(const char *spec, char *shown, size_t shown_n)
 {
 	char host[80], port[8];
-	const char *colon;
 	struct addrinfo hints = { 0 }, *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	int fd, rc, one = 1;
 
-	if (spec[0] == '[') {
-		const char *end = strchr(spec, ']');
-
-		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof host)
-			goto bad;
-		snprintf(host, sizeof host, "%.*s", (int)(end - spec - 1),
-		         spec + 1);
-		colon = end + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (!colon || (size_t)(colon - spec) >= sizeof host ||
-		    memchr(spec, ':', (size_t)(colon - spec)))
-			goto bad;
-		snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-	}
-	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof port ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    atoi(colon + 1) > 65535)
-		goto bad;
-	snprintf(port, sizeof port, "%s", colon + 1);
+	if (parse_listen(spec, host, port))
+		return -1;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo((!strcmp(host, "*") || !host[0]) ? NULL : host, port,
@@ -142,11 +155,6 @@ static int open_listener(const char *spec, char *shown, size_t shown_n)
 		}
 	}
 	return fd;
-bad:
-	log_error("bad listen address '%s': use HOST:PORT, [IPV6]:PORT or "
-	          "*:PORT (e.g. 127.0.0.1:8080, [::1]:8080)",
-	          spec);
-	return -1;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -288,6 +296,12 @@ int main(int argc, char **argv)
 	if (cfg_validate(&cfg, err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < cfg.http_listen_n; i++) {
+		char host[80], port[8];
+
+		if (parse_listen(cfg.http_listen[i], host, port))
+			return EXIT_USAGE;
 	}
 	hd_cfg = &cfg;
 

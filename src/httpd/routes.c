@@ -165,7 +165,7 @@ static pthread_mutex_t sum_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *sum_json;
 static size_t sum_len;
 static uint64_t sum_tick, sum_gen;
-static const void *sum_reader;
+static uint64_t sum_attach;
 
 int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
 {
@@ -181,7 +181,7 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&sum_mu);
-	if (sum_json && sum_reader == r && sum_tick == m.tick &&
+	if (sum_json && sum_attach == src_attach_seq() && sum_tick == m.tick &&
 	    sum_gen == m.generation) {
 		buf_append(out, sum_json, sum_len);
 		pthread_mutex_unlock(&sum_mu);
@@ -205,7 +205,7 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
 	s = view_to_string(o);
 	buf_puts(out, s);
 	pthread_mutex_lock(&sum_mu);
-	if (!sum_json || sum_reader != r || m.tick != sum_tick ||
+	if (!sum_json || sum_attach != src_attach_seq() || m.tick != sum_tick ||
 	    m.generation != sum_gen) {
 		char *copy = strdup(s);
 
@@ -215,7 +215,7 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
 			sum_len = strlen(copy);
 			sum_tick = m.tick;
 			sum_gen = m.generation;
-			sum_reader = r;
+			sum_attach = src_attach_seq();
 		}
 	}
 	pthread_mutex_unlock(&sum_mu);

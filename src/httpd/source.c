@@ -47,6 +47,7 @@ static const struct bsd_config *cfg;
 
 static pthread_rwlock_t rd_lock;
 static bs_reader *reader;
+static uint64_t attach_seq; /* bumped at each attach, under rd_lock */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond;
@@ -163,8 +164,9 @@ enum src_state src_check(bs_reader *r, char *why, size_t n)
 	if (rc == -BS_ESTALE) {
 		bs_reader_info(r, &info);
 		snprintf(why, n,
-		         "data stale: the writer's heartbeat is %.1f s old "
-		         "(limit %u ms): batsimd (pid %d) is hung or overloaded",
+		         "the writer's heartbeat is %.1f s old "
+		         "(limit %u ms): batsimd (pid %d) is hung, overloaded "
+		         "or crashed",
 		         (double)info.heartbeat_age_ns / 1e9, cfg->http_stale_ms,
 		         (int)info.writer_pid);
 		return SRC_STALE;
@@ -412,6 +414,7 @@ static void *sampler_main(void *arg)
 				} else {
 					pthread_rwlock_wrlock(&rd_lock);
 					reader = r;
+					attach_seq++;
 					pthread_rwlock_unlock(&rd_lock);
 					log_notice("attached to segment %s "
 					           "(%ux%ux%u)",
@@ -596,4 +599,9 @@ uint32_t src_history_racks(void)
 	n = h_racks;
 	pthread_mutex_unlock(&hist_mu);
 	return n;
+}
+
+uint64_t src_attach_seq(void)
+{
+	return attach_seq; /* the caller holds src_acquire() */
 }
