@@ -94,6 +94,14 @@ struct eng_control {
 };
 void engine_control(const engine *e, struct eng_control *out);
 
+/* CUDA: page-lock the writer's slot area (bs_writer_slots) once so that
+ * engine_fill copies cell records straight into the slot by DMA; without
+ * it a pinned staging buffer is used.  0, or -1 when registration failed
+ * (engine_fill still works).  No-op on the CPU backend.  Call
+ * engine_unregister_host before unmapping the segment. */
+int engine_register_host(engine *e, void *base, size_t len);
+void engine_unregister_host(engine *e);
+
 void engine_destroy(engine *e);
 
 #endif /* BATSIMD_ENGINE_H */

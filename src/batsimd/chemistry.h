@@ -1,0 +1,33 @@
+/*
+ * chemistry.h - cell chemistry presets (lfp280, nmc100) and BMS defaults,
+ * compiled in as data with their sources (data/chemistry/SOURCES.md).
+ */
+#ifndef BATSIMD_CHEMISTRY_H
+#define BATSIMD_CHEMISTRY_H
+
+#include "conf.h"
+
+/* Current derating windows of the BMS (temperatures in degC).  Charge
+ * current is 0 at or below chg_t0_lo, full between chg_full_lo and
+ * chg_full_hi, 0 at or above chg_t0_hi, linear in between; the same for
+ * discharge. */
+struct chem_derate {
+	double chg_t0_lo, chg_full_lo, chg_full_hi, chg_t0_hi;
+	double dis_t0_lo, dis_full_lo, dis_full_hi, dis_t0_hi;
+};
+
+/* Fill *cell with the preset `name` ("lfp280" or "nmc100"): capacity,
+ * voltage window, OCV table, R0, R1/tau1, thermal values.  0, or -1 for an
+ * unknown name (cell untouched).  cfg_preset() in conf.c calls this. */
+int chem_preset(struct cfg_cell *cell, const char *name);
+
+/* Fill *bms with the BMS defaults for the preset `name`; 0 or -1. */
+int chem_bms_defaults(struct cfg_bms *bms, const char *name);
+
+/* Temperature derating windows (the same law for both presets). */
+void chem_derate_defaults(struct chem_derate *d);
+
+/* Names of the presets, NULL-terminated (for messages). */
+extern const char *const chem_names[];
+
+#endif /* BATSIMD_CHEMISTRY_H */

@@ -1,0 +1,782 @@
+/*
+ * test_engine.c - analytic and invariant checks of the engine (CPU).
+ * White box where a float record is not precise enough: the test includes
+ * the engine's internal header to read the double state.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine_internal.h"
+#include "model.h"
+#include "test_engine_cfg.h"
+
+struct view {
+	struct bs_slot_view v;
+	struct bs_site site;
+};
+
+static void view_alloc(struct view *w, const struct bsd_config *c)
+{
+	size_t nr = c->racks, nm = nr * c->modules_per_rack;
+	size_t nc = nm * c->cells_per_module;
+	w->v.site = &w->site;
+	w->v.racks = calloc(nr, sizeof(struct bs_rack));
+	w->v.modules = calloc(nm, sizeof(struct bs_module));
+	w->v.cells = calloc(nc, sizeof(struct bs_cell));
+	w->v.slot = 0;
+	ck_assert_ptr_nonnull(w->v.racks);
+	ck_assert_ptr_nonnull(w->v.cells);
+}
+
+static void view_free(struct view *w)
+{
+	free(w->v.racks);
+	free(w->v.modules);
+	free(w->v.cells);
+}
+
+static engine *mk(const struct bsd_config *c)
+{
+	engine *e = NULL;
+	char err[256] = "";
+	int rc = engine_create(c, ENG_BACKEND_CPU, &e, err, sizeof(err));
+	ck_assert_msg(rc == 0, "engine_create: %s", err);
+	return e;
+}
+
+static double soc_of(const engine *e, size_t i)
+{
+	return e->a.soc[i] + e->a.soc_c[i];
+}
+
+static double temp_of(const engine *e, size_t i)
+{
+	return eng_tcur(e)[i];
+}
+
+/* Flat OCV, constant R0: the closed forms hold exactly. */
+static void flat_cell(struct bsd_config *c, double ocv)
+{
+	c->cell.ocv_n = 2;
+	c->cell.ocv_soc[0] = 0.0;
+	c->cell.ocv_soc[1] = 1.0;
+	c->cell.ocv_v[0] = c->cell.ocv_v[1] = ocv;
+	c->cell.ea_j_mol = 0.0;
+	c->cell.r0_soc_factor = 1.0;
+}
+
+/* ---- charge ---- */
+
+START_TEST(coulomb_model_1e7)
+{
+	/* 1e7 steps of 100 mA for 1 s on a 280 Ah cell: each step is below
+	 * float32 resolution of soc and loses bits in a plain double sum */
+	double q = 280.0 * 3600.0, d = -(0.1 * 1.0) * (1.0 / q);
+	double hi = 0.5, lo = 0.0;
+	for (long n = 0; n < 10000000L; n++)
+		bsm_acc(&hi, &lo, d);
+	/* charge moved, in coulombs, vs the exact 1e6 C */
+	ck_assert_double_le(fabs((0.5 - (hi + lo)) * q - 1e7 * 0.1), 1e-6);
+}
+END_TEST
+
+START_TEST(coulomb_engine_long)
+{
+	struct bsd_config c;
+	engine *e;
+	const long n = 1000000L;
+	double q, expect;
+	tcfg(&c, 1, 1, 1);
+	c.setpoint_a = 0.1;
+	e = mk(&c);
+	q = c.cell.capacity_ah * 3600.0;
+	engine_step(e, (unsigned)n);
+	expect = 0.5 - (double)n * ((0.1 * 1.0) * (1.0 / q));
+	/* in coulombs: no charge lost over 1e6 steps */
+	ck_assert_double_le(fabs(soc_of(e, 0) - expect) * q, 1e-6);
+	ck_assert_double_le(fabs(e->rin[0].i_a - 0.1), 1e-12);
+	engine_destroy(e);
+}
+END_TEST
+
+/* ---- RC ---- */
+
+START_TEST(rc_step_response)
+{
+	struct bsd_config c;
+	engine *e;
+	struct bs_cell cell;
+	const double I = 100.0, U = 3.3;
+	long done = 0;
+	long at[] = {1, 10, 30, 100, 300};
+	tcfg(&c, 1, 1, 1);
+	flat_cell(&c, U);
+	c.setpoint_a = I;
+	e = mk(&c);
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		double t, i1, v;
+		engine_step(e, (unsigned)(at[k] - done));
+		done = at[k];
+		t = (double)done * c.dt_s;
+		i1 = I * (1.0 - exp(-t / c.cell.tau1_s));
+		v = U - c.cell.r1_ohm * i1 - c.cell.r0_ohm * I;
+		ck_assert_double_le(fabs(e->a.i1[0] - i1), 1e-9 * I);
+		ck_assert_int_eq(engine_cell(e, 0, 0, 0, &cell), 0);
+		ck_assert_msg(fabs(cell.voltage - v) < 1e-6,
+		              "t=%g: V %.7f, closed form %.7f", t, cell.voltage, v);
+		ck_assert_double_le(fabs(e->a.v[0] - v), 1e-12);
+	}
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(rest_relaxes_to_ocv)
+{
+	struct bsd_config c;
+	engine *e;
+	struct bs_cell a, b;
+	tcfg(&c, 1, 1, 4);
+	c.dt_s = 5.0;
+	c.setpoint_a = 140.0;
+	e = mk(&c);
+	engine_step(e, 360); /* 30 min at 0.5 C */
+	engine_set_setpoint(e, BS_MODE_CURRENT, 0.0);
+	engine_step(e, 1);
+	engine_cell(e, 0, 0, 1, &a);
+	engine_step(e, 120); /* 10 min = 20 tau */
+	engine_cell(e, 0, 0, 1, &b);
+	ck_assert_msg(b.voltage > a.voltage + 1e-3,
+	              "voltage rises at rest: %.4f -> %.4f", a.voltage,
+	              b.voltage);
+	ck_assert_double_le(
+		fabs(e->a.v[1] - bsm_ocv(&e->chem, soc_of(e, 1))), 1e-4);
+	engine_destroy(e);
+}
+END_TEST
+
+/* ---- thermal ---- */
+
+START_TEST(thermal_steady_state)
+{
+	struct bsd_config c;
+	engine *e;
+	const double I = 140.0;
+	double p, expect;
+	tcfg(&c, 1, 1, 3);
+	flat_cell(&c, 3.3);
+	c.cell.capacity_ah = 1e6; /* SoC stays put */
+	c.dt_s = 60.0;
+	c.setpoint_a = I;
+	e = mk(&c);
+	engine_step(e, 1000); /* > 20 thermal time constants */
+	p = I * I * (c.cell.r0_ohm + c.cell.r1_ohm);
+	expect = c.ambient_c + p / c.cell.ha_w_k;
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_msg(fabs(temp_of(e, i) - expect) < 1e-6,
+		              "cell %zu: %.6f degC, expected %.6f", i,
+		              temp_of(e, i), expect);
+	engine_destroy(e);
+}
+END_TEST
+
+/* ---- bus ---- */
+
+START_TEST(bus_power_setpoint)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	double isum = 0.0, vsum;
+	tcfg(&c, 3, 2, 4);
+	c.variation = 1;
+	c.mode = BS_MODE_POWER;
+	c.setpoint_w = 8000.0;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	engine_step(e, 600);
+	engine_fill(e, &w.v);
+	ck_assert_double_le(fabs(e->p_site - 8000.0), 1e-6);
+	ck_assert_double_le(fabs(e->v_bus * e->i_site - 8000.0), 1e-6);
+	ck_assert_double_le(fabs(w.site.power_w - 8000.0f), 0.05);
+	for (uint32_t r = 0; r < 3; r++) {
+		isum += e->rin[r].i_a;
+		/* every rack's string voltage is the bus voltage */
+		ck_assert_double_le(fabs(e->rk[r].v_string - e->v_bus), 1e-9);
+		ck_assert_double_le(fabs(w.v.racks[r].voltage_v -
+		                         w.site.bus_voltage_v), 1e-4);
+		vsum = 0.0;
+		for (uint32_t m = 0; m < 2; m++)
+			vsum += w.v.modules[r * 2 + m].voltage_v;
+		ck_assert_double_le(fabs(vsum - w.site.bus_voltage_v), 1e-3);
+	}
+	ck_assert_double_le(fabs(isum - e->i_site), 1e-9);
+	/* variation makes the racks share unequally */
+	ck_assert_double_gt(fabs(e->rin[0].i_a - e->rin[1].i_a) +
+	                            fabs(e->rin[1].i_a - e->rin[2].i_a),
+	                    1e-6);
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(bus_current_setpoint)
+{
+	struct bsd_config c;
+	engine *e;
+	double isum = 0.0;
+	tcfg(&c, 4, 2, 3);
+	c.variation = 1;
+	c.setpoint_a = -200.0; /* charge */
+	e = mk(&c);
+	engine_step(e, 100);
+	for (uint32_t r = 0; r < 4; r++)
+		isum += e->rin[r].i_a;
+	ck_assert_double_le(fabs(isum + 200.0), 1e-9);
+	ck_assert_double_le(fabs(e->i_site + 200.0), 1e-9);
+	engine_destroy(e);
+}
+END_TEST
+
+/* ---- BMS ---- */
+
+START_TEST(charge_to_top_derates)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	uint32_t ov_w = BS_ALARM_BIT(BS_TIER_WARNING, BS_ALARM_CELL_OV);
+	uint32_t ov_a = BS_ALARM_BIT(BS_TIER_ALARM, BS_ALARM_CELL_OV);
+	uint32_t ov_p = BS_ALARM_BIT(BS_TIER_PROTECTION, BS_ALARM_CELL_OV);
+	double vmax = 0.0;
+	tcfg(&c, 1, 2, 4);
+	c.variation = 1;
+	c.initial_soc = 0.95;
+	c.dt_s = 5.0;
+	c.setpoint_a = -140.0;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	for (int k = 0; k < 4 * 720; k++) { /* 4 hours */
+		engine_step(e, 1);
+		if (e->rstats[0].vmax > vmax)
+			vmax = e->rstats[0].vmax;
+	}
+	engine_fill(e, &w.v);
+	ck_assert_msg(fabs(w.site.current_a) < 1.0,
+	              "charge current derated to %g A", w.site.current_a);
+	ck_assert_double_lt(w.v.racks[0].charge_limit_a, 1.0);
+	ck_assert_double_le(vmax, c.bms.cell_ov_v[2]);
+	ck_assert_uint_eq(w.v.racks[0].contactor, 1);
+	ck_assert(w.v.racks[0].alarm_latched & ov_w);
+	ck_assert(w.v.racks[0].alarm_latched & ov_a);
+	ck_assert(!(w.v.racks[0].alarm_latched & ov_p));
+	ck_assert_double_gt(w.v.racks[0].alarm_time_s[BS_ALARM_CELL_OV], 0.0);
+	ck_assert_uint_lt(w.v.racks[0].alarm_cell[BS_ALARM_CELL_OV], 8);
+
+	/* back off the top and rest: the condition goes, the latch stays */
+	engine_set_setpoint(e, BS_MODE_CURRENT, 14.0);
+	engine_step(e, 120);
+	engine_set_setpoint(e, BS_MODE_CURRENT, 0.0);
+	engine_step(e, 120);
+	engine_fill(e, &w.v);
+	ck_assert(!(w.v.racks[0].alarm_active & (ov_w | ov_a)));
+	ck_assert(w.v.racks[0].alarm_latched & ov_a);
+	engine_alarm_reset(e, -1);
+	engine_fill(e, &w.v);
+	ck_assert(!(w.v.racks[0].alarm_latched & (ov_w | ov_a)));
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(protection_opens_and_reset_closes)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	struct eng_fault f = {BS_FAULT_SENSOR_OFFSET, 0, 0, 1, 1.0, 0};
+	char err[200];
+	uint32_t p = BS_ALARM_BIT(BS_TIER_PROTECTION, BS_ALARM_CELL_OV);
+	tcfg(&c, 2, 1, 4);
+	c.setpoint_a = 10.0;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	/* a +1 V sensor offset reads 4.3 V: over-voltage protection */
+	ck_assert_int_eq(engine_fault_inject(e, &f, err, sizeof(err)), 0);
+	engine_step(e, 3); /* shorter than the 5 s delay */
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(w.v.racks[0].contactor, 1);
+	engine_step(e, 5);
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(w.v.racks[0].contactor, 0);
+	ck_assert(w.v.racks[0].alarm_latched & p);
+	ck_assert_uint_eq(w.v.racks[0].alarm_cell[BS_ALARM_CELL_OV], 1);
+	ck_assert_double_le(fabs(w.v.racks[0].current_a), 0.0);
+	ck_assert_double_le(fabs(w.v.racks[1].current_a - 10.0f), 1e-4);
+	/* reset while the condition holds: stays open */
+	engine_alarm_reset(e, 0);
+	engine_step(e, 1);
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(w.v.racks[0].contactor, 0);
+	ck_assert_int_eq(engine_fault_clear(e, &f, err, sizeof(err)), 0);
+	engine_step(e, 1);
+	engine_alarm_reset(e, 0);
+	engine_step(e, 1);
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(w.v.racks[0].contactor, 1);
+	ck_assert(!(w.v.racks[0].alarm_latched & p));
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
+/* ---- faults ---- */
+
+static void inject(engine *e, uint32_t kind, int r, int m, int cell,
+                   double value, uint32_t quantity)
+{
+	struct eng_fault f = {kind, r, m, cell, value, quantity};
+	char err[256] = "";
+	ck_assert_msg(engine_fault_inject(e, &f, err, sizeof(err)) == 0,
+	              "inject: %s", err);
+}
+
+START_TEST(fault_short)
+{
+	struct bsd_config c;
+	engine *e;
+	tcfg(&c, 1, 1, 4);
+	c.dt_s = 10.0;
+	e = mk(&c);
+	inject(e, BS_FAULT_SHORT, 0, 0, 2, 0.5, 0);
+	engine_step(e, 360); /* an hour at rest */
+	ck_assert_double_lt(soc_of(e, 2), soc_of(e, 1) - 0.01);
+	ck_assert_double_lt(soc_of(e, 2), soc_of(e, 3) - 0.01);
+	ck_assert_double_eq(soc_of(e, 1), 0.5);
+	ck_assert_double_gt(temp_of(e, 2), temp_of(e, 0) + 1.0);
+	ck_assert_uint_eq(engine_faults(e, NULL, 0), 1);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(fault_high_r)
+{
+	struct bsd_config c;
+	engine *e;
+	struct bs_cell a, b;
+	tcfg(&c, 1, 1, 5);
+	c.dt_s = 10.0;
+	c.setpoint_a = 140.0;
+	e = mk(&c);
+	inject(e, BS_FAULT_HIGH_R, 0, 0, 2, 5.0, 0);
+	engine_step(e, 180);
+	engine_cell(e, 0, 0, 2, &a);
+	engine_cell(e, 0, 0, 0, &b);
+	ck_assert_double_gt(a.temperature, b.temperature + 0.5);
+	ck_assert_double_gt(a.resistance, 4.0 * b.resistance);
+	ck_assert_double_lt(a.voltage, b.voltage);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(fault_fade)
+{
+	struct bsd_config c;
+	engine *e;
+	double s0;
+	tcfg(&c, 1, 1, 2);
+	c.dt_s = 10.0;
+	c.setpoint_a = 140.0;
+	e = mk(&c);
+	inject(e, BS_FAULT_FADE, 0, 0, 1, 0.5, 0);
+	s0 = soc_of(e, 1);
+	ck_assert_double_eq(s0, 0.5); /* fade keeps the SoC */
+	engine_step(e, 36);
+	ck_assert_double_le(fabs((0.5 - soc_of(e, 1)) -
+	                         2.0 * (0.5 - soc_of(e, 0))), 1e-9);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(fault_cooling)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	tcfg(&c, 2, 1, 4);
+	c.dt_s = 10.0;
+	c.setpoint_a = 280.0;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	inject(e, BS_FAULT_COOLING, 1, -1, -1, 0.1, 0);
+	engine_step(e, 360);
+	engine_fill(e, &w.v);
+	ck_assert_double_gt(w.v.racks[1].temp_mean_c,
+	                    w.v.racks[0].temp_mean_c + 1.0);
+	ck_assert(w.v.racks[1].fault_bits & (1u << BS_FAULT_COOLING));
+	ck_assert_uint_eq(w.v.racks[0].fault_bits, 0);
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(fault_sensor)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	struct bs_cell truth, t2;
+	struct eng_fault f = {BS_FAULT_SENSOR_STUCK, 0, 0, 2, 0.0, 1};
+	char err[200];
+	float stuck;
+	tcfg(&c, 1, 1, 4);
+	c.dt_s = 10.0;
+	c.setpoint_a = 140.0;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	inject(e, BS_FAULT_SENSOR_OFFSET, 0, 0, 1, 0.2, 0);
+	inject(e, BS_FAULT_SENSOR_OFFSET, 0, 0, 1, 3.0, 1);
+	engine_step(e, 10);
+	engine_fill(e, &w.v);
+	engine_cell(e, 0, 0, 1, &truth);
+	ck_assert_double_le(fabs(w.v.cells[1].voltage - truth.voltage - 0.2f),
+	                    1e-5);
+	ck_assert_double_le(
+		fabs(w.v.cells[1].temperature - truth.temperature - 3.0f), 1e-4);
+	/* stuck temperature: reported frozen, truth moves on */
+	ck_assert_int_eq(engine_fault_inject(e, &f, err, sizeof(err)), 0);
+	engine_fill(e, &w.v);
+	stuck = w.v.cells[2].temperature;
+	engine_step(e, 100);
+	engine_fill(e, &w.v);
+	engine_cell(e, 0, 0, 2, &t2);
+	ck_assert_float_eq(w.v.cells[2].temperature, stuck);
+	ck_assert_double_gt(t2.temperature, stuck + 0.1);
+	ck_assert_int_eq(engine_fault_clear(e, &f, err, sizeof(err)), 0);
+	engine_fill(e, &w.v);
+	ck_assert_float_eq(w.v.cells[2].temperature, t2.temperature);
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(fault_open)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	struct eng_fault f = {BS_FAULT_OPEN, 1, -1, -1, 0.0, 0};
+	char err[200];
+	tcfg(&c, 3, 1, 4);
+	c.setpoint_a = 90.0;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	engine_step(e, 10);
+	ck_assert_int_eq(engine_fault_inject(e, &f, err, sizeof(err)), 0);
+	engine_step(e, 10);
+	engine_fill(e, &w.v);
+	ck_assert_float_eq(w.v.racks[1].current_a, 0.0f);
+	ck_assert_uint_eq(w.v.racks[1].contactor, 0);
+	ck_assert_uint_eq(w.site.racks_closed, 2);
+	ck_assert_double_le(fabs(w.v.racks[0].current_a - 45.0f), 0.01);
+	ck_assert_double_le(fabs(w.v.racks[2].current_a - 45.0f), 0.01);
+	ck_assert_double_le(fabs(w.site.current_a - 90.0f), 1e-3);
+	ck_assert_int_eq(engine_fault_clear(e, &f, err, sizeof(err)), 0);
+	engine_step(e, 1);
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(w.site.racks_closed, 3);
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(fault_runaway)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	tcfg(&c, 2, 1, 4);
+	c.setpoint_a = 20.0;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	inject(e, BS_FAULT_RUNAWAY, 0, 0, 1, 24.0, 0);
+	engine_step(e, 1800);
+	ck_assert_double_gt(temp_of(e, 1), 100.0);
+	ck_assert_double_gt(temp_of(e, 0), temp_of(e, 3)); /* conduction */
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(w.v.racks[0].contactor, 0); /* OT protection */
+	ck_assert(w.v.racks[0].alarm_latched &
+	          BS_ALARM_BIT(BS_TIER_PROTECTION, BS_ALARM_CELL_OT));
+	ck_assert_uint_eq(w.v.racks[0].alarm_cell[BS_ALARM_CELL_OT], 1);
+	ck_assert_uint_eq(w.v.racks[1].contactor, 1);
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(fault_errors)
+{
+	struct bsd_config c;
+	engine *e;
+	char err[256] = "";
+	struct eng_fault bad_rack = {BS_FAULT_SHORT, 9, 0, 0, 1.0, 0};
+	struct eng_fault bad_val = {BS_FAULT_SHORT, 0, 0, 0, -1.0, 0};
+	struct eng_fault none = {BS_FAULT_HIGH_R, 0, 0, 0, 2.0, 0};
+	tcfg(&c, 2, 1, 4);
+	e = mk(&c);
+	ck_assert_int_eq(engine_fault_inject(e, &bad_rack, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "rack 9"));
+	ck_assert_int_eq(engine_fault_inject(e, &bad_val, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "> 0"));
+	ck_assert_int_eq(engine_fault_clear(e, &none, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "no high_r fault"));
+	engine_destroy(e);
+}
+END_TEST
+
+/* ---- determinism ---- */
+
+static engine *run_threads(unsigned threads)
+{
+	struct bsd_config c;
+	struct cfg_profile p;
+	engine *e;
+	char err[200];
+	tcfg(&c, 3, 3, 5);
+	c.variation = 1;
+	c.rack_thermal_gradient_c = 3.0;
+	c.threads = threads;
+	e = mk(&c);
+	ck_assert_uint_eq(e->threads, threads);
+	memset(&p, 0, sizeof(p));
+	strcpy(p.name, "regulation");
+	p.scale = 1.0;
+	ck_assert_int_eq(engine_set_profile(e, &p, err, sizeof(err)), 0);
+	inject(e, BS_FAULT_SHORT, 1, 2, 3, 2.0, 0);
+	engine_step(e, 400);
+	return e;
+}
+
+START_TEST(determinism_threads)
+{
+	engine *a = run_threads(1), *b = run_threads(2), *c3 = run_threads(3);
+	size_t n = a->n_cells * sizeof(double);
+	engine *o[2] = {b, c3};
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(memcmp(a->a.soc, o[k]->a.soc, n), 0);
+		ck_assert_int_eq(memcmp(a->a.soc_c, o[k]->a.soc_c, n), 0);
+		ck_assert_int_eq(memcmp(a->a.i1, o[k]->a.i1, n), 0);
+		ck_assert_int_eq(memcmp(a->a.v, o[k]->a.v, n), 0);
+		ck_assert_int_eq(memcmp(eng_tcur(a), eng_tcur(o[k]), n), 0);
+		ck_assert_int_eq(memcmp(a->rstats, o[k]->rstats,
+		                        a->R * sizeof(*a->rstats)), 0);
+	}
+	engine_destroy(a);
+	engine_destroy(b);
+	engine_destroy(c3);
+}
+END_TEST
+
+/* ---- profiles ---- */
+
+START_TEST(profile_csv)
+{
+	struct bsd_config c;
+	struct cfg_profile p;
+	struct eng_control ctl;
+	engine *e;
+	char path[] = "/tmp/batsim-test-engine-XXXXXX", err[300];
+	int fd = mkstemp(path);
+	FILE *f;
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "time_s,power_w\n0,0\n100,1000\n200,-1000\n");
+	fclose(f);
+	tcfg(&c, 1, 1, 4);
+	e = mk(&c);
+	memset(&p, 0, sizeof(p));
+	strcpy(p.name, "csv");
+	snprintf(p.csv_path, sizeof(p.csv_path), "%s", path);
+	p.scale = 2.0;
+	p.loop = 1;
+	ck_assert_int_eq(engine_set_profile(e, &p, err, sizeof(err)), 0);
+	engine_step(e, 51); /* the last step ran at t = 50 s */
+	engine_control(e, &ctl);
+	ck_assert_uint_eq(ctl.mode, BS_MODE_POWER);
+	ck_assert_double_le(fabs(ctl.setpoint - 1000.0), 1e-9);
+	engine_step(e, 200); /* t = 250 = 50 after looping at 200 */
+	engine_control(e, &ctl);
+	ck_assert_double_le(fabs(ctl.setpoint - 1000.0), 1e-9);
+	ck_assert_str_eq(ctl.profile.name, "csv");
+	/* errors name the file and line */
+	f = fopen(path, "w");
+	fprintf(f, "time_s,power_w\n0,0\n10,x\n");
+	fclose(f);
+	ck_assert_int_eq(engine_set_profile(e, &p, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, ":3:"));
+	unlink(path);
+	strcpy(p.name, "bogus");
+	ck_assert_int_eq(engine_set_profile(e, &p, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown profile"));
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(profile_regulation_neutral)
+{
+	struct bsd_config c;
+	struct cfg_profile p;
+	engine *e;
+	char err[200];
+	double sum = 0.0, peak = 0.0;
+	tcfg(&c, 1, 1, 4);
+	e = mk(&c);
+	memset(&p, 0, sizeof(p));
+	strcpy(p.name, "regulation");
+	p.scale = 1.0;
+	ck_assert_int_eq(engine_set_profile(e, &p, err, sizeof(err)), 0);
+	for (double t = 0; t < 86400.0; t += 2.0) {
+		prof_apply(e, t);
+		sum += e->eff_setpoint;
+		if (fabs(e->eff_setpoint) > peak)
+			peak = fabs(e->eff_setpoint);
+	}
+	ck_assert_double_le(peak, e->p_nom_w * (1.0 + 1e-12));
+	ck_assert_double_gt(peak, 0.3 * e->p_nom_w);
+	ck_assert_double_le(fabs(sum / 43200.0), 0.01 * e->p_nom_w);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(profile_cycle)
+{
+	struct bsd_config c;
+	struct cfg_profile p;
+	engine *e;
+	char err[200];
+	double imin = 0, imax = 0, vmax = 0, vmin = 10;
+	int saw_cv = 0;
+	tcfg(&c, 1, 1, 4);
+	c.dt_s = 2.0;
+	c.initial_soc = 0.3;
+	e = mk(&c);
+	memset(&p, 0, sizeof(p));
+	strcpy(p.name, "cycle");
+	ck_assert_int_eq(engine_set_profile(e, &p, err, sizeof(err)), 0);
+	for (int k = 0; k < 6 * 1800; k++) {
+		engine_step(e, 1);
+		if (e->i_site < imin)
+			imin = e->i_site;
+		if (e->i_site > imax)
+			imax = e->i_site;
+		if (e->rstats[0].vmax > vmax)
+			vmax = e->rstats[0].vmax;
+		if (e->rstats[0].vmin < vmin)
+			vmin = e->rstats[0].vmin;
+		if (e->prof.cyc_phase == CYC_CHARGE_CV)
+			saw_cv = 1;
+	}
+	ck_assert(saw_cv);
+	ck_assert_double_le(fabs(imin + 140.0), 1e-6);
+	ck_assert_double_le(fabs(imax - 140.0), 1e-6);
+	ck_assert_double_le(vmax, c.bms.cell_ov_v[1]);
+	ck_assert_double_ge(vmin, c.bms.cell_uv_v[1] - 0.05);
+	engine_destroy(e);
+}
+END_TEST
+
+/* ---- set-up ---- */
+
+START_TEST(create_errors)
+{
+	struct bsd_config c;
+	engine *e = NULL;
+	char err[256] = "";
+	tcfg(&c, 0, 1, 1);
+	ck_assert_int_eq(engine_create(&c, ENG_BACKEND_CPU, &e, err,
+	                               sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "topology"));
+	tcfg(&c, 1, 1, 1);
+	c.dt_s = 0;
+	ck_assert_int_eq(engine_create(&c, ENG_BACKEND_CPU, &e, err,
+	                               sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "dt_s"));
+	tcfg(&c, 1, 1, 1);
+	if (engine_create(&c, ENG_BACKEND_CUDA, &e, err, sizeof(err)) == 0) {
+		/* a machine with a GPU */
+		ck_assert_uint_eq(engine_backend(e), BS_BACKEND_CUDA);
+		engine_destroy(e);
+	} else {
+		ck_assert_ptr_nonnull(strstr(err, "--backend cuda"));
+	}
+	ck_assert_int_eq(engine_create(&c, ENG_BACKEND_AUTO, &e, err,
+	                               sizeof(err)), 0);
+	ck_assert_ptr_nonnull(engine_backend_desc(e));
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(presets)
+{
+	struct cfg_cell cell;
+	struct cfg_bms b;
+	ck_assert_int_eq(chem_preset(&cell, "nmc100"), 0);
+	ck_assert_uint_eq(cell.ocv_n, 21);
+	ck_assert_double_eq(cell.ocv_v[20], 4.187);
+	ck_assert_int_eq(chem_preset(&cell, "lfp280"), 0);
+	ck_assert_uint_eq(cell.ocv_n, 10);
+	ck_assert_int_eq(chem_preset(&cell, "lead"), -1);
+	ck_assert_int_eq(chem_bms_defaults(&b, "lfp280"), 0);
+	ck_assert_double_eq(b.cell_ov_v[2], 3.65);
+	ck_assert_int_eq(chem_bms_defaults(&b, "x"), -1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *t = tcase_create("engine");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, coulomb_model_1e7);
+	tcase_add_test(t, coulomb_engine_long);
+	tcase_add_test(t, rc_step_response);
+	tcase_add_test(t, rest_relaxes_to_ocv);
+	tcase_add_test(t, thermal_steady_state);
+	tcase_add_test(t, bus_power_setpoint);
+	tcase_add_test(t, bus_current_setpoint);
+	tcase_add_test(t, charge_to_top_derates);
+	tcase_add_test(t, protection_opens_and_reset_closes);
+	tcase_add_test(t, fault_short);
+	tcase_add_test(t, fault_high_r);
+	tcase_add_test(t, fault_fade);
+	tcase_add_test(t, fault_cooling);
+	tcase_add_test(t, fault_sensor);
+	tcase_add_test(t, fault_open);
+	tcase_add_test(t, fault_runaway);
+	tcase_add_test(t, fault_errors);
+	tcase_add_test(t, determinism_threads);
+	tcase_add_test(t, profile_csv);
+	tcase_add_test(t, profile_regulation_neutral);
+	tcase_add_test(t, profile_cycle);
+	tcase_add_test(t, create_errors);
+	tcase_add_test(t, presets);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	printf("# %d passed, %d failed\n", srunner_ntests_run(sr) - failed,
+	       failed);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
