@@ -13,7 +13,9 @@
  *
  * Environment: BS_STRESS_SECONDS (default 3), BS_STRESS_THREADS (3),
  * BS_STRESS_PROCS (2; always 0 in the ThreadSanitizer build, which sees
- * one process only).  Output: TAP.
+ * one process only), BS_STRESS_SLOTS (default 1: the writer then always
+ * rewrites the slot the readers read, the harshest test of the per-slot
+ * seqlock; 3 is the daemon's default).  Output: TAP.
  */
 #include "config.h"
 
@@ -296,13 +298,15 @@ int main(void)
 	int n_threads = (int)env_long("BS_STRESS_THREADS", 3, 1, 32);
 	int n_procs = (int)env_long("BS_STRESS_PROCS", 2, 0, 32);
 	seconds = (double)env_long("BS_STRESS_SECONDS", 3, 1, 3600);
+	uint32_t slots =
+	    (uint32_t)env_long("BS_STRESS_SLOTS", 1, 1, BS_MAX_SLOTS);
 #ifdef TORN_THREADS_ONLY
 	n_procs = 0; /* ThreadSanitizer sees one process only */
 #endif
 	snprintf(seg, sizeof(seg), "/bs-test-torn-%d", (int)getpid());
 
 	printf("1..4\n");
-	int rc = bs_segment_create(seg, &topo, 3, 0600, (gid_t)-1, 0);
+	int rc = bs_segment_create(seg, &topo, slots, 0600, (gid_t)-1, 0);
 	if (rc < 0) {
 		printf("Bail out! create %s: %s\n", seg, bs_strerror(rc));
 		return 1;
