@@ -33,3 +33,7 @@ tests_stress_torn_tsan_CFLAGS = $(AM_CFLAGS) -fsanitize=thread -O1 -g
 tests_stress_torn_tsan_LDFLAGS = -fsanitize=thread
 tests_stress_torn_tsan_LDADD = $(PTHREAD_LIBS)
 endif
+
+# Only bs_* symbols are exported, and all of batsim.h is.
+TESTS += tests/unit/lib-exports.sh
+EXTRA_DIST += tests/unit/lib-exports.sh
