@@ -8,3 +8,10 @@ tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
 tests_unit_test_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_conf_LDADD = src/common/libbscommon.la $(CHECK_LIBS) $(LIBM)
 endif
+
+# batsimd end to end: the real daemon, its segment and control socket
+check_PROGRAMS += tests/integration/bsd-peek
+tests_integration_bsd_peek_SOURCES = tests/integration/bsd-peek.c
+tests_integration_bsd_peek_LDADD = src/lib/libbatsim.la
+TESTS += tests/integration/batsimd.sh
+EXTRA_DIST += tests/integration/batsimd.sh
