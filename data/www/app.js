@@ -77,7 +77,9 @@
     return num(x);
   }
   function fmt(v, digits) {
-    return v === null || v === undefined ? '—' : Number(v).toFixed(digits);
+    if (v === null || v === undefined || !isFinite(v)) return '—';
+    const t = Number(v).toFixed(digits);
+    return /^-0(\.0*)?$/.test(t) ? t.slice(1) : t; /* no "-0.0" */
   }
   function fmtPower(w) {
     if (num(w) === null) return '—';
@@ -265,12 +267,12 @@
     }
   }
 
-  /* Colour scales: SoC on a fixed 0-100 % red-to-green scale (absolute
-   * meaning); voltages and temperatures on the range now present (with a
-   * minimum span so noise does not look like a fault), blue to red. */
+  /* Colour scales on the range now present, so that outliers stand out
+   * (the legend gives the numbers), with a minimum span so that noise does
+   * not look like a fault: SoC red (low) to green, voltages and
+   * temperatures blue (low) to red. */
   function domain(metric) {
-    if (metric === 'soc') return [0, 100];
-    const minSpan = metric === 'tmax' ? 4 : 0.05;
+    const minSpan = metric === 'soc' ? 10 : metric === 'tmax' ? 4 : 0.05;
     let lo = Infinity, hi = -Infinity;
     for (const mods of S.modAgg) if (mods) for (const m of mods) {
       const v = METRICS[metric].get(m);
@@ -714,6 +716,15 @@
       const pad = Math.max(1, (hi - lo) * 0.25);
       ch.options.scales.yT.min = Math.floor(lo - pad);
       ch.options.scales.yT.max = Math.ceil(hi + pad);
+    }
+    /* SoC on its own axis, zoomed to the cells' spread (at least 5 points
+     * of percent) so that cell-to-cell differences show */
+    const ss = socs.filter((v) => v !== null);
+    if (ss.length) {
+      const lo = Math.min(...ss), hi = Math.max(...ss);
+      const pad = Math.max(2.5 - (hi - lo) / 2, (hi - lo) * 0.2);
+      ch.options.scales.yS.min = Math.max(0, Math.floor(lo - pad));
+      ch.options.scales.yS.max = Math.min(100, Math.ceil(hi + pad));
     }
     ch.data.labels = labels;
     ch.data.datasets[0].data = volts;

@@ -231,6 +231,7 @@ async function runPage(ctx) {
   ok(consoleErrors.length === 0, 'no console errors on load', consoleErrors.map((e) => e.text).join('\n'));
   ok(failed.length === 0 && badStatus.length === 0, 'no failed requests on load', failed.concat(badStatus).map((e) => e.text).join('\n'));
   ok(foreign.length === 0, 'no request leaves the origin', foreign.join('\n'));
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
 
   /* 2. select a module by clicking its tile */
@@ -368,6 +369,7 @@ async function runPage(ctx) {
     const rows = await S(() => document.querySelectorAll('#alarm-table tbody tr').length);
     ok(rows === apiAlarms, 'the alarm list has one row per alarm of the API', `${rows} rows, ${apiAlarms} in /summary`);
     await page.locator('#alarms').screenshot({ path: path.join(ARTIFACTS, 'alarms.png') });
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(ARTIFACTS, 'controls.png'), fullPage: true });
     await page.click('#fault-clear-all');
     await waitFor(() => S(() => /cleared/i.test(document.querySelector('#f-fault .msg').textContent)), 5000, 'faults cleared')
@@ -410,6 +412,7 @@ async function runPage(ctx) {
   await sleep(500);
   const overflow = await S(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   ok(overflow <= 1, 'no horizontal scrolling at phone width (390 px)', `${overflow} px too wide`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: true });
 }
 
