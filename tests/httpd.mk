@@ -1,1 +1,6 @@
-# tests of the httpd area (included by tests/local.mk)
+# tests of the httpd area (included by tests/local.mk): batsim-httpd end to
+# end against the test writer and a fake control socket; load scripts
+# (not tests) under tests/bench/.
+HTTPD_TESTS = tests/integration/httpd.sh
+TESTS += $(HTTPD_TESTS)
+EXTRA_DIST += $(HTTPD_TESTS)

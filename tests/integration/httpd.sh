@@ -1,0 +1,381 @@
+#!/bin/sh
+# batsim-httpd(8) end to end: the real server on an ephemeral loopback port
+# against the test writer; every endpoint, every error status, SSE,
+# /metrics through promtool, control with and without a token (a fake
+# control socket), static files, the stale path and SIGTERM.
+# Run by `make check` (exit 0 pass, 77 skip, else fail).
+
+b=${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+s=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+HD=$b/src/httpd/batsim-httpd
+TW=$b/tests/testwriter/bs-testwriter
+FAKE=$s/tests/integration/fake-batsimd.py
+for p in "$HD" "$TW"; do
+	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
+done
+command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+PY=$(command -v python3 || true)
+[ -n "$PY" ] || { echo "SKIP: python3 not installed"; exit 77; }
+PROMTOOL=$(command -v promtool || true)
+
+N=/bs-test-httpd-$$
+tmp=$(mktemp -d)
+wpid= hpid= h2pid= fpid=
+cleanup() {
+	for p in $wpid $hpid $h2pid $fpid; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	"$PY" -c "import os,sys
+try: os.unlink('/dev/shm' + sys.argv[1])
+except OSError: pass" "$N"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok $pass - $1"; }
+notok() { fail=$((fail + 1)); echo "not ok - $1"; }
+show() { sed 's/^/#   /' "$@" 2>/dev/null | head -20; }
+
+# get [CURL-ARGS...] PATH: body in $tmp/body, headers in $tmp/hdr, status
+# in $code.
+get() {
+	path=$1; eval "last=\${$#}"
+	code=$(curl -s -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' \
+		--max-time 10 "$@" 2>"$tmp/curlerr")
+}
+url() { echo "http://127.0.0.1:$port$1"; }
+status() { # status WANT DESCRIPTION
+	if [ "$code" = "$1" ]; then ok "$2 ($code)"
+	else notok "$2: status $code, want $1"; show "$tmp/body"; fi
+}
+# json PY-EXPR DESCRIPTION: d is the parsed body
+json() {
+	if "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
+		"$tmp/body" 2>"$tmp/pyerr"; then ok "$2"
+	else notok "$2: ($1) is false for:"; show "$tmp/body" "$tmp/pyerr"; fi
+}
+header() { # header REGEX DESCRIPTION
+	if tr -d '\r' <"$tmp/hdr" | grep -Eqi -- "$1"; then ok "$2"
+	else notok "$2: /$1/ not in headers"; show "$tmp/hdr"; fi
+}
+has() { # has FILE REGEX DESCRIPTION
+	if grep -Eq -- "$2" "$1"; then ok "$3"
+	else notok "$3: /$2/ not in $1"; show "$1"; fi
+}
+# poll N CMD...: retry every 0.1 s for at most N seconds
+poll() {
+	n=$(($1 * 10)); shift
+	while [ $n -gt 0 ]; do "$@" && return 0; n=$((n - 1)); sleep 0.1; done
+	return 1
+}
+status_is() { get "$(url "$2")"; [ "$code" = "$1" ]; }
+port_of() { # port_of LOGFILE
+	sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$1" | head -1
+}
+start_httpd() { # start_httpd LOG ARGS...: sets $! (caller saves), port
+	log=$1; shift
+	"$HD" --listen 127.0.0.1:0 --name "$N" --config "$tmp/conf" \
+		--www "$s/data/www" "$@" 2>"$log" &
+}
+wait_port() {
+	poll 10 sh -c "grep -q 'listening on http://127.0.0.1' '$1'" ||
+		{ notok "server did not start"; show "$1"; exit 1; }
+	port=$(port_of "$1")
+}
+
+# ---- options ----
+"$HD" --help >"$tmp/body" 2>&1 && ok "--help exits 0" || notok "--help"
+has "$tmp/body" "--listen" "--help lists --listen"
+"$HD" --version >"$tmp/body" 2>&1 && ok "--version exits 0" || notok "--version"
+"$HD" --bogus >/dev/null 2>&1; [ $? = 2 ] && ok "bad option: exit 2" || notok "bad option exit"
+"$HD" --config /dev/null --listen nonsense >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && ok "bad --listen: exit 2" || notok "bad --listen: exit $rc"
+has "$tmp/err" "HOST:PORT" "bad --listen says the form"
+"$HD" --config "$tmp/missing.conf" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && ok "missing --config: exit 2" || notok "missing config: exit $rc"
+
+cat >"$tmp/conf" <<EOF
+http_stale_ms = 600
+http_max_per_ip = 64
+http_history_s = 60
+EOF
+
+# ---- no segment yet ----
+start_httpd "$tmp/h.log" --token-file "$tmp/none.token" \
+	--control-socket "$tmp/ctl.sock"
+hpid=$!
+wait_port "$tmp/h.log"
+get "$(url /summary)"
+status 503 "/summary without a segment"
+json 'd["status"] == 503 and d["stale"] is False and "batsim-init" in d["error"]' \
+	"no segment: JSON error says what to do"
+get "$(url /healthz)"
+status 503 "/healthz without a segment"
+get "$(url /metrics)"
+status 200 "/metrics without a segment"
+has "$tmp/body" "^batsim_up 0$" "/metrics: batsim_up 0 without data"
+if [ -n "$PROMTOOL" ]; then
+	promtool check metrics <"$tmp/body" >"$tmp/prom" 2>&1 &&
+		ok "promtool: /metrics without data" ||
+		{ notok "promtool without data"; show "$tmp/prom"; }
+fi
+curl -sN --max-time 1 "$(url '/updates?rack=0&module=0')" >"$tmp/sse0" 2>/dev/null
+has "$tmp/sse0" "^event: stale" "SSE without a segment: stale event"
+
+# ---- writer up: the server attaches without a restart ----
+"$TW" --name "$N" --topology 3x4x5 --period-ms 100 --create 2>"$tmp/w.log" &
+wpid=$!
+if poll 10 status_is 200 /healthz; then ok "attaches when the segment appears"
+else notok "no attach"; show "$tmp/h.log"; fi
+json 'd["status"] == "ok" and d["writer"]["backend"] == "test" and d["writer"]["topology"]["cells"] == 60' \
+	"/healthz: writer details"
+
+get "$(url /summary)"
+status 200 "/summary"
+header '^content-type: application/json' "/summary content type"
+json 'len(d["racks"]) == 3 and d["topology"]["modules_per_rack"] == 4 and d["stale"] is False' \
+	"/summary: racks and topology"
+json 'all(k in d["site"] for k in ("voltage","current","power","soc","energy_out_wh","setpoint","alarms"))' \
+	"/summary: site fields"
+json '0 <= d["site"]["soc"] <= 100 and d["site"]["soc"] > 1' "/summary: soc is a percentage"
+json 'all(set(("module","cell","value")) <= set(r["cell_voltage_min"]) and r["contactor"] in ("closed","open") and isinstance(r["alarms"], list) for r in d["racks"])' \
+	"/summary: rack extremes with location, contactor, alarms"
+
+get "$(url /rack/1)"
+status 200 "/rack/1"
+json 'd["rack"] == 1 and len(d["modules"]) == 4 and all(len(m["cells"]) == 5 for m in d["modules"])' \
+	"/rack/1: modules with cells"
+get "$(url '/rack/1?cells=0')"
+json 'len(d["modules"]) == 4 and all("cells" not in m for m in d["modules"])' \
+	"/rack/1?cells=0: no cells"
+get "$(url '/rack/1?cells=maybe')"
+status 400 "/rack/1?cells=maybe"
+
+get "$(url /rack/2/module/3)"
+status 200 "/rack/2/module/3"
+json 'd["rack"] == 2 and d["module"] == 3 and isinstance(d["tick"], int) and len(d["cells"]) == 5' \
+	"module: rack, module, tick, cells"
+json 'all(set(c) == {"voltage","current","temperature","soc","resistance"} for c in d["cells"])' \
+	"module: cell fields as originally designed"
+json 'all(3.0 < c["voltage"] < 3.5 and 40 < c["soc"] < 60 for c in d["cells"])' \
+	"module: values match the test writer (soc in percent)"
+get "$(url /rack/2/module/3/cell/4)"
+status 200 "/rack/2/module/3/cell/4"
+json 'd["cell"] == 4 and d["module"] == 3 and d["rack"] == 2 and "resistance" in d' "one cell"
+
+# ---- errors ----
+get "$(url /rack/3)"
+status 404 "rack out of range"
+json '"0-2" in d["error"] and d["status"] == 404' "404 names the valid range"
+get "$(url /rack/0/module/4)"
+status 404 "module out of range"
+get "$(url /rack/0/module/0/cell/5)"
+status 404 "cell out of range"
+json '"0-4" in d["error"]' "cell 404 names the valid range"
+get "$(url /rack/zero)"
+status 400 "non-numeric rack"
+get "$(url /no/such/thing)"
+status 404 "unknown path"
+json 'd["status"] == 404' "unknown path: JSON error"
+get -X POST "$(url /summary)"
+status 405 "POST /summary"
+header '^allow: GET, HEAD' "405 carries Allow"
+get "$(url "/summary?x=$("$PY" -c "print('a' * 5000)")")"
+status 414 "URI too long"
+"$PY" -c "print('{\"v\":\"' + 'a' * 70000 + '\"}')" >"$tmp/big.json"
+get -H 'Authorization: Bearer x' --data-binary "@$tmp/big.json" "$(url /control/setpoint)"
+status 413 "body too large"
+get "$(url '/history?seconds=0')"
+status 400 "history seconds=0"
+get "$(url '/updates?interval_ms=5')"
+status 400 "SSE interval below the publish period"
+get "$(url '/updates?rack=1')"
+status 400 "SSE rack without module"
+get "$(url '/updates?rack=9&module=0')"
+status 404 "SSE rack out of range"
+
+# ---- SSE ----
+curl -sN --max-time 2 -D "$tmp/sse.hdr" \
+	"$(url '/updates?rack=1&module=2&view=summary&interval_ms=200')" \
+	>"$tmp/sse" 2>/dev/null
+tr -d '\r' <"$tmp/sse.hdr" >"$tmp/hdr"
+header '^content-type: text/event-stream' "SSE content type"
+header '^cache-control: no-cache' "SSE Cache-Control"
+header '^x-accel-buffering: no' "SSE X-Accel-Buffering"
+has "$tmp/sse" "^retry: [0-9]+" "SSE sets retry"
+"$PY" - "$tmp/sse" >"$tmp/sse.check" 2>&1 <<'EOF'
+import json, sys
+events, cur = [], {}
+for line in open(sys.argv[1]).read().split("\n"):
+    if line == "":
+        if "data" in cur:
+            events.append(cur)
+        cur = {}
+    elif not line.startswith(":") and ":" in line:
+        k, v = line.split(":", 1)
+        cur[k] = v[1:] if v.startswith(" ") else v
+kinds = {e.get("event") for e in events}
+ids = [int(e["id"]) for e in events if e.get("event") == "summary"]
+mods = [json.loads(e["data"]) for e in events if e.get("event") == "module"]
+assert "summary" in kinds and "module" in kinds, kinds
+assert len(ids) >= 3, ids
+assert all(a < b for a, b in zip(ids, ids[1:])), ids
+assert all(m["rack"] == 1 and m["module"] == 2 and len(m["cells"]) == 5 for m in mods)
+for e in events:
+    json.loads(e["data"])
+print("events", len(events), "ids", ids)
+EOF
+if [ $? = 0 ]; then ok "SSE: >= 3 increasing ids, summary and module events on one stream"
+else notok "SSE stream"; show "$tmp/sse.check" "$tmp/sse"; fi
+get "$(url /healthz)"
+status 200 "server healthy after SSE clients disconnected"
+tick=$(curl -s "$(url /rack/0/module/0)" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['tick'])")
+curl -sN --max-time 1 -H "Last-Event-ID: $tick" "$(url '/updates?rack=0&module=0')" >"$tmp/sse2" 2>/dev/null
+first=$(sed -n 's/^id: //p' "$tmp/sse2" | head -1)
+if [ -n "$first" ] && [ "$first" -gt "$tick" ]; then ok "Last-Event-ID: resumes after $tick (first id $first)"
+else notok "Last-Event-ID $tick: first id '$first'"; show "$tmp/sse2"; fi
+
+# ---- history ----
+poll 5 sh -c "curl -s '$(url /history)' | grep -q '\"tick\".*\"tick\"'"
+get "$(url '/history?seconds=60&rack=2')"
+status 200 "/history?seconds=60&rack=2"
+json 'len(d["samples"]) >= 2 and all("rack" in x and "power" in x for x in d["samples"])' \
+	"/history: samples with rack aggregates"
+json 'all(a["tick"] < b["tick"] for a, b in zip(d["samples"], d["samples"][1:]))' \
+	"/history: samples in order"
+get "$(url '/history?rack=7')"
+status 404 "/history rack out of range"
+
+# ---- metrics ----
+get "$(url /metrics)"
+status 200 "/metrics"
+header '^content-type: text/plain; version=0.0.4' "/metrics content type"
+has "$tmp/body" '^batsim_up 1$' "/metrics: batsim_up 1"
+has "$tmp/body" '^batsim_build_info\{version="' "/metrics: build info"
+has "$tmp/body" '^batsim_ticks_total [0-9]+$' "/metrics: tick counter"
+has "$tmp/body" '^batsim_rack_voltage_volts\{rack="2"\} ' "/metrics: rack series"
+has "$tmp/body" '^batsim_module_temperature_max_celsius\{rack="2",module="3"\} ' "/metrics: module series"
+has "$tmp/body" '^batsim_alarms_active\{severity="protection"\} ' "/metrics: alarms by severity"
+if grep -q '^batsim_cell_' "$tmp/body"; then notok "/metrics: per-cell series off by default"
+else ok "/metrics: no per-cell series by default"; fi
+if [ -n "$PROMTOOL" ]; then
+	promtool check metrics <"$tmp/body" >"$tmp/prom" 2>&1 &&
+		ok "promtool check metrics" || { notok "promtool"; show "$tmp/prom"; }
+else
+	echo "# promtool not installed: format not validated"
+fi
+printf 'metrics_cells = yes\n' >>"$tmp/conf"
+start_httpd "$tmp/h2.log"
+h2pid=$!
+wait_port "$tmp/h2.log"
+poll 5 status_is 200 /healthz
+get "$(url /metrics)"
+has "$tmp/body" '^batsim_cell_voltage_volts\{rack="2",module="3",cell="4"\} ' \
+	"/metrics: per-cell series with metrics_cells"
+if [ -n "$PROMTOOL" ]; then
+	promtool check metrics <"$tmp/body" >"$tmp/prom" 2>&1 &&
+		ok "promtool with cells" || { notok "promtool with cells"; show "$tmp/prom"; }
+fi
+kill $h2pid; wait $h2pid 2>/dev/null; h2pid=
+port=$(port_of "$tmp/h.log")
+
+# ---- static files ----
+if [ -f "$s/data/www/index.html" ]; then
+	get "$(url /)"
+	status 200 "GET /"
+	header '^content-type: text/html' "/ is HTML"
+	etag=$(tr -d '\r' <"$tmp/hdr" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+	[ -n "$etag" ] && ok "ETag present" || notok "no ETag"
+	header '^last-modified: ' "Last-Modified present"
+	get -H "If-None-Match: $etag" "$(url /index.html)"
+	status 304 "If-None-Match gives 304"
+else
+	echo "# data/www/index.html missing: static checks skipped"
+fi
+get --path-as-is "$(url /../../../../etc/passwd)"
+status 404 "no directory traversal (..)"
+get "$(url /%2e%2e/%2e%2e/etc/passwd)"
+status 404 "no directory traversal (%2e%2e)"
+get "$(url /vendor/chart.js/..%2f..%2f..%2fetc/passwd)"
+status 404 "no traversal out of the chart.js directory"
+if [ -f /usr/share/javascript/chart.js/chart.min.js ]; then
+	"$HD" --help | grep -q chartjs
+	get "$(url /vendor/chart.js/chart.min.js)"
+	status 200 "Chart.js from the Debian directory"
+	header '^content-type: text/javascript' "Chart.js content type"
+fi
+
+# ---- control ----
+get "$(url /control)"
+status 403 "control disabled without a token file"
+json '"token" in d["error"]' "403 says how to enable control"
+printf 's3cret-token\n' >"$tmp/none.token"
+get "$(url /control)"
+status 401 "control without Authorization"
+header '^www-authenticate: Bearer' "401 carries WWW-Authenticate"
+get -H 'Authorization: Bearer nope' "$(url /control)"
+status 401 "control with a wrong token"
+get -H 'Authorization: Bearer s3cret-token' "$(url /control)"
+status 503 "control without batsimd's socket"
+json '"ctl.sock" in d["error"]' "503 names the socket"
+"$PY" "$FAKE" "$tmp/ctl.sock" "$tmp/ctl.log" normal &
+fpid=$!
+poll 5 test -S "$tmp/ctl.sock"
+A='Authorization: Bearer s3cret-token'
+get -H "$A" "$(url /control)"
+status 200 "GET /control (state)"
+json 'd["ok"] is True and "mode" in d' "state reply returned"
+get -H "$A" -d '{"mode":"power","value":-250000}' "$(url /control/setpoint)"
+status 200 "POST /control/setpoint"
+get -H "$A" -d '{"name":"regulation"}' "$(url /control/profile)"
+status 200 "POST /control/profile"
+get -H "$A" -d '{"value":30}' "$(url /control/ambient)"
+status 200 "POST /control/ambient"
+get -H "$A" -d '{"action":"inject","type":"short","rack":1,"module":0,"cell":2,"value":0.5}' "$(url /control/fault)"
+status 200 "POST /control/fault inject"
+get -H "$A" -d '{"action":"clear","type":"all"}' "$(url /control/fault)"
+status 200 "POST /control/fault clear"
+get -H "$A" -X POST "$(url /control/alarms/reset)"
+status 200 "POST /control/alarms/reset"
+get -H "$A" -d '{"value":666}' "$(url /control/ambient)"
+status 400 "batsimd's refusal is a 400"
+json '"666" in d["error"] and d["status"] == 400' "refusal message passed on"
+get -H "$A" -d '{"value":' "$(url /control/ambient)"
+status 400 "bad JSON body"
+get -H "$A" "$(url /control/setpoint)"
+status 405 "GET /control/setpoint"
+header '^allow: POST' "control 405 carries Allow: POST"
+has "$tmp/ctl.log" '"cmd": ?"setpoint"' "setpoint forwarded with its cmd"
+has "$tmp/ctl.log" '"cmd": ?"alarm_reset"' "alarm reset forwarded"
+has "$tmp/ctl.log" '"type": ?"short"' "fault body forwarded"
+
+# ---- stale path: writer stops, then comes back ----
+kill -TERM $wpid; wait $wpid 2>/dev/null; wpid=
+if poll 2 status_is 503 /summary; then ok "writer stopped: 503 within 2 s"
+else notok "no 503 after the writer stopped"; fi
+json 'd["stale"] is True and d["status"] == 503' "stopped: stale true"
+get "$(url /healthz)"
+status 503 "/healthz when stopped"
+json '"stopped" in d["error"]' "/healthz gives the reason"
+"$TW" --name "$N" --topology 3x4x5 --period-ms 100 2>>"$tmp/w.log" &
+wpid=$!
+if poll 10 status_is 200 /summary; then ok "writer back: 200 without restarting the server"
+else notok "no recovery"; show "$tmp/h.log"; fi
+
+# ---- SIGTERM with a stream open ----
+curl -sN --max-time 20 "$(url /updates?view=summary)" >"$tmp/sse3" 2>/dev/null &
+cpid=$!
+sleep 0.5
+kill -TERM $hpid
+if poll 5 sh -c "! kill -0 $hpid 2>/dev/null"; then
+	wait $hpid; rc=$?
+	[ $rc = 0 ] && ok "SIGTERM with a stream open: exit 0" || notok "SIGTERM: exit $rc"
+else
+	notok "server still running 5 s after SIGTERM"
+fi
+hpid=
+poll 5 sh -c "! kill -0 $cpid 2>/dev/null" && ok "the stream was closed" ||
+	{ notok "stream still open"; kill $cpid; }
+
+echo "# $pass passed, $fail failed"
+[ $fail = 0 ]
