@@ -143,7 +143,14 @@ extern "C" int ecu_available(char *desc, size_t desclen, char *why,
 	cudaError_t rc = cudaGetDeviceCount(&n);
 	cudaDeviceProp p;
 	if (rc != cudaSuccess) {
-		seterr(why, whylen, "cudaGetDeviceCount", rc);
+		if (rc == cudaErrorInsufficientDriver)
+			snprintf(why, whylen, "no NVIDIA driver, or one older "
+			         "than this CUDA runtime (%s)",
+			         cudaGetErrorString(rc));
+		else if (rc == cudaErrorNoDevice)
+			snprintf(why, whylen, "no CUDA device found");
+		else
+			seterr(why, whylen, "cudaGetDeviceCount", rc);
 		cudaGetLastError(); /* clear it */
 		return 0;
 	}
