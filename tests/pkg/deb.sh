@@ -28,6 +28,8 @@
 #   BATSIM_DEB_KEEP=1              keep the work directory
 #   BATSIM_DEB_ALLOW_REPLACE=1     go on when batsim is already installed
 #                                  (it will be purged at the end)
+#   BATSIM_DEB_PREBUILT=DIR        skip the build: test the .deb and .changes
+#                                  files already in DIR
 set -u
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -91,43 +93,49 @@ tree=$work/batsim-$upstream
 mkdir -p "$tree"
 
 # ---- 1. build ---------------------------------------------------------------
-mode=${BATSIM_DEB_TREE:-}
-if [ -z "$mode" ]; then
-	if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then mode=head; else mode=worktree; fi
-fi
-case $mode in
-head)
-	say "building from git HEAD $(git -C "$src" rev-parse --short HEAD)"
-	git -C "$src" archive --format=tar HEAD | tar -x -C "$tree" || { fail "git archive HEAD failed"; finish; }
-	;;
-worktree)
-	say "building from the working tree $src"
-	if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-		(cd "$src" && git ls-files -z --cached --others --exclude-standard |
-			xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-			tar --null -T - -cf -) | tar -x -C "$tree"
-	else
-		tar -C "$src" --exclude='./debian/tmp' --exclude='./debian/.debhelper' -cf - . | tar -x -C "$tree"
+if [ -n "${BATSIM_DEB_PREBUILT:-}" ]; then
+	say "testing the packages already built in $BATSIM_DEB_PREBUILT"
+	cp "$BATSIM_DEB_PREBUILT"/*.deb "$BATSIM_DEB_PREBUILT"/*.changes \
+		"$BATSIM_DEB_PREBUILT"/*.buildinfo "$work"/ 2>/dev/null
+else
+	mode=${BATSIM_DEB_TREE:-}
+	if [ -z "$mode" ]; then
+		if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then mode=head; else mode=worktree; fi
 	fi
-	;;
-*) fail "BATSIM_DEB_TREE must be head or worktree, not '$mode'"; finish ;;
-esac
-[ -f "$tree/debian/rules" ] || { fail "no debian/rules in the copied tree"; finish; }
+	case $mode in
+	head)
+		say "building from git HEAD $(git -C "$src" rev-parse --short HEAD)"
+		git -C "$src" archive --format=tar HEAD | tar -x -C "$tree" || { fail "git archive HEAD failed"; finish; }
+		;;
+	worktree)
+		say "building from the working tree $src"
+		if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+			(cd "$src" && git ls-files -z --cached --others --exclude-standard |
+				xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+				tar --null -T - -cf -) | tar -x -C "$tree"
+		else
+			tar -C "$src" --exclude='./debian/tmp' --exclude='./debian/.debhelper' -cf - . | tar -x -C "$tree"
+		fi
+		;;
+	*) fail "BATSIM_DEB_TREE must be head or worktree, not '$mode'"; finish ;;
+	esac
+	[ -f "$tree/debian/rules" ] || { fail "no debian/rules in the copied tree"; finish; }
 
-opts="parallel=2"
-[ "${BATSIM_DEB_CHECK:-0}" = 1 ] || opts="nocheck $opts"
-profiles=${BATSIM_DEB_PROFILES:-}
-[ "${BATSIM_DEB_CHECK:-0}" = 1 ] || profiles=${profiles:+$profiles,}nocheck
-say "dpkg-buildpackage -us -uc -b (DEB_BUILD_OPTIONS='$opts'${profiles:+, profiles $profiles})"
-start=$(date +%s)
-if ! (cd "$tree" && DEB_BUILD_OPTIONS="$opts" dpkg-buildpackage -us -uc -b ${profiles:+-P"$profiles"}) \
-	>"$work/build.log" 2>&1; then
-	tail -60 "$work/build.log"
-	fail "dpkg-buildpackage failed (log above)"
-	finish
+	opts="parallel=2"
+	[ "${BATSIM_DEB_CHECK:-0}" = 1 ] || opts="nocheck $opts"
+	profiles=${BATSIM_DEB_PROFILES:-}
+	[ "${BATSIM_DEB_CHECK:-0}" = 1 ] || profiles=${profiles:+$profiles,}nocheck
+	say "dpkg-buildpackage -us -uc -b (DEB_BUILD_OPTIONS='$opts'${profiles:+, profiles $profiles})"
+	start=$(date +%s)
+	if ! (cd "$tree" && DEB_BUILD_OPTIONS="$opts" dpkg-buildpackage -us -uc -b ${profiles:+-P"$profiles"}) \
+		>"$work/build.log" 2>&1; then
+		tail -60 "$work/build.log"
+		fail "dpkg-buildpackage failed (log above)"
+		finish
+	fi
+	say "built in $(($(date +%s) - start)) s: $(cd "$work" && ls ./*.deb | tr '\n' ' ')"
+	grep -E 'CUDA backend:|sd_notify:' "$work/build.log" | sed "s/^/$name: configure:/"
 fi
-say "built in $(($(date +%s) - start)) s: $(cd "$work" && ls ./*.deb | tr '\n' ' ')"
-grep -E 'CUDA backend:|sd_notify:' "$work/build.log" | sed "s/^/$name: configure:/"
 changes=$(ls "$work"/batsim_*.changes 2>/dev/null | head -1)
 [ -n "$changes" ] || { fail "no .changes file"; finish; }
 
@@ -180,6 +188,19 @@ if dpkg-query -W -f='${Depends}\n' batsim | grep -qi cuda; then
 fi
 if ldd /usr/sbin/batsimd | grep -qi 'libcuda'; then
 	fail "batsimd links a CUDA library dynamically: $(ldd /usr/sbin/batsimd | grep -i cuda)"
+fi
+
+# The installed units: systemd-analyze verify checks the syntax, that the
+# ExecStart= programs exist and that every Documentation=man: page opens.
+if command -v systemd-analyze >/dev/null 2>&1; then
+	out=$(systemd-analyze verify /lib/systemd/system/batsim-init.service \
+		/lib/systemd/system/batsimd.service /lib/systemd/system/batsim-httpd.service 2>&1)
+	if [ -n "$out" ]; then
+		echo "$out"
+		fail "systemd-analyze verify reports problems in the installed units (above)"
+	else
+		say "systemd-analyze verify: the installed units are clean"
+	fi
 fi
 
 # libbatsim-dev: compile and run a reader against the installed library.
@@ -286,6 +307,18 @@ if [ -n "$pid_batsimd" ] && [ -n "$pid_batsim_httpd" ]; then
 		python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert isinstance(d, dict) and d' \
 			"$summary" 2>/dev/null || fail "GET /summary is not a JSON object"
 		[ -S "/run/batsim/deb-test-$$.sock" ] || fail "batsimd's control socket is not in /run/batsim"
+		# Control through the httpd: it reads the installed token (group
+		# batsim) and connects to batsimd's socket (group batsim, umask
+		# 0007), as it will under systemd.
+		code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -d '{"value":30}' "$url/control/ambient")
+		[ "$code" = 401 ] || fail "POST /control/ambient without the token answered $code, expected 401"
+		reply=$(curl -sS -w ' HTTP %{http_code}' -X POST -d '{"value":30}' \
+			-H "Authorization: Bearer $(cat "$token")" "$url/control/ambient")
+		say "POST /control/ambient with the token: $reply"
+		case $reply in
+		*"HTTP 200") ;;
+		*) fail "POST /control/ambient with the installed token failed: $reply" ;;
+		esac
 	else
 		fail "$url/healthz did not answer 200 within 30 s"
 	fi
