@@ -15,4 +15,4 @@ src_httpd_batsim_httpd_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) \
 src_httpd_batsim_httpd_LDADD = src/common/libbscommon.la \
 	src/lib/libbatsim.la $(MHD_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) \
 	$(PTHREAD_LIBS) $(LIBM)
-# (man page added below once written)
+dist_man_MANS += man/batsim-httpd.8
