@@ -14,3 +14,5 @@ src_batsimd_batsimd_LDADD = $(ENGINE_LIBS) src/lib/libbatsim.la \
 # The default configuration file, /etc/batsim/batsim.conf.
 batsimconfdir = $(sysconfdir)/batsim
 dist_batsimconf_DATA = data/batsim.conf
+
+dist_man_MANS += man/batsimd.8 man/batsim.conf.5
