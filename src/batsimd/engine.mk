@@ -2,7 +2,8 @@
 #
 # Link line for any program that uses the engine (batsimd, tests, bench):
 #   prog_LDADD = $(ENGINE_LIBS) ...
-# ENGINE_LIBS carries the library, libm, pthreads and, when CUDA is on, the
+# ENGINE_LIBS carries the library, libbscommon (chemistry presets), libm,
+# pthreads and, when CUDA is on, the
 # static CUDA runtime and the C++ runtime its objects need.  The CUDA
 # objects (cuda/local.mk) are put into the same static library.
 noinst_LIBRARIES = src/batsimd/libbsengine.a
@@ -15,7 +16,6 @@ src_batsimd_libbsengine_a_SOURCES = \
 	src/batsimd/engine_faults.c \
 	src/batsimd/bms.c \
 	src/batsimd/profile.c \
-	src/batsimd/chemistry.c \
 	src/batsimd/chemistry.h
 ENGINE_CPPFLAGS = -I$(top_srcdir)/src/batsimd -I$(top_srcdir)/cuda
 src_batsimd_libbsengine_a_CPPFLAGS = $(AM_CPPFLAGS) $(ENGINE_CPPFLAGS)
@@ -24,7 +24,11 @@ src_batsimd_libbsengine_a_CPPFLAGS = $(AM_CPPFLAGS) $(ENGINE_CPPFLAGS)
 # and so that both backends round alike.
 src_batsimd_libbsengine_a_CFLAGS = $(AM_CFLAGS) -ffp-contract=off
 
-ENGINE_LIBS = src/batsimd/libbsengine.a $(LIBM) $(PTHREAD_LIBS)
+# The chemistry presets (src/batsimd/chemistry.c) are compiled once, into
+# src/common/libbscommon.la (conf.c needs them too), which therefore
+# follows the engine library on the link line.
+ENGINE_LIBS = src/batsimd/libbsengine.a src/common/libbscommon.la \
+	$(LIBM) $(PTHREAD_LIBS)
 if HAVE_CUDA
 ENGINE_LIBS += $(CUDA_LDFLAGS) $(CUDA_LIBS) -lstdc++
 endif
