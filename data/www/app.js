@@ -466,12 +466,16 @@
       (mode === 'current' ? fmt(site.setpoint, 1) + ' A' : fmtPower(site.setpoint)) +
       (site.profile && site.profile !== 'none' ? ` (${site.profile})` : ''));
     setText('k-ambient', num(site.ambient) === null ? '—' : fmt(site.ambient, 1) + ' °C');
-    const a = site.alarms || {};
-    const act = a.active || {}, lat = a.latched || {};
-    const nAct = (act.warning || 0) + (act.alarm || 0) + (act.protection || 0);
-    const nLat = (lat.warning || 0) + (lat.alarm || 0) + (lat.protection || 0);
-    setText('k-alarms', `${nAct} active / ${nLat} latched`,
-      (act.protection || act.alarm) ? 'bad' : nAct ? 'warn' : '');
+    /* counted from the racks' alarm lists, like the alarm table (the
+     * site record counts racks per tier) */
+    let nAct = 0, nLat = 0, worst = 0;
+    for (const rk of Array.isArray(s.racks) ? s.racks : []) {
+      for (const a of Array.isArray(rk.alarms) ? rk.alarms : []) {
+        if (a.active) { nAct++; worst = Math.max(worst, TIER_RANK[a.tier] || 0); } else nLat++;
+      }
+    }
+    setText('k-alarms', `${nAct} active` + (nLat ? `, ${nLat} latched` : ''),
+      worst >= 2 ? 'bad' : worst === 1 ? 'warn' : '');
     setText('k-tick', String(s.tick));
     setText('k-time', fmtDuration(num(s.time_s)));
     const backend = s.backend || (S.info && S.info.backend);
@@ -924,13 +928,13 @@
     const tb = $('alarm-table').tBodies[0];
     tb.replaceChildren();
     for (const a of list) {
-      const loc = [`rack ${a.rack}`];
-      if (typeof a.module === 'number') loc.push(`module ${a.module}`);
-      if (typeof a.cell === 'number') loc.push(`cell ${a.cell}`);
+      const loc = [`rack ${a.rack}`], short = [`R${a.rack}`];
+      if (typeof a.module === 'number') { loc.push(`module ${a.module}`); short.push(`M${a.module}`); }
+      if (typeof a.cell === 'number') { loc.push(`cell ${a.cell}`); short.push(`C${a.cell}`); }
       const state = a.active ? (a.latched ? 'active, latched' : 'active') : 'latched (cleared)';
       const go = el('button', {
-        type: 'button', class: 'linkish', text: loc.join(' · '),
-        title: 'Show this module',
+        type: 'button', class: 'linkish', text: short.join(' '),
+        title: `Show ${loc.join(' · ')}`, 'aria-label': `${loc.join(', ')}: show this module`,
         onclick: () => select(a.rack, typeof a.module === 'number' ? a.module : S.sel.module),
       });
       tb.append(el('tr', { class: a.active ? 'active' : 'inactive' },

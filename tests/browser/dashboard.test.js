@@ -328,7 +328,7 @@ async function runPage(ctx) {
   await page.click(`${f} button[type=submit]`);
   await page.waitForSelector('#token-dialog[open]');
   await page.fill('#token-input', TOKEN);
-  await page.click('#token-ok');
+  await page.press('#token-input', 'Enter'); /* Enter submits the token (not Cancel) */
   if (WRITER === 'testwriter') {
     await waitFor(() => S(() => /HTTP/.test(document.querySelector('#f-setpoint .msg').textContent)), 5000, 'the error without batsimd');
     ok(await S(() => document.querySelector('#f-setpoint .msg').classList.contains('err')), 'without batsimd the control error is shown', await page.textContent(`${f} .msg`));
