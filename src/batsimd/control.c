@@ -34,11 +34,11 @@
 #define CTL_MAX_OUT (64u << 20)
 
 struct ctl_client {
-	int fd;          /* -1: free slot */
-	char *in;        /* CTL_MAX_LINE + 1 bytes */
+	int fd;	  /* -1: free slot */
+	char *in; /* CTL_MAX_LINE + 1 bytes */
 	size_t in_len;
-	int discarding;  /* inside an over-long line: drop until newline */
-	int eof;         /* the peer shut down its sending side */
+	int discarding; /* inside an over-long line: drop until newline */
+	int eof;	/* the peer shut down its sending side */
 	char *out;
 	size_t out_len, out_off, out_cap;
 };
@@ -53,25 +53,25 @@ struct ctl_server {
 };
 
 static const char *const fault_names[BS_FAULT_KINDS] = {
-	[BS_FAULT_SHORT] = "short",
-	[BS_FAULT_HIGH_R] = "high_r",
-	[BS_FAULT_FADE] = "fade",
-	[BS_FAULT_COOLING] = "cooling",
-	[BS_FAULT_SENSOR_STUCK] = "sensor_stuck",
-	[BS_FAULT_SENSOR_OFFSET] = "sensor_offset",
-	[BS_FAULT_OPEN] = "open",
-	[BS_FAULT_RUNAWAY] = "runaway",
+    [BS_FAULT_SHORT] = "short",
+    [BS_FAULT_HIGH_R] = "high_r",
+    [BS_FAULT_FADE] = "fade",
+    [BS_FAULT_COOLING] = "cooling",
+    [BS_FAULT_SENSOR_STUCK] = "sensor_stuck",
+    [BS_FAULT_SENSOR_OFFSET] = "sensor_offset",
+    [BS_FAULT_OPEN] = "open",
+    [BS_FAULT_RUNAWAY] = "runaway",
 };
 
 static const char *const alarm_names[BS_ALARM_KINDS] = {
-	[BS_ALARM_CELL_OV] = "cell_ov",   [BS_ALARM_CELL_UV] = "cell_uv",
-	[BS_ALARM_CELL_OT] = "cell_ot",   [BS_ALARM_CELL_UT] = "cell_ut",
-	[BS_ALARM_V_SPREAD] = "v_spread", [BS_ALARM_T_SPREAD] = "t_spread",
-	[BS_ALARM_SOC_HIGH] = "soc_high", [BS_ALARM_SOC_LOW] = "soc_low",
+    [BS_ALARM_CELL_OV] = "cell_ov",   [BS_ALARM_CELL_UV] = "cell_uv",
+    [BS_ALARM_CELL_OT] = "cell_ot",   [BS_ALARM_CELL_UT] = "cell_ut",
+    [BS_ALARM_V_SPREAD] = "v_spread", [BS_ALARM_T_SPREAD] = "t_spread",
+    [BS_ALARM_SOC_HIGH] = "soc_high", [BS_ALARM_SOC_LOW] = "soc_low",
 };
 
-static const char *const tier_names[BS_TIERS] = { "warning", "alarm",
-	                                          "protection" };
+static const char *const tier_names[BS_TIERS] = {"warning", "alarm",
+						 "protection"};
 
 static uint64_t now_ns(void)
 {
@@ -84,10 +84,9 @@ static uint64_t now_ns(void)
 /* ---- socket setup ---- */
 
 int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
-             struct ctl_daemon *d, ctl_server **out, char *err,
-             size_t errlen)
+	     struct ctl_daemon *d, ctl_server **out, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char dir[sizeof sa.sun_path];
 	struct stat st;
 	ctl_server *s;
@@ -95,9 +94,11 @@ int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
 	int fd;
 
 	if (strlen(path) >= sizeof sa.sun_path || path[0] != '/') {
-		snprintf(err, errlen, "control socket %s: need an absolute "
-		         "path of at most %zu bytes (control_socket in "
-		         "batsim.conf)", path, sizeof sa.sun_path - 1);
+		snprintf(err, errlen,
+			 "control socket %s: need an absolute "
+			 "path of at most %zu bytes (control_socket in "
+			 "batsim.conf)",
+			 path, sizeof sa.sun_path - 1);
 		return -1;
 	}
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
@@ -108,19 +109,23 @@ int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
 	else
 		*slash = '\0';
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "control socket %s: directory %s does "
-		         "not exist: create it (batsimd.service has "
-		         "RuntimeDirectory=batsim; by hand: mkdir -p %s) or "
-		         "set control_socket in batsim.conf", path, dir, dir);
+		snprintf(err, errlen,
+			 "control socket %s: directory %s does "
+			 "not exist: create it (batsimd.service has "
+			 "RuntimeDirectory=batsim; by hand: mkdir -p %s) or "
+			 "set control_socket in batsim.conf",
+			 path, dir, dir);
 		return -1;
 	}
 	if (lstat(path, &st) == 0) {
 		int probe;
 
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "control socket %s: the path "
-			         "exists and is not a socket: remove it or set "
-			         "control_socket in batsim.conf", path);
+			snprintf(err, errlen,
+				 "control socket %s: the path "
+				 "exists and is not a socket: remove it or set "
+				 "control_socket in batsim.conf",
+				 path);
 			return -1;
 		}
 		/* a socket file: live when something accepts on it */
@@ -128,17 +133,19 @@ int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
 		if (probe >= 0 &&
 		    connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
 			close(probe);
-			snprintf(err, errlen, "control socket %s: another "
-			         "batsimd is listening on it: stop it first",
-			         path);
+			snprintf(err, errlen,
+				 "control socket %s: another "
+				 "batsimd is listening on it: stop it first",
+				 path);
 			return -1;
 		}
 		if (probe >= 0)
 			close(probe);
 		if (unlink(path) != 0) {
-			snprintf(err, errlen, "control socket %s: cannot "
-			         "remove the stale socket: %s", path,
-			         strerror(errno));
+			snprintf(err, errlen,
+				 "control socket %s: cannot "
+				 "remove the stale socket: %s",
+				 path, strerror(errno));
 			return -1;
 		}
 		log_info("removed stale control socket %s", path);
@@ -146,14 +153,15 @@ int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "control socket: socket(): %s",
-		         strerror(errno));
+			 strerror(errno));
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
 		snprintf(err, errlen, "control socket %s: bind: %s%s", path,
-		         strerror(errno),
-		         errno == EACCES ? " (check the directory's owner "
-		                           "and mode)" : "");
+			 strerror(errno),
+			 errno == EACCES ? " (check the directory's owner "
+					   "and mode)"
+					 : "");
 		close(fd);
 		return -1;
 	}
@@ -161,7 +169,7 @@ int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
 	 * the batsim group (batsim-httpd, batsimctl users) may connect */
 	if (chmod(path, 0660) != 0 || listen(fd, 16) != 0) {
 		snprintf(err, errlen, "control socket %s: %s", path,
-		         strerror(errno));
+			 strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -204,7 +212,7 @@ void ctl_close(ctl_server *s)
 	close(s->lfd);
 	if (unlink(s->path) != 0 && errno != ENOENT)
 		log_warn("cannot remove control socket %s: %s", s->path,
-		         strerror(errno));
+			 strerror(errno));
 	free(s);
 }
 
@@ -213,14 +221,14 @@ void ctl_close(ctl_server *s)
 static char *reply_json(json_object *o)
 {
 	char *r = strdup(json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
 	json_object_put(o);
 	return r;
 }
 
 static char *reply_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 
 static char *reply_error(const char *fmt, ...)
 {
@@ -247,8 +255,8 @@ static json_object *ok_object(void)
 /* ---- request fields ---- */
 
 /* Reject fields a command does not know, to catch typos ("modul"). */
-static int check_fields(json_object *req, const char *const *allowed,
-                        char *err, size_t errlen)
+static int check_fields(json_object *req, const char *const *allowed, char *err,
+			size_t errlen)
 {
 	json_object_object_foreach(req, key, val)
 	{
@@ -259,8 +267,10 @@ static int check_fields(json_object *req, const char *const *allowed,
 			if (!strcmp(key, allowed[i]))
 				break;
 		if (!allowed[i]) {
-			snprintf(err, errlen, "unknown field \"%s\" for this "
-			         "command (see docs/control-protocol.md)", key);
+			snprintf(err, errlen,
+				 "unknown field \"%s\" for this "
+				 "command (see docs/control-protocol.md)",
+				 key);
 			return -1;
 		}
 	}
@@ -268,8 +278,8 @@ static int check_fields(json_object *req, const char *const *allowed,
 }
 
 /* A number field: 0 found, 1 absent, -1 wrong type (message in err). */
-static int get_number(json_object *req, const char *key, double *out,
-                      char *err, size_t errlen)
+static int get_number(json_object *req, const char *key, double *out, char *err,
+		      size_t errlen)
 {
 	json_object *v;
 
@@ -290,7 +300,7 @@ static int get_number(json_object *req, const char *key, double *out,
 
 /* An integer index field in [0, limit): 0 found, 1 absent, -1 bad. */
 static int get_index(json_object *req, const char *key, uint32_t limit,
-                     int32_t *out, char *err, size_t errlen)
+		     int32_t *out, char *err, size_t errlen)
 {
 	json_object *v;
 	int64_t i;
@@ -303,8 +313,8 @@ static int get_index(json_object *req, const char *key, uint32_t limit,
 	}
 	i = json_object_get_int64(v);
 	if (i < 0 || i >= (int64_t)limit) {
-		snprintf(err, errlen, "\"%s\" %lld out of range: 0 to %u",
-		         key, (long long)i, limit - 1);
+		snprintf(err, errlen, "\"%s\" %lld out of range: 0 to %u", key,
+			 (long long)i, limit - 1);
 		return -1;
 	}
 	*out = (int32_t)i;
@@ -331,7 +341,7 @@ static const char *get_string(json_object *req, const char *key, int *bad)
 
 static char *cmd_setpoint(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = { "cmd", "mode", "value", NULL };
+	static const char *const f[] = {"cmd", "mode", "value", NULL};
 	char err[256];
 	const char *mode;
 	uint32_t m;
@@ -343,28 +353,29 @@ static char *cmd_setpoint(ctl_server *s, json_object *req)
 	mode = get_string(req, "mode", &bad);
 	if (!mode || (strcmp(mode, "power") && strcmp(mode, "current")))
 		return reply_error("setpoint needs \"mode\": \"power\" or "
-		                   "\"current\"");
+				   "\"current\"");
 	m = !strcmp(mode, "power") ? BS_MODE_POWER : BS_MODE_CURRENT;
 	r = get_number(req, "value", &v, err, sizeof err);
 	if (r < 0)
 		return reply_error("%s", err);
 	if (r > 0)
 		return reply_error("setpoint needs \"value\" (%s, + = "
-		                   "discharge)", m == BS_MODE_POWER ? "W" : "A");
+				   "discharge)",
+				   m == BS_MODE_POWER ? "W" : "A");
 	if (fabs(v) > (m == BS_MODE_POWER ? 1e12 : 1e9))
 		return reply_error("setpoint %g %s is out of range", v,
-		                   m == BS_MODE_POWER ? "W" : "A");
+				   m == BS_MODE_POWER ? "W" : "A");
 	if (engine_set_setpoint(s->e, m, v) != 0)
 		return reply_error("the engine refused setpoint %s %g", mode,
-		                   v);
+				   v);
 	log_info("control: setpoint %s %g %s", mode, v,
-	         m == BS_MODE_POWER ? "W" : "A");
+		 m == BS_MODE_POWER ? "W" : "A");
 	return reply_json(ok_object());
 }
 
 static char *cmd_ambient(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = { "cmd", "value", NULL };
+	static const char *const f[] = {"cmd", "value", NULL};
 	char err[256];
 	double v;
 	int r;
@@ -376,10 +387,10 @@ static char *cmd_ambient(ctl_server *s, json_object *req)
 		return reply_error("%s", err);
 	if (r > 0)
 		return reply_error("ambient needs \"value\" (air temperature, "
-		                   "degC)");
+				   "degC)");
 	if (v < -60 || v > 100)
 		return reply_error("ambient %g degC out of range: -60 to 100",
-		                   v);
+				   v);
 	if (engine_set_ambient(s->e, v) != 0)
 		return reply_error("the engine refused ambient %g degC", v);
 	log_info("control: ambient %g degC", v);
@@ -388,10 +399,10 @@ static char *cmd_ambient(ctl_server *s, json_object *req)
 
 static char *cmd_profile(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = { "cmd", "name", "path", "loop",
-		                         "scale", NULL };
-	static const char *const names[] = { "none", "csv", "peak-shaving",
-		                             "regulation", "cycle", NULL };
+	static const char *const f[] = {"cmd",	"name",	 "path",
+					"loop", "scale", NULL};
+	static const char *const names[] = {
+	    "none", "csv", "peak-shaving", "regulation", "cycle", NULL};
 	struct cfg_profile p;
 	char err[512];
 	const char *name, *path;
@@ -407,7 +418,7 @@ static char *cmd_profile(ctl_server *s, json_object *req)
 			break;
 	if (!name || !names[i])
 		return reply_error("profile needs \"name\": none, csv, "
-		                   "peak-shaving, regulation or cycle");
+				   "peak-shaving, regulation or cycle");
 	memset(&p, 0, sizeof p);
 	snprintf(p.name, sizeof p.name, "%s", i == 0 ? "" : name);
 	p.loop = 1;
@@ -417,12 +428,13 @@ static char *cmd_profile(ctl_server *s, json_object *req)
 		return reply_error("\"path\" must be a string");
 	if (!strcmp(name, "csv")) {
 		if (!path || path[0] != '/')
-			return reply_error("profile csv needs \"path\": the "
-			                   "absolute path of a CSV file "
-			                   "time_s,power_w readable by batsimd");
+			return reply_error(
+			    "profile csv needs \"path\": the "
+			    "absolute path of a CSV file "
+			    "time_s,power_w readable by batsimd");
 		if (strlen(path) >= sizeof p.csv_path)
 			return reply_error("\"path\" longer than %zu bytes",
-			                   sizeof p.csv_path - 1);
+					   sizeof p.csv_path - 1);
 		snprintf(p.csv_path, sizeof p.csv_path, "%s", path);
 	} else if (path) {
 		return reply_error("\"path\" applies to profile csv only");
@@ -440,9 +452,9 @@ static char *cmd_profile(ctl_server *s, json_object *req)
 	err[0] = '\0';
 	if (engine_set_profile(s->e, &p, err, sizeof err) != 0)
 		return reply_error("profile %s: %s", name,
-		                   err[0] ? err : "refused by the engine");
+				   err[0] ? err : "refused by the engine");
 	log_info("control: profile %s%s%s", name, p.csv_path[0] ? " " : "",
-	         p.csv_path);
+		 p.csv_path);
 	return reply_json(ok_object());
 }
 
@@ -454,17 +466,15 @@ static const struct {
 	int lo_incl;
 	const char *value;
 } fault_rules[BS_FAULT_KINDS] = {
-	[BS_FAULT_SHORT] = { 1, 1, 0, 0, 1e9, 0, "leak resistance in ohm, > 0" },
-	[BS_FAULT_HIGH_R] = { 1, 1, 0, 0, 1e6, 0, "R0 multiplier, > 0" },
-	[BS_FAULT_FADE] = { 1, 1, 0, 0, 1, 0,
-		            "remaining capacity fraction, (0, 1]" },
-	[BS_FAULT_COOLING] = { 0, 1, 0, 0, 1, 0, "hA multiplier, (0, 1]" },
-	[BS_FAULT_SENSOR_STUCK] = { 1, 0, 1, 0, 0, 0, "none" },
-	[BS_FAULT_SENSOR_OFFSET] = { 1, 1, 1, -1e6, 1e6, 1,
-		                     "offset in V or K" },
-	[BS_FAULT_OPEN] = { 0, 0, 0, 0, 0, 0, "none" },
-	[BS_FAULT_RUNAWAY] = { 1, 1, 0, -60, 1000, 1,
-		               "threshold temperature in degC" },
+    [BS_FAULT_SHORT] = {1, 1, 0, 0, 1e9, 0, "leak resistance in ohm, > 0"},
+    [BS_FAULT_HIGH_R] = {1, 1, 0, 0, 1e6, 0, "R0 multiplier, > 0"},
+    [BS_FAULT_FADE] = {1, 1, 0, 0, 1, 0, "remaining capacity fraction, (0, 1]"},
+    [BS_FAULT_COOLING] = {0, 1, 0, 0, 1, 0, "hA multiplier, (0, 1]"},
+    [BS_FAULT_SENSOR_STUCK] = {1, 0, 1, 0, 0, 0, "none"},
+    [BS_FAULT_SENSOR_OFFSET] = {1, 1, 1, -1e6, 1e6, 1, "offset in V or K"},
+    [BS_FAULT_OPEN] = {0, 0, 0, 0, 0, 0, "none"},
+    [BS_FAULT_RUNAWAY] = {1, 1, 0, -60, 1000, 1,
+			  "threshold temperature in degC"},
 };
 
 static json_object *fault_json(const struct eng_fault *f)
@@ -472,25 +482,24 @@ static json_object *fault_json(const struct eng_fault *f)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "type",
-	                       json_object_new_string(
-				       f->kind < BS_FAULT_KINDS
-					       ? fault_names[f->kind]
-					       : "unknown"));
+			       json_object_new_string(f->kind < BS_FAULT_KINDS
+							  ? fault_names[f->kind]
+							  : "unknown"));
 	json_object_object_add(o, "rack", json_object_new_int(f->rack));
 	if (f->module >= 0)
 		json_object_object_add(o, "module",
-		                       json_object_new_int(f->module));
+				       json_object_new_int(f->module));
 	if (f->cell >= 0)
 		json_object_object_add(o, "cell", json_object_new_int(f->cell));
 	if (f->kind < BS_FAULT_KINDS && fault_rules[f->kind].needs_value)
 		json_object_object_add(o, "value",
-		                       json_object_new_double(f->value));
+				       json_object_new_double(f->value));
 	if (f->kind == BS_FAULT_SENSOR_STUCK ||
 	    f->kind == BS_FAULT_SENSOR_OFFSET)
-		json_object_object_add(o, "quantity",
-		                       json_object_new_string(
-					       f->quantity ? "temperature"
-					                   : "voltage"));
+		json_object_object_add(
+		    o, "quantity",
+		    json_object_new_string(f->quantity ? "temperature"
+						       : "voltage"));
 	return o;
 }
 
@@ -512,11 +521,11 @@ static struct eng_fault *faults_copy(engine *e, unsigned *n)
 
 static char *cmd_fault(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = { "cmd",  "action", "type",
-		                         "rack", "module", "cell",
-		                         "value", "quantity", NULL };
+	static const char *const f[] = {"cmd",	 "action",   "type",
+					"rack",	 "module",   "cell",
+					"value", "quantity", NULL};
 	const struct bsd_config *cfg = s->cfg;
-	struct eng_fault fl = { .rack = -1, .module = -1, .cell = -1 };
+	struct eng_fault fl = {.rack = -1, .module = -1, .cell = -1};
 	const char *action, *type, *quantity;
 	char err[512];
 	int inject, all = 0, bad, r, have_value, have_loc;
@@ -527,31 +536,31 @@ static char *cmd_fault(ctl_server *s, json_object *req)
 	action = get_string(req, "action", &bad);
 	if (!action || (strcmp(action, "inject") && strcmp(action, "clear")))
 		return reply_error("fault needs \"action\": \"inject\" or "
-		                   "\"clear\"");
+				   "\"clear\"");
 	inject = !strcmp(action, "inject");
 	type = get_string(req, "type", &bad);
 	if (!type)
 		return reply_error("fault needs \"type\": short, high_r, fade, "
-		                   "cooling, sensor_stuck, sensor_offset, open "
-		                   "or runaway%s", inject ? "" : " (or all)");
+				   "cooling, sensor_stuck, sensor_offset, open "
+				   "or runaway%s",
+				   inject ? "" : " (or all)");
 	for (kind = 0; kind < BS_FAULT_KINDS; kind++)
 		if (!strcmp(type, fault_names[kind]))
 			break;
 	if (kind == BS_FAULT_KINDS) {
 		if (inject || strcmp(type, "all"))
 			return reply_error("unknown fault type \"%s\": short, "
-			                   "high_r, fade, cooling, "
-			                   "sensor_stuck, sensor_offset, open "
-			                   "or runaway%s", type,
-			                   inject ? "" : " (or all)");
+					   "high_r, fade, cooling, "
+					   "sensor_stuck, sensor_offset, open "
+					   "or runaway%s",
+					   type, inject ? "" : " (or all)");
 		all = 1;
 	}
-	if (get_index(req, "rack", cfg->racks, &fl.rack, err, sizeof err) <
-	            0 ||
+	if (get_index(req, "rack", cfg->racks, &fl.rack, err, sizeof err) < 0 ||
 	    get_index(req, "module", cfg->modules_per_rack, &fl.module, err,
-	              sizeof err) < 0 ||
+		      sizeof err) < 0 ||
 	    get_index(req, "cell", cfg->cells_per_module, &fl.cell, err,
-	              sizeof err) < 0)
+		      sizeof err) < 0)
 		return reply_error("%s", err);
 	if ((fl.module >= 0) != (fl.cell >= 0))
 		return reply_error("give \"module\" and \"cell\" together");
@@ -560,9 +569,9 @@ static char *cmd_fault(ctl_server *s, json_object *req)
 		return reply_error("\"module\" and \"cell\" need \"rack\"");
 	quantity = get_string(req, "quantity", &bad);
 	if (bad || (quantity && strcmp(quantity, "voltage") &&
-	            strcmp(quantity, "temperature")))
+		    strcmp(quantity, "temperature")))
 		return reply_error("\"quantity\" must be \"voltage\" or "
-		                   "\"temperature\"");
+				   "\"temperature\"");
 	fl.quantity = quantity && !strcmp(quantity, "temperature");
 	r = get_number(req, "value", &fl.value, err, sizeof err);
 	if (r < 0)
@@ -575,56 +584,62 @@ static char *cmd_fault(ctl_server *s, json_object *req)
 		fl.kind = kind;
 		if (fl.rack < 0)
 			return reply_error("a %s fault needs \"rack\"%s", name,
-			                   fault_rules[kind].cell
-			                           ? ", \"module\" and \"cell\""
-			                           : "");
+					   fault_rules[kind].cell
+					       ? ", \"module\" and \"cell\""
+					       : "");
 		if (fault_rules[kind].cell && !have_loc)
 			return reply_error("a %s fault is on a cell: give "
-			                   "\"module\" and \"cell\"", name);
+					   "\"module\" and \"cell\"",
+					   name);
 		if (!fault_rules[kind].cell && have_loc)
 			return reply_error("a %s fault is on a whole rack: "
-			                   "drop \"module\" and \"cell\"", name);
+					   "drop \"module\" and \"cell\"",
+					   name);
 		if (fault_rules[kind].needs_quantity && !quantity)
 			return reply_error("a %s fault needs \"quantity\": "
-			                   "\"voltage\" or \"temperature\"",
-			                   name);
+					   "\"voltage\" or \"temperature\"",
+					   name);
 		if (!fault_rules[kind].needs_quantity && quantity)
 			return reply_error("\"quantity\" applies to sensor "
-			                   "faults only");
+					   "faults only");
 		if (fault_rules[kind].needs_value) {
 			double lo = fault_rules[kind].lo;
 			double hi = fault_rules[kind].hi;
 
 			if (!have_value)
 				return reply_error("a %s fault needs \"value\" "
-				                   "(%s)", name,
-				                   fault_rules[kind].value);
+						   "(%s)",
+						   name,
+						   fault_rules[kind].value);
 			if (fault_rules[kind].lo_incl
-			            ? !(fl.value >= lo && fl.value <= hi)
-			            : !(fl.value > lo && fl.value <= hi))
+				? !(fl.value >= lo && fl.value <= hi)
+				: !(fl.value > lo && fl.value <= hi))
 				return reply_error("%s value %g out of range "
-				                   "(%s)", name, fl.value,
-				                   fault_rules[kind].value);
+						   "(%s)",
+						   name, fl.value,
+						   fault_rules[kind].value);
 		} else if (have_value && kind != BS_FAULT_SENSOR_STUCK) {
 			return reply_error("a %s fault takes no \"value\"",
-			                   name);
+					   name);
 		} else {
 			fl.value = 0;
 		}
 		err[0] = '\0';
 		if (engine_fault_inject(s->e, &fl, err, sizeof err) != 0)
 			return reply_error("fault %s: %s", name,
-			                   err[0] ? err : "refused by the engine");
+					   err[0] ? err
+						  : "refused by the engine");
 		if (have_loc)
 			log_notice("control: fault %s injected on rack %d "
-			           "module %d cell %d (value %g)", name,
-			           fl.rack, fl.module, fl.cell, fl.value);
+				   "module %d cell %d (value %g)",
+				   name, fl.rack, fl.module, fl.cell, fl.value);
 		else if (fault_rules[kind].needs_value)
 			log_notice("control: fault %s injected on rack %d "
-			           "(value %g)", name, fl.rack, fl.value);
+				   "(value %g)",
+				   name, fl.rack, fl.value);
 		else
 			log_notice("control: fault %s injected on rack %d",
-			           name, fl.rack);
+				   name, fl.rack);
 		return reply_json(ok_object());
 	}
 
@@ -654,29 +669,29 @@ static char *cmd_fault(ctl_server *s, json_object *req)
 			if (engine_fault_clear(s->e, x, err, sizeof err) != 0) {
 				free(list);
 				return reply_error("fault clear: %s",
-				                   err[0] ? err
-				                          : "refused by the "
-				                            "engine");
+						   err[0] ? err
+							  : "refused by the "
+							    "engine");
 			}
 			cleared++;
 		}
 		free(list);
 		if (!cleared && !all)
 			return reply_error("no matching %s fault is injected "
-			                   "(list them with batsimctl faults)",
-			                   type);
+					   "(list them with batsimctl faults)",
+					   type);
 		log_notice("control: %u fault%s cleared", cleared,
-		           cleared == 1 ? "" : "s");
+			   cleared == 1 ? "" : "s");
 		o = ok_object();
 		json_object_object_add(o, "cleared",
-		                       json_object_new_int((int)cleared));
+				       json_object_new_int((int)cleared));
 		return reply_json(o);
 	}
 }
 
 static char *cmd_alarm_reset(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = { "cmd", "rack", NULL };
+	static const char *const f[] = {"cmd", "rack", NULL};
 	char err[256];
 	int32_t rack = -1;
 
@@ -695,12 +710,12 @@ static char *cmd_alarm_reset(ctl_server *s, json_object *req)
  * (not from the segment, so a reset shows at once). */
 static char *cmd_alarms(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = { "cmd", NULL };
+	static const char *const f[] = {"cmd", NULL};
 	const struct bsd_config *cfg = s->cfg;
 	uint32_t cpm = cfg->cells_per_module;
 	uint64_t n_mod = (uint64_t)cfg->racks * cfg->modules_per_rack;
 	uint64_t n_cells = n_mod * cpm;
-	struct bs_slot_view v = { 0 };
+	struct bs_slot_view v = {0};
 	json_object *o, *arr;
 	char err[256];
 
@@ -732,36 +747,36 @@ static char *cmd_alarms(ctl_server *s, json_object *req)
 				      bit))
 					continue;
 				a = json_object_new_object();
-				json_object_object_add(a, "rack",
-				                       json_object_new_int((int)r));
 				json_object_object_add(
-					a, "kind",
-					json_object_new_string(alarm_names[k]));
+				    a, "rack", json_object_new_int((int)r));
 				json_object_object_add(
-					a, "tier",
-					json_object_new_string(tier_names[t]));
+				    a, "kind",
+				    json_object_new_string(alarm_names[k]));
 				json_object_object_add(
-					a, "active",
-					json_object_new_boolean(
-						!!(rk->alarm_active & bit)));
+				    a, "tier",
+				    json_object_new_string(tier_names[t]));
 				json_object_object_add(
-					a, "latched",
-					json_object_new_boolean(
-						!!(rk->alarm_latched & bit)));
+				    a, "active",
+				    json_object_new_boolean(
+					!!(rk->alarm_active & bit)));
+				json_object_object_add(
+				    a, "latched",
+				    json_object_new_boolean(
+					!!(rk->alarm_latched & bit)));
 				if (idx < cfg->modules_per_rack * cpm) {
 					json_object_object_add(
-						a, "module",
-						json_object_new_int(
-							(int)(idx / cpm)));
+					    a, "module",
+					    json_object_new_int(
+						(int)(idx / cpm)));
 					json_object_object_add(
-						a, "cell",
-						json_object_new_int(
-							(int)(idx % cpm)));
+					    a, "cell",
+					    json_object_new_int(
+						(int)(idx % cpm)));
 				}
 				json_object_object_add(
-					a, "time_s",
-					json_object_new_double(
-						rk->alarm_time_s[k]));
+				    a, "time_s",
+				    json_object_new_double(
+					rk->alarm_time_s[k]));
 				json_object_array_add(arr, a);
 			}
 		}
@@ -777,7 +792,7 @@ static char *cmd_alarms(ctl_server *s, json_object *req)
 
 static char *cmd_state(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = { "cmd", NULL };
+	static const char *const f[] = {"cmd", NULL};
 	struct eng_control c;
 	json_object *o, *p, *arr;
 	struct eng_fault *list;
@@ -789,26 +804,26 @@ static char *cmd_state(ctl_server *s, json_object *req)
 	engine_control(s->e, &c);
 	o = ok_object();
 	json_object_object_add(o, "mode",
-	                       json_object_new_string(c.mode == BS_MODE_POWER
-	                                                      ? "power"
-	                                                      : "current"));
+			       json_object_new_string(c.mode == BS_MODE_POWER
+							  ? "power"
+							  : "current"));
 	json_object_object_add(o, "setpoint",
-	                       json_object_new_double(c.setpoint));
+			       json_object_new_double(c.setpoint));
 	json_object_object_add(o, "ambient_c",
-	                       json_object_new_double(c.ambient_c));
+			       json_object_new_double(c.ambient_c));
 	p = json_object_new_object();
 	json_object_object_add(p, "name",
-	                       json_object_new_string(c.profile.name[0]
-	                                                      ? c.profile.name
-	                                                      : "none"));
+			       json_object_new_string(c.profile.name[0]
+							  ? c.profile.name
+							  : "none"));
 	if (!strcmp(c.profile.name, "csv"))
 		json_object_object_add(
-			p, "path", json_object_new_string(c.profile.csv_path));
+		    p, "path", json_object_new_string(c.profile.csv_path));
 	if (c.profile.name[0]) {
 		json_object_object_add(p, "loop",
-		                       json_object_new_boolean(c.profile.loop));
+				       json_object_new_boolean(c.profile.loop));
 		json_object_object_add(p, "scale",
-		                       json_object_new_double(c.profile.scale));
+				       json_object_new_double(c.profile.scale));
 	}
 	json_object_object_add(o, "profile", p);
 	arr = json_object_new_array();
@@ -817,23 +832,23 @@ static char *cmd_state(ctl_server *s, json_object *req)
 		json_object_array_add(arr, fault_json(&list[i]));
 	free(list);
 	json_object_object_add(o, "faults", arr);
-	json_object_object_add(o, "tick",
-	                       json_object_new_int64((int64_t)engine_tick(s->e)));
+	json_object_object_add(
+	    o, "tick", json_object_new_int64((int64_t)engine_tick(s->e)));
 	json_object_object_add(o, "time_s",
-	                       json_object_new_double(engine_time_s(s->e)));
+			       json_object_new_double(engine_time_s(s->e)));
 	json_object_object_add(o, "backend",
-	                       json_object_new_string(s->d->backend));
+			       json_object_new_string(s->d->backend));
 	json_object_object_add(o, "backend_desc",
-	                       json_object_new_string(s->d->backend_desc));
+			       json_object_new_string(s->d->backend_desc));
 	json_object_object_add(o, "paused",
-	                       json_object_new_boolean(s->d->paused));
+			       json_object_new_boolean(s->d->paused));
 	json_object_object_add(o, "speed", json_object_new_double(s->d->speed));
 	return reply_json(o);
 }
 
 static char *cmd_pause(ctl_server *s, json_object *req, int pause)
 {
-	static const char *const f[] = { "cmd", NULL };
+	static const char *const f[] = {"cmd", NULL};
 	char err[256];
 
 	if (check_fields(req, f, err, sizeof err))
@@ -842,14 +857,14 @@ static char *cmd_pause(ctl_server *s, json_object *req, int pause)
 		s->d->paused = pause;
 		s->d->rebase = 1;
 		log_notice("control: simulation %s at t = %.1f s",
-		           pause ? "paused" : "resumed", engine_time_s(s->e));
+			   pause ? "paused" : "resumed", engine_time_s(s->e));
 	}
 	return reply_json(ok_object());
 }
 
 static char *cmd_speed(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = { "cmd", "value", NULL };
+	static const char *const f[] = {"cmd", "value", NULL};
 	char err[256];
 	double v;
 	int r;
@@ -861,8 +876,8 @@ static char *cmd_speed(ctl_server *s, json_object *req)
 		return reply_error("%s", err);
 	if (r > 0 || v < 0 || v > 1e6)
 		return reply_error("speed needs \"value\": 1 real time, N "
-		                   "times faster, 0 as fast as possible "
-		                   "(0 to 1e6)");
+				   "times faster, 0 as fast as possible "
+				   "(0 to 1e6)");
 	s->d->speed = v;
 	s->d->rebase = 1;
 	log_notice("control: speed %g", v);
@@ -879,11 +894,11 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 	char *reply;
 
 	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
-	               line[len - 1] == '\t'))
+		       line[len - 1] == '\t'))
 		len--;
 	if (!len)
 		return reply_error("empty request: send one JSON object per "
-		                   "line, e.g. {\"cmd\":\"state\"}");
+				   "line, e.g. {\"cmd\":\"state\"}");
 	if (memchr(line, '\0', len))
 		return reply_error("request contains a NUL byte");
 	tok = json_tokener_new();
@@ -896,10 +911,10 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 		json_tokener_free(tok);
 		json_object_put(req);
 		return reply_error("request is not valid JSON (%s): send one "
-		                   "JSON object per line",
-		                   jerr == json_tokener_continue
-		                           ? "incomplete"
-		                           : json_tokener_error_desc(jerr));
+				   "JSON object per line",
+				   jerr == json_tokener_continue
+				       ? "incomplete"
+				       : json_tokener_error_desc(jerr));
 	}
 	json_tokener_free(tok);
 	while (end < len && (line[end] == ' ' || line[end] == '\t'))
@@ -907,24 +922,23 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 	if (end != len) {
 		json_object_put(req);
 		return reply_error("text after the JSON object: send one "
-		                   "object per line");
+				   "object per line");
 	}
 	if (!json_object_is_type(req, json_type_object)) {
 		json_object_put(req);
 		return reply_error("request must be a JSON object with "
-		                   "\"cmd\"");
+				   "\"cmd\"");
 	}
 	if (!json_object_object_get_ex(req, "cmd", &cmdv) ||
 	    !json_object_is_type(cmdv, json_type_string)) {
 		json_object_put(req);
 		return reply_error("request needs \"cmd\" (a string): "
-		                   "setpoint, ambient, profile, fault, "
-		                   "alarm_reset, alarms, state, pause, resume "
-		                   "or speed");
+				   "setpoint, ambient, profile, fault, "
+				   "alarm_reset, alarms, state, pause, resume "
+				   "or speed");
 	}
 	cmd = json_object_get_string(cmdv);
-	log_debug("control: request %.*s", (int)(len > 200 ? 200 : len),
-	          line);
+	log_debug("control: request %.*s", (int)(len > 200 ? 200 : len), line);
 	if (!strcmp(cmd, "setpoint"))
 		reply = cmd_setpoint(s, req);
 	else if (!strcmp(cmd, "ambient"))
@@ -947,8 +961,9 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 		reply = cmd_speed(s, req);
 	else
 		reply = reply_error("unknown cmd \"%.64s\": setpoint, ambient, "
-		                    "profile, fault, alarm_reset, alarms, "
-		                    "state, pause, resume or speed", cmd);
+				    "profile, fault, alarm_reset, alarms, "
+				    "state, pause, resume or speed",
+				    cmd);
 	json_object_put(req);
 	return reply;
 }
@@ -971,7 +986,7 @@ static int client_queue(struct ctl_client *c, char *reply)
 	if (c->out_len + n + 1 > CTL_MAX_OUT) {
 		free(reply);
 		log_warn("control: dropping a client that does not read its "
-		         "replies");
+			 "replies");
 		return -1;
 	}
 	if (c->out_len + n + 1 > c->out_cap) {
@@ -999,9 +1014,9 @@ static int client_queue(struct ctl_client *c, char *reply)
 static int client_flush(struct ctl_client *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t w = send(c->fd, c->out + c->out_off,
-		                 c->out_len - c->out_off,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w =
+		    send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -1034,16 +1049,16 @@ static int client_read(ctl_server *s, struct ctl_client *c)
 			c->eof = 1;
 			/* a last request without its newline still counts */
 			if (c->in_len && !c->discarding &&
-			    client_queue(c, ctl_handle_line(s, c->in,
-			                                    c->in_len)) < 0)
+			    client_queue(
+				c, ctl_handle_line(s, c->in, c->in_len)) < 0)
 				return -1;
 			c->in_len = 0;
 			return 0;
 		}
 		c->in_len += (size_t)r;
 		for (;;) {
-			char *nl = memchr(c->in + start, '\n',
-			                  c->in_len - start);
+			char *nl =
+			    memchr(c->in + start, '\n', c->in_len - start);
 			size_t n;
 
 			if (!nl)
@@ -1052,8 +1067,7 @@ static int client_read(ctl_server *s, struct ctl_client *c)
 			if (c->discarding)
 				c->discarding = 0; /* end of the long line */
 			else if (client_queue(c, ctl_handle_line(
-							 s, c->in + start, n)) <
-			         0)
+						     s, c->in + start, n)) < 0)
 				return -1;
 			start += n + 1;
 		}
@@ -1063,9 +1077,10 @@ static int client_read(ctl_server *s, struct ctl_client *c)
 			/* no newline within the limit: answer once, then
 			 * drop bytes up to the next newline */
 			if (!c->discarding &&
-			    client_queue(c, reply_error(
-					    "request line longer than %u "
-					    "bytes", CTL_MAX_LINE)) < 0)
+			    client_queue(
+				c, reply_error("request line longer than %u "
+					       "bytes",
+					       CTL_MAX_LINE)) < 0)
 				return -1;
 			c->discarding = 1;
 			c->in_len = 0;
@@ -1078,15 +1093,15 @@ static int client_read(ctl_server *s, struct ctl_client *c)
 static void accept_clients(ctl_server *s)
 {
 	for (;;) {
-		int fd = accept4(s->lfd, NULL, NULL,
-		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct ctl_client *c = NULL;
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
 				log_warn("control: accept: %s",
-				         strerror(errno));
+					 strerror(errno));
 			return;
 		}
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
@@ -1097,16 +1112,16 @@ static void accept_clients(ctl_server *s)
 		}
 		if (!c) {
 			static const char busy[] =
-				"{\"ok\":false,\"error\":\"too many control "
-				"clients: try again later\"}\n";
+			    "{\"ok\":false,\"error\":\"too many control "
+			    "clients: try again later\"}\n";
 
 			if (send(fd, busy, sizeof busy - 1,
-			         MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				 MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 				/* nothing more to do for this client */
 			}
 			close(fd);
 			log_warn("control: too many clients (%d), refused one",
-			         CTL_MAX_CLIENTS);
+				 CTL_MAX_CLIENTS);
 			continue;
 		}
 		c->in = malloc(CTL_MAX_LINE + 1);
@@ -1129,7 +1144,7 @@ void ctl_wait(ctl_server *s, uint64_t deadline_ns, int wake_fd)
 	for (;;) {
 		struct pollfd pfd[CTL_MAX_CLIENTS + 2];
 		int idx[CTL_MAX_CLIENTS + 2];
-		struct timespec ts = { 0, 0 };
+		struct timespec ts = {0, 0};
 		uint64_t now = now_ns();
 		int n = 0, rc;
 
@@ -1156,7 +1171,8 @@ void ctl_wait(ctl_server *s, uint64_t deadline_ns, int wake_fd)
 			pfd[n].fd = c->fd;
 			pfd[n].events = 0;
 			/* stop reading while a reply backlog builds up */
-			if (!c->eof && c->out_len - c->out_off < CTL_MAX_OUT / 2)
+			if (!c->eof &&
+			    c->out_len - c->out_off < CTL_MAX_OUT / 2)
 				pfd[n].events |= POLLIN;
 			if (c->out_off < c->out_len)
 				pfd[n].events |= POLLOUT;
@@ -1191,7 +1207,7 @@ void ctl_wait(ctl_server *s, uint64_t deadline_ns, int wake_fd)
 			else if (pfd[k].revents & (POLLERR | POLLNVAL))
 				drop = 1;
 			else if ((pfd[k].revents & POLLHUP) &&
-			         !(pfd[k].events & POLLOUT))
+				 !(pfd[k].events & POLLOUT))
 				drop = 1;
 			if (!drop)
 				drop = client_flush(c) < 0;

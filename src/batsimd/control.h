@@ -19,23 +19,22 @@ typedef struct ctl_server ctl_server;
 
 /* Daemon state the control commands read or change besides the engine. */
 struct ctl_daemon {
-	int paused;              /* 1 while the simulation clock stands */
-	double speed;            /* 1 real time, N faster, 0 fastest */
-	const char *backend;     /* "cpu" or "cuda" */
+	int paused;	     /* 1 while the simulation clock stands */
+	double speed;	     /* 1 real time, N faster, 0 fastest */
+	const char *backend; /* "cpu" or "cuda" */
 	const char *backend_desc;
-	int rebase;              /* set by a command that changed paused or
-	                            speed: the main loop restarts its clock */
+	int rebase; /* set by a command that changed paused or
+		       speed: the main loop restarts its clock */
 };
 
-#define CTL_MAX_LINE (64u * 1024u) /* longest request line */
+#define CTL_MAX_LINE	(64u * 1024u) /* longest request line */
 #define CTL_MAX_CLIENTS 64
 
 /* Create, bind and listen on `path` (mode 0660).  A stale socket file
  * left by a dead daemon is removed; a live one is an error.  0, or -1
  * with a message in err. */
 int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
-             struct ctl_daemon *d, ctl_server **out, char *err,
-             size_t errlen);
+	     struct ctl_daemon *d, ctl_server **out, char *err, size_t errlen);
 
 /* Serve clients until CLOCK_MONOTONIC reaches deadline_ns (0: handle
  * what is ready and return at once), wake_fd becomes readable (a
@@ -43,7 +42,7 @@ int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
 void ctl_wait(ctl_server *s, uint64_t deadline_ns, int wake_fd);
 
 /* Handle one request line (no newline); the reply (no newline) is a
- * malloc'd string.  Used by ctl_wait and by the unit tests. */
+ * malloc'd string.  Used by ctl_wait. */
 char *ctl_handle_line(ctl_server *s, const char *line, size_t len);
 
 /* Close every client and the listening socket, and remove the socket

@@ -19,7 +19,7 @@ struct legacy_cell {
 	float voltage, current, temperature, soc, resistance;
 };
 _Static_assert(sizeof(struct legacy_cell) == sizeof(struct bs_cell),
-               "the legacy cell is the batsim cell record");
+	       "the legacy cell is the batsim cell record");
 
 struct legacy {
 	void *map;
@@ -27,7 +27,7 @@ struct legacy {
 };
 
 int legacy_open(const char *name, uint64_t n_cells, legacy **out, char *err,
-                size_t errlen)
+		size_t errlen)
 {
 	size_t size = (size_t)n_cells * sizeof(struct legacy_cell);
 	struct stat st;
@@ -37,9 +37,10 @@ int legacy_open(const char *name, uint64_t n_cells, legacy **out, char *err,
 	fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
 	if (fd < 0) {
 		snprintf(err, errlen, "legacy_shm_name %s: shm_open: %s%s",
-		         name, strerror(errno),
-		         errno == EACCES ? " (check the owner of /dev/shm"
-		                           "/... or choose another name)" : "");
+			 name, strerror(errno),
+			 errno == EACCES ? " (check the owner of /dev/shm"
+					   "/... or choose another name)"
+					 : "");
 		return -1;
 	}
 	/* shm_open's mode is masked by the umask: set it as documented */
@@ -47,7 +48,7 @@ int legacy_open(const char *name, uint64_t n_cells, legacy **out, char *err,
 	    (st.st_uid == geteuid() && fchmod(fd, 0660) != 0) ||
 	    ((size_t)st.st_size != size && ftruncate(fd, (off_t)size) != 0)) {
 		snprintf(err, errlen, "legacy_shm_name %s: %s", name,
-		         strerror(errno));
+			 strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -62,7 +63,7 @@ int legacy_open(const char *name, uint64_t n_cells, legacy **out, char *err,
 	close(fd);
 	if (l->map == MAP_FAILED) {
 		snprintf(err, errlen, "legacy_shm_name %s: mmap: %s", name,
-		         strerror(errno));
+			 strerror(errno));
 		free(l);
 		return -1;
 	}

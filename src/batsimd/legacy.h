@@ -18,7 +18,7 @@ typedef struct legacy legacy;
 /* Create (or reuse and resize) the segment for n_cells cells, mode 0660;
  * 0, or -1 with a message in err. */
 int legacy_open(const char *name, uint64_t n_cells, legacy **out, char *err,
-                size_t errlen);
+		size_t errlen);
 
 /* Copy the cells of the slot just filled. */
 void legacy_write(legacy *l, const struct bs_cell *cells);

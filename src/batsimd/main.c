@@ -43,8 +43,8 @@
 #define DEFAULT_CONFIG SYSCONFDIR "/batsim/batsim.conf"
 
 /* Exit statuses (batsimd(8)). */
-#define EX_OK 0
-#define EX_FAIL 1   /* run-time failure: segment, engine, socket, I/O */
+#define EX_OK	  0
+#define EX_FAIL	  1 /* run-time failure: segment, engine, socket, I/O */
 #define EX_CONFIG 2 /* bad command line or configuration */
 
 /* The heartbeat is beaten at least this often, whatever the publish
@@ -76,32 +76,33 @@ static void notify(const char *msg)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: batsimd [OPTION]...\n"
-	        "Simulate a battery energy storage site cell by cell and "
-	        "publish it in shared memory.\n"
-	        "\n"
-	        "  -c, --config FILE     configuration file (default %s)\n"
-	        "  -b, --backend NAME    auto, cpu or cuda\n"
-	        "  -s, --speed X         1 real time, N times faster, 0 as "
-	        "fast as possible\n"
-	        "  -d, --duration S      stop after S simulated seconds "
-	        "(0 = run until stopped)\n"
-	        "  -t, --threads N       CPU worker threads (0 = one per CPU)\n"
-	        "      --seed N          seed of the cell-to-cell variation\n"
-	        "      --trace R,M,C     write cell R,M,C after every step ...\n"
-	        "      --trace-out FILE  ... to FILE as CSV (- = standard "
-	        "output)\n"
-	        "  -f, --foreground      accepted for compatibility: batsimd "
-	        "never forks\n"
-	        "  -v, --verbose         debug messages\n"
-	        "  -h, --help            this help\n"
-	        "  -V, --version         version\n"
-	        "\n"
-	        "Options override the configuration file.  Signals: TERM and "
-	        "INT stop, HUP reloads\nthe profile.  See batsimd(8) and "
-	        "batsim.conf(5).\n",
-	        DEFAULT_CONFIG);
+	fprintf(
+	    f,
+	    "Usage: batsimd [OPTION]...\n"
+	    "Simulate a battery energy storage site cell by cell and "
+	    "publish it in shared memory.\n"
+	    "\n"
+	    "  -c, --config FILE     configuration file (default %s)\n"
+	    "  -b, --backend NAME    auto, cpu or cuda\n"
+	    "  -s, --speed X         1 real time, N times faster, 0 as "
+	    "fast as possible\n"
+	    "  -d, --duration S      stop after S simulated seconds "
+	    "(0 = run until stopped)\n"
+	    "  -t, --threads N       CPU worker threads (0 = one per CPU)\n"
+	    "      --seed N          seed of the cell-to-cell variation\n"
+	    "      --trace R,M,C     write cell R,M,C after every step ...\n"
+	    "      --trace-out FILE  ... to FILE as CSV (- = standard "
+	    "output)\n"
+	    "  -f, --foreground      accepted for compatibility: batsimd "
+	    "never forks\n"
+	    "  -v, --verbose         debug messages\n"
+	    "  -h, --help            this help\n"
+	    "  -V, --version         version\n"
+	    "\n"
+	    "Options override the configuration file.  Signals: TERM and "
+	    "INT stop, HUP reloads\nthe profile.  See batsimd(8) and "
+	    "batsim.conf(5).\n",
+	    DEFAULT_CONFIG);
 }
 
 struct options {
@@ -119,26 +120,26 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_SEED = 256, OPT_TRACE, OPT_TRACE_OUT };
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "speed", required_argument, NULL, 's' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "trace", required_argument, NULL, OPT_TRACE },
-		{ "trace-out", required_argument, NULL, OPT_TRACE_OUT },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"speed", required_argument, NULL, 's'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"trace", required_argument, NULL, OPT_TRACE},
+	    {"trace-out", required_argument, NULL, OPT_TRACE_OUT},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	memset(o, 0, sizeof *o);
 	o->config = DEFAULT_CONFIG;
 	while ((c = getopt_long(argc, argv, "c:b:s:d:t:fvhV", longopts,
-	                        NULL)) != -1) {
+				NULL)) != -1) {
 		const char *key = NULL;
 
 		switch (c) {
@@ -180,7 +181,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return -1;
 		default:
 			fprintf(stderr, "Try 'batsimd --help' for more "
-			                "information.\n");
+					"information.\n");
 			return EX_CONFIG;
 		}
 		if (key) {
@@ -197,14 +198,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "batsimd: unexpected argument '%s'\n"
-		                "Try 'batsimd --help' for more information.\n",
-		        argv[optind]);
+		fprintf(stderr,
+			"batsimd: unexpected argument '%s'\n"
+			"Try 'batsimd --help' for more information.\n",
+			argv[optind]);
 		return EX_CONFIG;
 	}
 	if (!o->trace != !o->trace_out) {
 		fprintf(stderr, "batsimd: --trace R,M,C and --trace-out FILE "
-		                "go together\n");
+				"go together\n");
 		return EX_CONFIG;
 	}
 	return EX_OK;
@@ -214,9 +216,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 static int load_config(const struct options *o, struct bsd_config *cfg)
 {
 	static const char *const optname[][2] = {
-		{ "backend", "--backend" }, { "speed", "--speed" },
-		{ "duration_s", "--duration" }, { "threads", "--threads" },
-		{ "seed", "--seed" },
+	    {"backend", "--backend"},	  {"speed", "--speed"},
+	    {"duration_s", "--duration"}, {"threads", "--threads"},
+	    {"seed", "--seed"},
 	};
 	char err[1024];
 
@@ -224,7 +226,8 @@ static int load_config(const struct options *o, struct bsd_config *cfg)
 	if (!o->config_given && access(o->config, F_OK) != 0 &&
 	    errno == ENOENT) {
 		log_info("no configuration file %s: using the built-in "
-		         "defaults", o->config);
+			 "defaults",
+			 o->config);
 	} else if (cfg_load(cfg, o->config, err, sizeof err) != 0) {
 		log_error("%s", err);
 		return EX_CONFIG;
@@ -235,8 +238,8 @@ static int load_config(const struct options *o, struct bsd_config *cfg)
 		for (size_t k = 0; k < sizeof optname / sizeof optname[0]; k++)
 			if (!strcmp(optname[k][0], o->set[i][0]))
 				name = optname[k][1];
-		if (cfg_set(cfg, o->set[i][0], o->set[i][1], err,
-		            sizeof err) != 0) {
+		if (cfg_set(cfg, o->set[i][0], o->set[i][1], err, sizeof err) !=
+		    0) {
 			log_error("%s: %s", name, err);
 			return EX_CONFIG;
 		}
@@ -259,16 +262,15 @@ static int backend_id(const char *name)
 
 /* Attach to the segment as its writer, creating it when it is missing.
  * EX_OK or EX_FAIL (logged). */
-static int open_segment(const struct bsd_config *cfg, engine *e,
-                        bs_writer **w)
+static int open_segment(const struct bsd_config *cfg, engine *e, bs_writer **w)
 {
-	struct bs_topology t = { cfg->racks, cfg->modules_per_rack,
-		                 cfg->cells_per_module };
+	struct bs_topology t = {cfg->racks, cfg->modules_per_rack,
+				cfg->cells_per_module};
 	struct bs_writer_params p = {
-		.backend = engine_backend(e),
-		.tick_period_ns = (uint64_t)cfg->publish_period_ms * 1000000u,
-		.dt_ns = (uint64_t)llround(cfg->dt_s * 1e9),
-		.chemistry = cfg->cell.chemistry,
+	    .backend = engine_backend(e),
+	    .tick_period_ns = (uint64_t)cfg->publish_period_ms * 1000000u,
+	    .dt_ns = (uint64_t)llround(cfg->dt_s * 1e9),
+	    .chemistry = cfg->cell.chemistry,
 	};
 	int rc = bs_writer_open(cfg->shm_name, &t, &p, w);
 
@@ -276,15 +278,16 @@ static int open_segment(const struct bsd_config *cfg, engine *e,
 		/* normally batsim-init.service made it; without it (a test, a
 		 * manual start) batsimd makes it itself, mode 0660 */
 		rc = bs_segment_create(cfg->shm_name, &t, cfg->slots, 0660,
-		                       (gid_t)-1, 0);
+				       (gid_t)-1, 0);
 		if (rc < 0) {
-			log_error("cannot create segment %s: %s",
-			          cfg->shm_name, bs_strerror(rc));
+			log_error("cannot create segment %s: %s", cfg->shm_name,
+				  bs_strerror(rc));
 			return EX_FAIL;
 		}
 		log_info("created segment %s for %ux%ux%u cells, %u slots "
-		         "(batsim-init was not run)", cfg->shm_name, t.racks,
-		         t.modules_per_rack, t.cells_per_module, cfg->slots);
+			 "(batsim-init was not run)",
+			 cfg->shm_name, t.racks, t.modules_per_rack,
+			 t.cells_per_module, cfg->slots);
 		rc = bs_writer_open(cfg->shm_name, &t, &p, w);
 	}
 	if (rc == -BS_EEXIST) {
@@ -295,23 +298,24 @@ static int open_segment(const struct bsd_config *cfg, engine *e,
 			bs_reader_info(r, &info);
 			bs_reader_close(r);
 			log_error("segment %s has topology %ux%ux%u but the "
-			          "configuration says %ux%ux%u: run "
-			          "'batsim-init --force' to recreate it",
-			          cfg->shm_name, info.topo.racks,
-			          info.topo.modules_per_rack,
-			          info.topo.cells_per_module, t.racks,
-			          t.modules_per_rack, t.cells_per_module);
+				  "configuration says %ux%ux%u: run "
+				  "'batsim-init --force' to recreate it",
+				  cfg->shm_name, info.topo.racks,
+				  info.topo.modules_per_rack,
+				  info.topo.cells_per_module, t.racks,
+				  t.modules_per_rack, t.cells_per_module);
 		} else {
 			log_error("segment %s has another topology than "
-			          "%ux%ux%u: run 'batsim-init --force' to "
-			          "recreate it", cfg->shm_name, t.racks,
-			          t.modules_per_rack, t.cells_per_module);
+				  "%ux%ux%u: run 'batsim-init --force' to "
+				  "recreate it",
+				  cfg->shm_name, t.racks, t.modules_per_rack,
+				  t.cells_per_module);
 		}
 		return EX_FAIL;
 	}
 	if (rc < 0) {
 		log_error("cannot attach to segment %s: %s", cfg->shm_name,
-		          bs_strerror(rc));
+			  bs_strerror(rc));
 		return EX_FAIL;
 	}
 	return EX_OK;
@@ -327,11 +331,11 @@ struct daemon {
 	trace *tr;
 	ctl_server *ctl;
 	struct ctl_daemon d;
-	int sfd;              /* signalfd of TERM, INT, HUP */
-	int stop;             /* TERM or INT seen */
-	int failed;           /* stop with EX_FAIL */
+	int sfd;	      /* signalfd of TERM, INT, HUP */
+	int stop;	      /* TERM or INT seen */
+	int failed;	      /* stop with EX_FAIL */
 	uint64_t max_ticks;   /* duration_s in steps (UINT64_MAX: none) */
-	uint64_t chunk;       /* steps per engine_step at speed 0 */
+	uint64_t chunk;	      /* steps per engine_step at speed 0 */
 	uint64_t watchdog_ns; /* WATCHDOG=1 period, 0 = none */
 	uint64_t last_watchdog, last_beat;
 	uint64_t last_pub_tick; /* tick of the last publication */
@@ -374,8 +378,7 @@ static int publish(struct daemon *dm)
 	engine_fill(dm->e, &v);
 	if (dm->leg)
 		legacy_write(dm->leg, v.cells);
-	rc = bs_writer_publish(dm->w, engine_tick(dm->e),
-	                       engine_time_s(dm->e));
+	rc = bs_writer_publish(dm->w, engine_tick(dm->e), engine_time_s(dm->e));
 	if (rc < 0) {
 		log_error("segment %s: %s", dm->cfg.shm_name, bs_strerror(rc));
 		return -1;
@@ -399,7 +402,8 @@ static void reload_profile(struct daemon *dm)
 	if (!dm->opt->config_given && access(dm->opt->config, F_OK) != 0 &&
 	    errno == ENOENT) {
 		log_notice("SIGHUP: no configuration file %s: profile set to "
-		           "the default (none)", dm->opt->config);
+			   "the default (none)",
+			   dm->opt->config);
 	} else if (cfg_load(fresh, dm->opt->config, err, sizeof err) != 0) {
 		log_error("SIGHUP: %s (profile unchanged)", err);
 		free(fresh);
@@ -408,13 +412,14 @@ static void reload_profile(struct daemon *dm)
 	err[0] = '\0';
 	if (engine_set_profile(dm->e, &fresh->profile, err, sizeof err) != 0)
 		log_error("SIGHUP: profile %s from %s: %s (profile unchanged)",
-		          fresh->profile.name[0] ? fresh->profile.name : "none",
-		          dm->opt->config, err);
+			  fresh->profile.name[0] ? fresh->profile.name : "none",
+			  dm->opt->config, err);
 	else
 		log_notice("SIGHUP: profile %s%s%s reloaded from %s",
-		           fresh->profile.name[0] ? fresh->profile.name : "none",
-		           fresh->profile.csv_path[0] ? " " : "",
-		           fresh->profile.csv_path, dm->opt->config);
+			   fresh->profile.name[0] ? fresh->profile.name
+						  : "none",
+			   fresh->profile.csv_path[0] ? " " : "",
+			   fresh->profile.csv_path, dm->opt->config);
 	free(fresh);
 }
 
@@ -428,9 +433,9 @@ static void read_signals(struct daemon *dm)
 		case SIGINT:
 			if (!dm->stop)
 				log_notice("%s: stopping at t = %.1f s",
-				           si.ssi_signo == SIGTERM ? "SIGTERM"
-				                                   : "SIGINT",
-				           engine_time_s(dm->e));
+					   si.ssi_signo == SIGTERM ? "SIGTERM"
+								   : "SIGINT",
+					   engine_time_s(dm->e));
 			dm->stop = 1;
 			break;
 		case SIGHUP:
@@ -479,24 +484,25 @@ static int main_loop(struct daemon *dm)
 			if (dm->d.speed > 0) {
 				/* the steps due by now at this speed */
 				double due = (double)(now - base_ns) * 1e-9 *
-				             dm->d.speed / dt;
+					     dm->d.speed / dt;
 				uint64_t target = base_tick + (uint64_t)due;
 
 				/* at most MAX_LAG_PERIODS periods of steps at
 				 * once: further behind, the speed cannot be
 				 * held, and the clock restarts from here */
 				uint64_t cap = (uint64_t)ceil(
-					MAX_LAG_PERIODS * (double)period *
-					1e-9 * dm->d.speed / dt);
+				    MAX_LAG_PERIODS * (double)period * 1e-9 *
+				    dm->d.speed / dt);
 
 				if (target > dm->max_ticks)
 					target = dm->max_ticks;
 				if (target > tick + cap) {
 					if (!lag_warned)
-						log_warn("the engine cannot keep "
-						         "up with speed %g: it runs "
-						         "as fast as it can",
-						         dm->d.speed);
+						log_warn(
+						    "the engine cannot keep "
+						    "up with speed %g: it runs "
+						    "as fast as it can",
+						    dm->d.speed);
 					lag_warned = 1;
 					target = tick + cap;
 					dm->d.rebase = 1;
@@ -510,10 +516,10 @@ static int main_loop(struct daemon *dm)
 				while (!dm->stop && !dm->d.rebase &&
 				       now_ns() < next_pub &&
 				       engine_tick(dm->e) < dm->max_ticks) {
-					uint64_t left = dm->max_ticks -
-					                engine_tick(dm->e);
-					uint64_t n = dm->chunk < left ? dm->chunk
-					                              : left;
+					uint64_t left =
+					    dm->max_ticks - engine_tick(dm->e);
+					uint64_t n =
+					    dm->chunk < left ? dm->chunk : left;
 					uint64_t t0 = now_ns(), el;
 
 					if (run_steps(dm, n) != 0)
@@ -523,7 +529,7 @@ static int main_loop(struct daemon *dm)
 					    dm->chunk < (1u << 20))
 						dm->chunk *= 2;
 					else if (el > CHUNK_TARGET_NS * 2 &&
-					         dm->chunk > 1)
+						 dm->chunk > 1)
 						dm->chunk /= 2;
 					chores(dm);
 					ctl_wait(dm->ctl, 0, dm->sfd);
@@ -546,8 +552,9 @@ static int main_loop(struct daemon *dm)
 		}
 		if (engine_tick(dm->e) >= dm->max_ticks) {
 			log_notice("duration %g s reached (%llu steps): "
-			           "stopping", dm->cfg.duration_s,
-			           (unsigned long long)engine_tick(dm->e));
+				   "stopping",
+				   dm->cfg.duration_s,
+				   (unsigned long long)engine_tick(dm->e));
 			break;
 		}
 		chores(dm);
@@ -590,15 +597,15 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (opt.trace && trace_parse_cell(opt.trace, &dm.cfg, trace_loc, err,
-	                                  sizeof err) != 0) {
+					  sizeof err) != 0) {
 		log_error("%s", err);
 		return EX_CONFIG;
 	}
 	dm.max_ticks = UINT64_MAX;
 	if (dm.cfg.duration_s > 0) {
 		/* whole steps; a tiny tolerance so 10 / 0.1 is 100 steps */
-		dm.max_ticks = (uint64_t)ceil(dm.cfg.duration_s / dm.cfg.dt_s -
-		                              1e-9);
+		dm.max_ticks =
+		    (uint64_t)ceil(dm.cfg.duration_s / dm.cfg.dt_s - 1e-9);
 		if (dm.max_ticks == 0)
 			dm.max_ticks = 1;
 	}
@@ -617,17 +624,18 @@ int main(int argc, char **argv)
 
 	err[0] = '\0';
 	if (engine_create(&dm.cfg, backend_id(dm.cfg.backend), &dm.e, err,
-	                  sizeof err) != 0) {
+			  sizeof err) != 0) {
 		log_error("%s", err[0] ? err : "cannot create the engine");
 		return EX_FAIL;
 	}
 	log_info("backend %s (asked: %s)", engine_backend_desc(dm.e),
-	         dm.cfg.backend);
+		 dm.cfg.backend);
 	log_info("%ux%ux%u cells of %s, dt %g s, publish every %u ms, speed "
-	         "%g%s", dm.cfg.racks, dm.cfg.modules_per_rack,
-	         dm.cfg.cells_per_module, dm.cfg.cell.chemistry, dm.cfg.dt_s,
-	         dm.cfg.publish_period_ms, dm.cfg.speed,
-	         dm.cfg.speed == 0 ? " (as fast as possible)" : "");
+		 "%g%s",
+		 dm.cfg.racks, dm.cfg.modules_per_rack, dm.cfg.cells_per_module,
+		 dm.cfg.cell.chemistry, dm.cfg.dt_s, dm.cfg.publish_period_ms,
+		 dm.cfg.speed,
+		 dm.cfg.speed == 0 ? " (as fast as possible)" : "");
 	dm.d.speed = dm.cfg.speed;
 	dm.d.backend = engine_backend(dm.e) == BS_BACKEND_CUDA ? "cuda" : "cpu";
 	dm.d.backend_desc = engine_backend_desc(dm.e);
@@ -645,23 +653,23 @@ int main(int argc, char **argv)
 		bs_writer_slots(dm.w, &base, &len);
 		if (engine_register_host(dm.e, base, len) != 0)
 			log_warn("cannot page-lock the segment for the GPU: "
-			         "copying through a staging buffer");
+				 "copying through a staging buffer");
 	}
 	if (dm.cfg.legacy_shm_name[0]) {
 		uint64_t n = (uint64_t)dm.cfg.racks * dm.cfg.modules_per_rack *
-		             dm.cfg.cells_per_module;
+			     dm.cfg.cells_per_module;
 
 		if (legacy_open(dm.cfg.legacy_shm_name, n, &dm.leg, err,
-		                sizeof err) != 0) {
+				sizeof err) != 0) {
 			log_error("%s", err);
 			rc = EX_FAIL;
 			goto out;
 		}
 		log_info("legacy mirror %s (struct BatterySim, %llu cells)",
-		         dm.cfg.legacy_shm_name, (unsigned long long)n);
+			 dm.cfg.legacy_shm_name, (unsigned long long)n);
 	}
-	if (ctl_open(dm.cfg.control_socket, &dm.cfg, dm.e, &dm.d, &dm.ctl,
-	             err, sizeof err) != 0) {
+	if (ctl_open(dm.cfg.control_socket, &dm.cfg, dm.e, &dm.d, &dm.ctl, err,
+		     sizeof err) != 0) {
 		log_error("%s", err);
 		rc = EX_FAIL;
 		goto out;
@@ -669,13 +677,13 @@ int main(int argc, char **argv)
 	if (opt.trace) {
 		err[0] = '\0';
 		if (trace_open(opt.trace_out, trace_loc, dm.e, &dm.tr, err,
-		               sizeof err) != 0) {
+			       sizeof err) != 0) {
 			log_error("%s", err);
 			rc = EX_FAIL;
 			goto out;
 		}
 		log_info("tracing cell %u,%u,%u to %s", trace_loc[0],
-		         trace_loc[1], trace_loc[2], opt.trace_out);
+			 trace_loc[1], trace_loc[2], opt.trace_out);
 	}
 #ifdef HAVE_SYSTEMD
 	{
@@ -690,7 +698,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("publishing to %s, control socket %s", dm.cfg.shm_name,
-	         dm.cfg.control_socket);
+		 dm.cfg.control_socket);
 	notify("READY=1\nSTATUS=publishing");
 	dm.last_watchdog = now_ns();
 

@@ -21,11 +21,11 @@ struct trace {
 };
 
 int trace_parse_cell(const char *text, const struct bsd_config *cfg,
-                     uint32_t loc[3], char *err, size_t errlen)
+		     uint32_t loc[3], char *err, size_t errlen)
 {
-	const uint32_t lim[3] = { cfg->racks, cfg->modules_per_rack,
-		                  cfg->cells_per_module };
-	static const char *const what[3] = { "rack", "module", "cell" };
+	const uint32_t lim[3] = {cfg->racks, cfg->modules_per_rack,
+				 cfg->cells_per_module};
+	static const char *const what[3] = {"rack", "module", "cell"};
 	const char *p = text;
 
 	for (int i = 0; i < 3; i++) {
@@ -39,8 +39,10 @@ int trace_parse_cell(const char *text, const struct bsd_config *cfg,
 		if (errno || end == p)
 			goto bad;
 		if (v >= lim[i]) {
-			snprintf(err, errlen, "--trace %s: %s %lu out of range "
-			         "(0 to %u)", text, what[i], v, lim[i] - 1);
+			snprintf(err, errlen,
+				 "--trace %s: %s %lu out of range "
+				 "(0 to %u)",
+				 text, what[i], v, lim[i] - 1);
 			return -1;
 		}
 		loc[i] = (uint32_t)v;
@@ -55,8 +57,10 @@ int trace_parse_cell(const char *text, const struct bsd_config *cfg,
 		goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "--trace '%s': expected RACK,MODULE,CELL "
-	         "(indices from 0), e.g. --trace 0,0,0", text);
+	snprintf(err, errlen,
+		 "--trace '%s': expected RACK,MODULE,CELL "
+		 "(indices from 0), e.g. --trace 0,0,0",
+		 text);
 	return -1;
 }
 
@@ -66,22 +70,21 @@ static int write_row(trace *t, engine *e, char *err, size_t errlen)
 
 	if (engine_cell(e, t->loc[0], t->loc[1], t->loc[2], &c) != 0) {
 		snprintf(err, errlen, "trace: the engine has no cell %u,%u,%u",
-		         t->loc[0], t->loc[1], t->loc[2]);
+			 t->loc[0], t->loc[1], t->loc[2]);
 		return -1;
 	}
-	if (fprintf(t->f, "%.12g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
-	            engine_time_s(e), (double)c.voltage, (double)c.current,
-	            (double)c.temperature, (double)c.soc,
-	            (double)c.resistance) < 0) {
+	if (fprintf(t->f, "%.12g,%.9g,%.9g,%.9g,%.9g,%.9g\n", engine_time_s(e),
+		    (double)c.voltage, (double)c.current, (double)c.temperature,
+		    (double)c.soc, (double)c.resistance) < 0) {
 		snprintf(err, errlen, "trace %s: write error: %s", t->path,
-		         strerror(errno));
+			 strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-int trace_open(const char *path, const uint32_t loc[3], engine *e,
-               trace **out, char *err, size_t errlen)
+int trace_open(const char *path, const uint32_t loc[3], engine *e, trace **out,
+	       char *err, size_t errlen)
 {
 	trace *t = calloc(1, sizeof *t);
 
@@ -92,19 +95,19 @@ int trace_open(const char *path, const uint32_t loc[3], engine *e,
 	t->is_stdout = !strcmp(path, "-");
 	t->f = t->is_stdout ? stdout : fopen(path, "w");
 	if (!t->f) {
-		snprintf(err, errlen, "--trace-out %s: cannot create: %s",
-		         path, strerror(errno));
+		snprintf(err, errlen, "--trace-out %s: cannot create: %s", path,
+			 strerror(errno));
 		free(t);
 		return -1;
 	}
 	memcpy(t->loc, loc, sizeof t->loc);
 	snprintf(t->path, sizeof t->path, "%s", path);
 	(void)e; /* rows start after the first step: before it the engine
-	            has computed no terminal voltage yet */
-	if (fputs("time_s,voltage,current,temperature,soc,resistance\n",
-	          t->f) < 0) {
+		    has computed no terminal voltage yet */
+	if (fputs("time_s,voltage,current,temperature,soc,resistance\n", t->f) <
+	    0) {
 		snprintf(err, errlen, "--trace-out %s: write error: %s", path,
-		         strerror(errno));
+			 strerror(errno));
 		trace_close(t, NULL, 0);
 		return -1;
 	}
@@ -129,7 +132,7 @@ int trace_close(trace *t, char *err, size_t errlen)
 		rc = -1;
 	if (rc && err)
 		snprintf(err, errlen, "trace %s: write error: %s", t->path,
-		         strerror(errno));
+			 strerror(errno));
 	free(t);
 	return rc;
 }

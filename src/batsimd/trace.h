@@ -15,12 +15,12 @@ typedef struct trace trace;
 
 /* Parse "R,M,C" against the topology; 0, or -1 with a message in err. */
 int trace_parse_cell(const char *text, const struct bsd_config *cfg,
-                     uint32_t loc[3], char *err, size_t errlen);
+		     uint32_t loc[3], char *err, size_t errlen);
 
 /* Open path ("-" = standard output) and write the header line; 0, or -1
  * with a message in err. */
-int trace_open(const char *path, const uint32_t loc[3], engine *e,
-               trace **out, char *err, size_t errlen);
+int trace_open(const char *path, const uint32_t loc[3], engine *e, trace **out,
+	       char *err, size_t errlen);
 
 /* Append the row of the state after the step just done; 0 or -1 (write
  * error, message in err). */

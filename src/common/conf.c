@@ -38,14 +38,14 @@
 #define CHARTJS_DIR "/usr/share/javascript/chart.js"
 #endif
 
-#define CFG_LINE_MAX 4096 /* longest accepted line of batsim.conf */
+#define CFG_LINE_MAX	 4096 /* longest accepted line of batsim.conf */
 #define CFG_OCV_LINE_MAX 256
 
 /* Rack current limits at 100 % default to this C-rate of the cell. */
 #define CFG_DEFAULT_C_RATE 0.5
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -104,8 +104,8 @@ static int parse_u64(const char *s, uint64_t *out)
 
 static int parse_bool(const char *s, int *out)
 {
-	static const char *const yes[] = { "1", "yes", "true", "on" };
-	static const char *const no[] = { "0", "no", "false", "off" };
+	static const char *const yes[] = {"1", "yes", "true", "on"};
+	static const char *const no[] = {"0", "no", "false", "off"};
 
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
 		if (!strcasecmp(s, yes[i])) {
@@ -179,13 +179,13 @@ static int valid_listen(const char *s)
 /* ---- the key table ---- */
 
 enum cfg_type {
-	T_STR,    /* char[size] */
-	T_PATH,   /* char[size], relative to the config file's directory */
-	T_U32,    /* uint32_t in [min, max] */
-	T_UINT,   /* unsigned in [min, max] */
-	T_U64,    /* uint64_t */
-	T_DBL,    /* double in [min, max] */
-	T_BOOL,   /* int 0/1 */
+	T_STR,	  /* char[size] */
+	T_PATH,	  /* char[size], relative to the config file's directory */
+	T_U32,	  /* uint32_t in [min, max] */
+	T_UINT,	  /* unsigned in [min, max] */
+	T_U64,	  /* uint64_t */
+	T_DBL,	  /* double in [min, max] */
+	T_BOOL,	  /* int 0/1 */
 	T_TIERS,  /* double[3], ordered rising (min <= max) or falling */
 	T_SPECIAL /* handled by name in set_special */
 };
@@ -193,109 +193,135 @@ enum cfg_type {
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
-	size_t off;   /* offset in struct bsd_config */
-	size_t size;  /* strings: buffer size */
+	size_t off;  /* offset in struct bsd_config */
+	size_t size; /* strings: buffer size */
 	double min, max;
-	int falling;  /* tiers: warning > alarm > protection */
+	int falling;	  /* tiers: warning > alarm > protection */
 	const char *what; /* expected value, for messages */
 };
 
 #define OFF(f) offsetof(struct bsd_config, f)
-#define SZ(f) sizeof(((struct bsd_config *)0)->f)
-#define STR(k, f, what) { k, T_STR, OFF(f), SZ(f), 0, 0, 0, what }
-#define PATH(k, f, what) { k, T_PATH, OFF(f), SZ(f), 0, 0, 0, what }
-#define U32(k, f, lo, hi) { k, T_U32, OFF(f), 0, lo, hi, 0, NULL }
-#define UINT(k, f, lo, hi) { k, T_UINT, OFF(f), 0, lo, hi, 0, NULL }
-#define U64(k, f) { k, T_U64, OFF(f), 0, 0, 0, 0, NULL }
-#define DBL(k, f, lo, hi) { k, T_DBL, OFF(f), 0, lo, hi, 0, NULL }
-#define BOOL(k, f) { k, T_BOOL, OFF(f), 0, 0, 0, 0, NULL }
-#define TIERS(k, f, lo, hi, fall) { k, T_TIERS, OFF(f), 0, lo, hi, fall, NULL }
-#define SPECIAL(k, what) { k, T_SPECIAL, 0, 0, 0, 0, 0, what }
+#define SZ(f)  sizeof(((struct bsd_config *)0)->f)
+#define STR(k, f, what)                                                        \
+	{                                                                      \
+		k, T_STR, OFF(f), SZ(f), 0, 0, 0, what                         \
+	}
+#define PATH(k, f, what)                                                       \
+	{                                                                      \
+		k, T_PATH, OFF(f), SZ(f), 0, 0, 0, what                        \
+	}
+#define U32(k, f, lo, hi)                                                      \
+	{                                                                      \
+		k, T_U32, OFF(f), 0, lo, hi, 0, NULL                           \
+	}
+#define UINT(k, f, lo, hi)                                                     \
+	{                                                                      \
+		k, T_UINT, OFF(f), 0, lo, hi, 0, NULL                          \
+	}
+#define U64(k, f)                                                              \
+	{                                                                      \
+		k, T_U64, OFF(f), 0, 0, 0, 0, NULL                             \
+	}
+#define DBL(k, f, lo, hi)                                                      \
+	{                                                                      \
+		k, T_DBL, OFF(f), 0, lo, hi, 0, NULL                           \
+	}
+#define BOOL(k, f)                                                             \
+	{                                                                      \
+		k, T_BOOL, OFF(f), 0, 0, 0, 0, NULL                            \
+	}
+#define TIERS(k, f, lo, hi, fall)                                              \
+	{                                                                      \
+		k, T_TIERS, OFF(f), 0, lo, hi, fall, NULL                      \
+	}
+#define SPECIAL(k, what)                                                       \
+	{                                                                      \
+		k, T_SPECIAL, 0, 0, 0, 0, 0, what                              \
+	}
 
 static const struct cfg_key cfg_keys[] = {
-	/* topology and segment */
-	SPECIAL("shm_name", "a POSIX shm name such as /batsim"),
-	U32("racks", racks, 1, BS_MAX_RACKS),
-	U32("modules_per_rack", modules_per_rack, 1, BS_MAX_MODULES_PER_RACK),
-	U32("cells_per_module", cells_per_module, 1, BS_MAX_CELLS_PER_MODULE),
-	U32("slots", slots, 2, BS_MAX_SLOTS),
-	SPECIAL("legacy_shm_name",
-		"empty (off) or a POSIX shm name such as /battery_sim_shm"),
+    /* topology and segment */
+    SPECIAL("shm_name", "a POSIX shm name such as /batsim"),
+    U32("racks", racks, 1, BS_MAX_RACKS),
+    U32("modules_per_rack", modules_per_rack, 1, BS_MAX_MODULES_PER_RACK),
+    U32("cells_per_module", cells_per_module, 1, BS_MAX_CELLS_PER_MODULE),
+    U32("slots", slots, 2, BS_MAX_SLOTS),
+    SPECIAL("legacy_shm_name",
+	    "empty (off) or a POSIX shm name such as /battery_sim_shm"),
 
-	/* model */
-	SPECIAL("chemistry", "lfp280 or nmc100"),
-	DBL("initial_soc", initial_soc, 0, 1),
-	DBL("ambient_c", ambient_c, -60, 100),
-	U64("seed", seed),
-	BOOL("variation", variation),
-	DBL("capacity_sigma", capacity_sigma, 0, 0.2),
-	DBL("r0_sigma", r0_sigma, 0, 0.5),
-	DBL("soc_sigma", soc_sigma, 0, 0.5),
-	DBL("rack_thermal_gradient_c", rack_thermal_gradient_c, -20, 20),
+    /* model */
+    SPECIAL("chemistry", "lfp280 or nmc100"),
+    DBL("initial_soc", initial_soc, 0, 1),
+    DBL("ambient_c", ambient_c, -60, 100),
+    U64("seed", seed),
+    BOOL("variation", variation),
+    DBL("capacity_sigma", capacity_sigma, 0, 0.2),
+    DBL("r0_sigma", r0_sigma, 0, 0.5),
+    DBL("soc_sigma", soc_sigma, 0, 0.5),
+    DBL("rack_thermal_gradient_c", rack_thermal_gradient_c, -20, 20),
 
-	/* cell parameters (override the chemistry preset) */
-	SPECIAL("ocv_csv", "a CSV file soc,ocv_v with a header line"),
-	DBL("capacity_ah", cell.capacity_ah, 1e-3, 1e5),
-	DBL("v_min", cell.v_min, 0.1, 10),
-	DBL("v_max", cell.v_max, 0.1, 10),
-	DBL("r0_ohm", cell.r0_ohm, 1e-7, 10),
-	DBL("r0_soc_factor", cell.r0_soc_factor, 1, 10),
-	DBL("ea_j_mol", cell.ea_j_mol, 0, 2e5),
-	DBL("r1_ohm", cell.r1_ohm, 0, 10),
-	DBL("tau1_s", cell.tau1_s, 1e-3, 1e6),
-	DBL("r2_ohm", cell.r2_ohm, 0, 10),
-	DBL("tau2_s", cell.tau2_s, 1e-3, 1e6),
-	DBL("heat_capacity_j_k", cell.heat_capacity_j_k, 1e-3, 1e9),
-	DBL("ha_w_k", cell.ha_w_k, 1e-6, 1e6),
-	DBL("conduction_w_k", cell.conduction_w_k, 0, 1e6),
-	DBL("dudt_v_k", cell.dudt_v_k, -0.01, 0.01),
+    /* cell parameters (override the chemistry preset) */
+    SPECIAL("ocv_csv", "a CSV file soc,ocv_v with a header line"),
+    DBL("capacity_ah", cell.capacity_ah, 1e-3, 1e5),
+    DBL("v_min", cell.v_min, 0.1, 10),
+    DBL("v_max", cell.v_max, 0.1, 10),
+    DBL("r0_ohm", cell.r0_ohm, 1e-7, 10),
+    DBL("r0_soc_factor", cell.r0_soc_factor, 1, 10),
+    DBL("ea_j_mol", cell.ea_j_mol, 0, 2e5),
+    DBL("r1_ohm", cell.r1_ohm, 0, 10),
+    DBL("tau1_s", cell.tau1_s, 1e-3, 1e6),
+    DBL("r2_ohm", cell.r2_ohm, 0, 10),
+    DBL("tau2_s", cell.tau2_s, 1e-3, 1e6),
+    DBL("heat_capacity_j_k", cell.heat_capacity_j_k, 1e-3, 1e9),
+    DBL("ha_w_k", cell.ha_w_k, 1e-6, 1e6),
+    DBL("conduction_w_k", cell.conduction_w_k, 0, 1e6),
+    DBL("dudt_v_k", cell.dudt_v_k, -0.01, 0.01),
 
-	/* BMS */
-	TIERS("bms_cell_ov_v", bms.cell_ov_v, 0.1, 10, 0),
-	TIERS("bms_cell_uv_v", bms.cell_uv_v, 0.1, 10, 1),
-	TIERS("bms_cell_ot_c", bms.cell_ot_c, -60, 200, 0),
-	TIERS("bms_cell_ut_c", bms.cell_ut_c, -60, 200, 1),
-	TIERS("bms_v_spread_v", bms.v_spread_v, 0, 10, 0),
-	TIERS("bms_t_spread_c", bms.t_spread_c, 0, 200, 0),
-	TIERS("bms_soc_high", bms.soc_high, 0, 2, 0),
-	TIERS("bms_soc_low", bms.soc_low, 0, 2, 1),
-	DBL("bms_max_charge_a", bms.max_charge_a, 0, 1e6),
-	DBL("bms_max_discharge_a", bms.max_discharge_a, 0, 1e6),
-	DBL("bms_protection_delay_s", bms.protection_delay_s, 0, 3600),
+    /* BMS */
+    TIERS("bms_cell_ov_v", bms.cell_ov_v, 0.1, 10, 0),
+    TIERS("bms_cell_uv_v", bms.cell_uv_v, 0.1, 10, 1),
+    TIERS("bms_cell_ot_c", bms.cell_ot_c, -60, 200, 0),
+    TIERS("bms_cell_ut_c", bms.cell_ut_c, -60, 200, 1),
+    TIERS("bms_v_spread_v", bms.v_spread_v, 0, 10, 0),
+    TIERS("bms_t_spread_c", bms.t_spread_c, 0, 200, 0),
+    TIERS("bms_soc_high", bms.soc_high, 0, 2, 0),
+    TIERS("bms_soc_low", bms.soc_low, 0, 2, 1),
+    DBL("bms_max_charge_a", bms.max_charge_a, 0, 1e6),
+    DBL("bms_max_discharge_a", bms.max_discharge_a, 0, 1e6),
+    DBL("bms_protection_delay_s", bms.protection_delay_s, 0, 3600),
 
-	/* time */
-	DBL("dt_s", dt_s, 1e-4, 60),
-	U32("publish_period_ms", publish_period_ms, 10, 60000),
-	DBL("speed", speed, 0, 1e6),
-	DBL("duration_s", duration_s, 0, 1e12),
-	UINT("threads", threads, 0, 1024),
-	SPECIAL("backend", "auto, cpu or cuda"),
+    /* time */
+    DBL("dt_s", dt_s, 1e-4, 60),
+    U32("publish_period_ms", publish_period_ms, 10, 60000),
+    DBL("speed", speed, 0, 1e6),
+    DBL("duration_s", duration_s, 0, 1e12),
+    UINT("threads", threads, 0, 1024),
+    SPECIAL("backend", "auto, cpu or cuda"),
 
-	/* input */
-	SPECIAL("mode", "power or current"),
-	DBL("setpoint_w", setpoint_w, -1e12, 1e12),
-	DBL("setpoint_a", setpoint_a, -1e9, 1e9),
-	SPECIAL("profile",
-		"none, csv, peak-shaving, regulation or cycle"),
-	PATH("profile_csv", profile.csv_path, "a CSV file time_s,power_w"),
-	SPECIAL("profile_loop", "yes or no"),
-	SPECIAL("profile_scale", "a number"),
+    /* input */
+    SPECIAL("mode", "power or current"),
+    DBL("setpoint_w", setpoint_w, -1e12, 1e12),
+    DBL("setpoint_a", setpoint_a, -1e9, 1e9),
+    SPECIAL("profile", "none, csv, peak-shaving, regulation or cycle"),
+    PATH("profile_csv", profile.csv_path, "a CSV file time_s,power_w"),
+    SPECIAL("profile_loop", "yes or no"),
+    SPECIAL("profile_scale", "a number"),
 
-	/* control */
-	SPECIAL("control_socket", "an absolute path of at most 107 bytes"),
+    /* control */
+    SPECIAL("control_socket", "an absolute path of at most 107 bytes"),
 
-	/* batsim-httpd */
-	SPECIAL("http_listen",
-		"up to 8 addresses host:port or [v6]:port, comma separated"),
-	PATH("http_www", http_www, "a directory"),
-	PATH("http_chartjs", http_chartjs, "a directory"),
-	PATH("http_token_file", http_token_file, "a file, or empty"),
-	UINT("http_max_connections", http_max_connections, 1, 65536),
-	UINT("http_max_per_ip", http_max_per_ip, 1, 65536),
-	UINT("http_timeout_s", http_timeout_s, 1, 86400),
-	UINT("http_history_s", http_history_s, 0, 86400 * 7),
-	UINT("http_stale_ms", http_stale_ms, 10, 3600000),
-	BOOL("metrics_cells", metrics_cells),
+    /* batsim-httpd */
+    SPECIAL("http_listen",
+	    "up to 8 addresses host:port or [v6]:port, comma separated"),
+    PATH("http_www", http_www, "a directory"),
+    PATH("http_chartjs", http_chartjs, "a directory"),
+    PATH("http_token_file", http_token_file, "a file, or empty"),
+    UINT("http_max_connections", http_max_connections, 1, 65536),
+    UINT("http_max_per_ip", http_max_per_ip, 1, 65536),
+    UINT("http_timeout_s", http_timeout_s, 1, 86400),
+    UINT("http_history_s", http_history_s, 0, 86400 * 7),
+    UINT("http_stale_ms", http_stale_ms, 10, 3600000),
+    BOOL("metrics_cells", metrics_cells),
 };
 
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -313,7 +339,7 @@ static const struct cfg_key *find_key(const char *name)
 /* The BMS thresholds of the chemistry (chemistry.c); the rack current
  * limits are a C-rate of the cell's capacity. */
 static void bms_chemistry_defaults(struct cfg_bms *b,
-                                   const struct cfg_cell *cell)
+				   const struct cfg_cell *cell)
 {
 	chem_bms_defaults(b, cell->chemistry);
 	b->max_charge_a = CFG_DEFAULT_C_RATE * cell->capacity_ah;
@@ -345,7 +371,7 @@ void cfg_defaults(struct bsd_config *cfg)
 		/* chemistry.c always knows its default preset; this keeps the
 		 * struct sane even if it did not */
 		snprintf(cfg->cell.chemistry, sizeof cfg->cell.chemistry,
-		         "lfp280");
+			 "lfp280");
 	}
 	cfg->initial_soc = 0.5;
 	cfg->ambient_c = 25.0;
@@ -374,14 +400,14 @@ void cfg_defaults(struct bsd_config *cfg)
 	cfg->profile.scale = 1.0;
 
 	snprintf(cfg->control_socket, sizeof cfg->control_socket, "%s",
-	         "/run/batsim/batsimd.sock");
+		 "/run/batsim/batsimd.sock");
 
 	snprintf(cfg->http_listen[0], sizeof cfg->http_listen[0],
-	         "127.0.0.1:8080");
+		 "127.0.0.1:8080");
 	cfg->http_listen_n = 1;
 	snprintf(cfg->http_www, sizeof cfg->http_www, "%s/www", PKGDATADIR);
 	snprintf(cfg->http_chartjs, sizeof cfg->http_chartjs, "%s",
-	         CHARTJS_DIR);
+		 CHARTJS_DIR);
 	cfg->http_token_file[0] = '\0';
 	cfg->http_max_connections = 256;
 	cfg->http_max_per_ip = 32;
@@ -397,8 +423,8 @@ void cfg_defaults(struct bsd_config *cfg)
  * being loaded ("" outside cfg_load: paths are taken as given). */
 static char cfg_base_dir[CFG_PATH_MAX];
 
-static int set_path(char *dst, size_t size, const char *key,
-                    const char *value, char *err, size_t errlen)
+static int set_path(char *dst, size_t size, const char *key, const char *value,
+		    char *err, size_t errlen)
 {
 	int n;
 
@@ -416,7 +442,7 @@ static int set_path(char *dst, size_t size, const char *key,
 }
 
 static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
-                       const char *v, char *err, size_t errlen)
+		       const char *v, char *err, size_t errlen)
 {
 	const char *key = k->name;
 
@@ -424,8 +450,8 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 		int legacy = key[0] == 'l';
 		char *dst = legacy ? cfg->legacy_shm_name : cfg->shm_name;
 
-		if (legacy && (!v[0] || !strcmp(v, "none") ||
-		               !strcmp(v, "off"))) {
+		if (legacy &&
+		    (!v[0] || !strcmp(v, "none") || !strcmp(v, "off"))) {
 			dst[0] = '\0';
 			return 0;
 		}
@@ -471,8 +497,7 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 	}
 	if (!strcmp(key, "profile")) {
 		static const char *const names[] = {
-			"none", "csv", "peak-shaving", "regulation", "cycle"
-		};
+		    "none", "csv", "peak-shaving", "regulation", "cycle"};
 		size_t i;
 
 		if (!v[0]) {
@@ -485,7 +510,7 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 		if (i == sizeof names / sizeof names[0])
 			goto bad;
 		snprintf(cfg->profile.name, sizeof cfg->profile.name, "%s",
-		         i == 0 ? "" : v);
+			 i == 0 ? "" : v);
 		return 0;
 	}
 	if (!strcmp(key, "profile_loop")) {
@@ -506,7 +531,7 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 		if (v[0] != '/' || strlen(v) > 107)
 			goto bad;
 		snprintf(cfg->control_socket, sizeof cfg->control_socket, "%s",
-		         v);
+			 v);
 		return 0;
 	}
 	if (!strcmp(key, "http_listen")) {
@@ -519,8 +544,8 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 		for (char *t = strtok_r(buf, ", \t", &save); t;
 		     t = strtok_r(NULL, ", \t", &save)) {
 			if (n == 8) {
-				seterr(err, errlen,
-				       "%s: more than 8 addresses", key);
+				seterr(err, errlen, "%s: more than 8 addresses",
+				       key);
 				return -1;
 			}
 			if (strlen(t) >= sizeof list[0] || !valid_listen(t)) {
@@ -547,7 +572,7 @@ bad:
 }
 
 int cfg_set(struct bsd_config *cfg, const char *key, const char *value,
-            char *err, size_t errlen)
+	    char *err, size_t errlen)
 {
 	const struct cfg_key *k = find_key(key);
 	char *base = (char *)cfg;
@@ -565,21 +590,24 @@ int cfg_set(struct bsd_config *cfg, const char *key, const char *value,
 		return set_special(cfg, k, value, err, errlen);
 	case T_STR:
 		if (strlen(value) >= k->size) {
-			seterr(err, errlen, "%s: value too long (at most %zu "
-			       "bytes)", key, k->size - 1);
+			seterr(err, errlen,
+			       "%s: value too long (at most %zu "
+			       "bytes)",
+			       key, k->size - 1);
 			return -1;
 		}
 		snprintf(base + k->off, k->size, "%s", value);
 		return 0;
 	case T_PATH:
 		return set_path(base + k->off, k->size, key, value, err,
-		                errlen);
+				errlen);
 	case T_U32:
 	case T_UINT:
 		if (parse_u64(value, &u) || u < k->min || u > k->max) {
-			seterr(err, errlen, "bad value '%s' for %s: expected "
-			       "an integer from %.0f to %.0f", value, key,
-			       k->min, k->max);
+			seterr(err, errlen,
+			       "bad value '%s' for %s: expected "
+			       "an integer from %.0f to %.0f",
+			       value, key, k->min, k->max);
 			return -1;
 		}
 		if (k->type == T_U32)
@@ -589,25 +617,30 @@ int cfg_set(struct bsd_config *cfg, const char *key, const char *value,
 		return 0;
 	case T_U64:
 		if (parse_u64(value, &u)) {
-			seterr(err, errlen, "bad value '%s' for %s: expected "
-			       "an unsigned integer", value, key);
+			seterr(err, errlen,
+			       "bad value '%s' for %s: expected "
+			       "an unsigned integer",
+			       value, key);
 			return -1;
 		}
 		*(uint64_t *)(base + k->off) = u;
 		return 0;
 	case T_DBL:
 		if (parse_double(value, &d) || d < k->min || d > k->max) {
-			seterr(err, errlen, "bad value '%s' for %s: expected "
-			       "a number from %g to %g", value, key, k->min,
-			       k->max);
+			seterr(err, errlen,
+			       "bad value '%s' for %s: expected "
+			       "a number from %g to %g",
+			       value, key, k->min, k->max);
 			return -1;
 		}
 		*(double *)(base + k->off) = d;
 		return 0;
 	case T_BOOL:
 		if (parse_bool(value, (int *)(base + k->off))) {
-			seterr(err, errlen, "bad value '%s' for %s: expected "
-			       "yes or no", value, key);
+			seterr(err, errlen,
+			       "bad value '%s' for %s: expected "
+			       "yes or no",
+			       value, key);
 			return -1;
 		}
 		return 0;
@@ -615,25 +648,28 @@ int cfg_set(struct bsd_config *cfg, const char *key, const char *value,
 		double t[3];
 
 		if (parse_tiers(value, t)) {
-			seterr(err, errlen, "bad value '%s' for %s: expected "
+			seterr(err, errlen,
+			       "bad value '%s' for %s: expected "
 			       "three numbers: warning, alarm, protection",
 			       value, key);
 			return -1;
 		}
 		for (int i = 0; i < 3; i++) {
 			if (t[i] < k->min || t[i] > k->max) {
-				seterr(err, errlen, "bad value '%s' for %s: "
+				seterr(err, errlen,
+				       "bad value '%s' for %s: "
 				       "each threshold must be from %g to %g",
 				       value, key, k->min, k->max);
 				return -1;
 			}
 		}
 		if (k->falling ? !(t[0] >= t[1] && t[1] >= t[2])
-		               : !(t[0] <= t[1] && t[1] <= t[2])) {
-			seterr(err, errlen, "bad value '%s' for %s: the "
+			       : !(t[0] <= t[1] && t[1] <= t[2])) {
+			seterr(err, errlen,
+			       "bad value '%s' for %s: the "
 			       "thresholds warning, alarm, protection must be "
-			       "in %s order", value, key,
-			       k->falling ? "falling" : "rising");
+			       "in %s order",
+			       value, key, k->falling ? "falling" : "rising");
 			return -1;
 		}
 		memcpy(base + k->off, t, sizeof t);
@@ -648,7 +684,7 @@ int cfg_set(struct bsd_config *cfg, const char *key, const char *value,
 /* Split one line into key and value in place; 0 for a key/value line, 1
  * for a blank or comment line, -1 for a syntax error (message in err). */
 static int split_line(char *line, char **key, char **value, char *err,
-                      size_t errlen)
+		      size_t errlen)
 {
 	char *p = (char *)skip_ws(line);
 	char *eq, *end;
@@ -670,10 +706,12 @@ static int split_line(char *line, char **key, char **value, char *err,
 		return -1;
 	}
 	for (char *c = p; *c; c++) {
-		if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) &&
-		    *c != '_') {
-			seterr(err, errlen, "bad key '%s': keys are lower case "
-			       "letters, digits and '_'", p);
+		if (!islower((unsigned char)*c) &&
+		    !isdigit((unsigned char)*c) && *c != '_') {
+			seterr(err, errlen,
+			       "bad key '%s': keys are lower case "
+			       "letters, digits and '_'",
+			       p);
 			return -1;
 		}
 	}
@@ -711,8 +749,7 @@ static int split_line(char *line, char **key, char **value, char *err,
 	return 0;
 }
 
-int cfg_load(struct bsd_config *cfg, const char *path, char *err,
-             size_t errlen)
+int cfg_load(struct bsd_config *cfg, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[CFG_LINE_MAX + 2];
@@ -721,8 +758,10 @@ int cfg_load(struct bsd_config *cfg, const char *path, char *err,
 	int set_capacity = 0, set_charge = 0, set_discharge = 0;
 
 	if (!f) {
-		seterr(err, errlen, "%s: cannot open: %s (check the path, or "
-		       "use --config FILE)", path, strerror(errno));
+		seterr(err, errlen,
+		       "%s: cannot open: %s (check the path, or "
+		       "use --config FILE)",
+		       path, strerror(errno));
 		return -1;
 	}
 	{
@@ -730,7 +769,7 @@ int cfg_load(struct bsd_config *cfg, const char *path, char *err,
 
 		if (slash)
 			snprintf(cfg_base_dir, sizeof cfg_base_dir, "%.*s",
-			         (int)(slash == path ? 1 : slash - path), path);
+				 (int)(slash == path ? 1 : slash - path), path);
 		else
 			snprintf(cfg_base_dir, sizeof cfg_base_dir, ".");
 	}
@@ -749,8 +788,10 @@ int cfg_load(struct bsd_config *cfg, const char *path, char *err,
 			if (n && line[n - 1] == '\n')
 				line[--n] = '\0';
 			else if (!feof(f)) {
-				seterr(err, errlen, "%s:%u: line longer than "
-				       "%d bytes", path, lineno, CFG_LINE_MAX);
+				seterr(err, errlen,
+				       "%s:%u: line longer than "
+				       "%d bytes",
+				       path, lineno, CFG_LINE_MAX);
 				rc = -1;
 				break;
 			}
@@ -773,7 +814,7 @@ int cfg_load(struct bsd_config *cfg, const char *path, char *err,
 				set_capacity |= !strcmp(key, "capacity_ah");
 				set_charge |= !strcmp(key, "bms_max_charge_a");
 				set_discharge |=
-					!strcmp(key, "bms_max_discharge_a");
+				    !strcmp(key, "bms_max_discharge_a");
 			}
 		}
 		if (rc == 0 && ferror(f)) {
@@ -786,17 +827,18 @@ int cfg_load(struct bsd_config *cfg, const char *path, char *err,
 	cfg_base_dir[0] = '\0';
 	/* the default rack current limits are a C-rate of the capacity */
 	if (rc == 0 && set_capacity && !set_charge)
-		cfg->bms.max_charge_a = CFG_DEFAULT_C_RATE * cfg->cell.capacity_ah;
+		cfg->bms.max_charge_a =
+		    CFG_DEFAULT_C_RATE * cfg->cell.capacity_ah;
 	if (rc == 0 && set_capacity && !set_discharge)
 		cfg->bms.max_discharge_a =
-			CFG_DEFAULT_C_RATE * cfg->cell.capacity_ah;
+		    CFG_DEFAULT_C_RATE * cfg->cell.capacity_ah;
 	return rc;
 }
 
 /* ---- OCV tables ---- */
 
 int cfg_load_ocv_csv(struct cfg_cell *cell, const char *path, char *err,
-                     size_t errlen)
+		     size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[CFG_OCV_LINE_MAX];
@@ -836,8 +878,10 @@ int cfg_load_ocv_csv(struct cfg_cell *cell, const char *path, char *err,
 		if (end == p || errno || *skip_ws(end))
 			goto bad_line;
 		if (!(s >= 0 && s <= 1) || !(u > 0 && u < 10)) {
-			seterr(err, errlen, "%s:%u: soc must be 0..1 and "
-			       "ocv_v 0..10 V", path, lineno);
+			seterr(err, errlen,
+			       "%s:%u: soc must be 0..1 and "
+			       "ocv_v 0..10 V",
+			       path, lineno);
 			goto fail;
 		}
 		if (n > 0 && s <= soc[n - 1]) {
@@ -846,8 +890,8 @@ int cfg_load_ocv_csv(struct cfg_cell *cell, const char *path, char *err,
 			goto fail;
 		}
 		if (n == CFG_OCV_MAX) {
-			seterr(err, errlen, "%s:%u: more than %d points",
-			       path, lineno, CFG_OCV_MAX);
+			seterr(err, errlen, "%s:%u: more than %d points", path,
+			       lineno, CFG_OCV_MAX);
 			goto fail;
 		}
 		soc[n] = s;
@@ -860,13 +904,17 @@ int cfg_load_ocv_csv(struct cfg_cell *cell, const char *path, char *err,
 	}
 	fclose(f);
 	if (n < 2) {
-		seterr(err, errlen, "OCV table %s: needs at least 2 points "
-		       "(lines soc,ocv_v after a header line)", path);
+		seterr(err, errlen,
+		       "OCV table %s: needs at least 2 points "
+		       "(lines soc,ocv_v after a header line)",
+		       path);
 		return -1;
 	}
 	if (soc[0] > 0 || soc[n - 1] < 1) {
-		seterr(err, errlen, "OCV table %s: soc must span 0 to 1 (it "
-		       "spans %g to %g)", path, soc[0], soc[n - 1]);
+		seterr(err, errlen,
+		       "OCV table %s: soc must span 0 to 1 (it "
+		       "spans %g to %g)",
+		       path, soc[0], soc[n - 1]);
 		return -1;
 	}
 	cell->ocv_n = n;
@@ -888,7 +936,7 @@ int cfg_validate(const struct bsd_config *cfg, char *err, size_t errlen)
 	const struct cfg_cell *c = &cfg->cell;
 	const struct cfg_bms *b = &cfg->bms;
 	uint64_t cells = (uint64_t)cfg->racks * cfg->modules_per_rack *
-	                 cfg->cells_per_module;
+			 cfg->cells_per_module;
 
 	if (cfg->racks < 1 || cfg->racks > BS_MAX_RACKS ||
 	    cfg->modules_per_rack < 1 ||
@@ -901,27 +949,31 @@ int cfg_validate(const struct bsd_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (cells > BS_MAX_CELLS) {
-		seterr(err, errlen, "topology %ux%ux%u has %llu cells, more "
+		seterr(err, errlen,
+		       "topology %ux%ux%u has %llu cells, more "
 		       "than the supported %u: reduce racks, "
-		       "modules_per_rack or cells_per_module", cfg->racks,
-		       cfg->modules_per_rack, cfg->cells_per_module,
+		       "modules_per_rack or cells_per_module",
+		       cfg->racks, cfg->modules_per_rack, cfg->cells_per_module,
 		       (unsigned long long)cells, BS_MAX_CELLS);
 		return -1;
 	}
 	if (!valid_shm_name(cfg->shm_name)) {
-		seterr(err, errlen, "shm_name '%s' is not a POSIX shm name "
-		       "such as /batsim", cfg->shm_name);
+		seterr(err, errlen,
+		       "shm_name '%s' is not a POSIX shm name "
+		       "such as /batsim",
+		       cfg->shm_name);
 		return -1;
 	}
 	if (cfg->legacy_shm_name[0] &&
 	    !strcmp(cfg->legacy_shm_name, cfg->shm_name)) {
-		seterr(err, errlen, "legacy_shm_name must differ from "
-		       "shm_name (%s)", cfg->shm_name);
+		seterr(err, errlen,
+		       "legacy_shm_name must differ from "
+		       "shm_name (%s)",
+		       cfg->shm_name);
 		return -1;
 	}
 	if (cfg->slots < 2 || cfg->slots > BS_MAX_SLOTS) {
-		seterr(err, errlen, "slots must be from 2 to %u",
-		       BS_MAX_SLOTS);
+		seterr(err, errlen, "slots must be from 2 to %u", BS_MAX_SLOTS);
 		return -1;
 	}
 	if (!(c->v_min < c->v_max)) {
@@ -930,15 +982,17 @@ int cfg_validate(const struct bsd_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->ocv_n < 2 || c->ocv_n > CFG_OCV_MAX) {
-		seterr(err, errlen, "OCV table of %s has %u points: it needs "
-		       "2 to %d (ocv_csv)", c->chemistry, c->ocv_n,
-		       CFG_OCV_MAX);
+		seterr(err, errlen,
+		       "OCV table of %s has %u points: it needs "
+		       "2 to %d (ocv_csv)",
+		       c->chemistry, c->ocv_n, CFG_OCV_MAX);
 		return -1;
 	}
 	if (!(c->capacity_ah > 0) || !(c->r0_ohm > 0) || c->r1_ohm < 0 ||
-	    c->r2_ohm < 0 || !(c->heat_capacity_j_k > 0) ||
-	    !(c->ha_w_k > 0) || c->conduction_w_k < 0) {
-		seterr(err, errlen, "cell parameters of %s out of range: "
+	    c->r2_ohm < 0 || !(c->heat_capacity_j_k > 0) || !(c->ha_w_k > 0) ||
+	    c->conduction_w_k < 0) {
+		seterr(err, errlen,
+		       "cell parameters of %s out of range: "
 		       "capacity_ah, r0_ohm, heat_capacity_j_k and ha_w_k "
 		       "must be > 0, r1_ohm, r2_ohm, conduction_w_k >= 0",
 		       c->chemistry);
@@ -946,24 +1000,28 @@ int cfg_validate(const struct bsd_config *cfg, char *err, size_t errlen)
 	}
 	if ((c->r1_ohm > 0 && !(c->tau1_s > 0)) ||
 	    (c->r2_ohm > 0 && !(c->tau2_s > 0))) {
-		seterr(err, errlen, "an RC pair with a resistance needs a "
+		seterr(err, errlen,
+		       "an RC pair with a resistance needs a "
 		       "time constant > 0 (tau1_s, tau2_s)");
 		return -1;
 	}
 	if (!(b->cell_uv_v[0] < b->cell_ov_v[0])) {
-		seterr(err, errlen, "bms_cell_uv_v warning (%g V) must be "
-		       "below bms_cell_ov_v warning (%g V)", b->cell_uv_v[0],
-		       b->cell_ov_v[0]);
+		seterr(err, errlen,
+		       "bms_cell_uv_v warning (%g V) must be "
+		       "below bms_cell_ov_v warning (%g V)",
+		       b->cell_uv_v[0], b->cell_ov_v[0]);
 		return -1;
 	}
 	if (!(b->cell_ut_c[0] < b->cell_ot_c[0])) {
-		seterr(err, errlen, "bms_cell_ut_c warning (%g degC) must be "
+		seterr(err, errlen,
+		       "bms_cell_ut_c warning (%g degC) must be "
 		       "below bms_cell_ot_c warning (%g degC)",
 		       b->cell_ut_c[0], b->cell_ot_c[0]);
 		return -1;
 	}
 	if (!(b->soc_low[0] < b->soc_high[0])) {
-		seterr(err, errlen, "bms_soc_low warning must be below "
+		seterr(err, errlen,
+		       "bms_soc_low warning must be below "
 		       "bms_soc_high warning");
 		return -1;
 	}
@@ -986,14 +1044,17 @@ int cfg_validate(const struct bsd_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (!strcmp(cfg->profile.name, "csv") && !cfg->profile.csv_path[0]) {
-		seterr(err, errlen, "profile = csv needs profile_csv = FILE "
+		seterr(err, errlen,
+		       "profile = csv needs profile_csv = FILE "
 		       "(a CSV file time_s,power_w)");
 		return -1;
 	}
 	if (cfg->control_socket[0] != '/' ||
 	    strlen(cfg->control_socket) > 107) {
-		seterr(err, errlen, "control_socket '%s' must be an absolute "
-		       "path of at most 107 bytes", cfg->control_socket);
+		seterr(err, errlen,
+		       "control_socket '%s' must be an absolute "
+		       "path of at most 107 bytes",
+		       cfg->control_socket);
 		return -1;
 	}
 	if (cfg->http_listen_n < 1 || cfg->http_listen_n > 8) {

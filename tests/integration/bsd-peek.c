@@ -16,8 +16,8 @@
 
 int main(int argc, char **argv)
 {
-	static const char *const states[] = { "INIT", "RUNNING", "STOPPED" };
-	uint32_t loc[3] = { 0, 0, 0 };
+	static const char *const states[] = {"INIT", "RUNNING", "STOPPED"};
+	uint32_t loc[3] = {0, 0, 0};
 	struct bs_info info;
 	struct bs_meta meta;
 	struct bs_site site;
@@ -63,8 +63,7 @@ int main(int argc, char **argv)
 	}
 	printf("tick=%llu\n", (unsigned long long)meta.tick);
 	printf("time_s=%.6f\n", meta.sim_time_s);
-	printf("mode=%s\n", site.mode == BS_MODE_CURRENT ? "current"
-	                                                  : "power");
+	printf("mode=%s\n", site.mode == BS_MODE_CURRENT ? "current" : "power");
 	printf("setpoint=%.6g\n", (double)site.setpoint);
 	printf("ambient_c=%.6g\n", (double)site.ambient_c);
 	printf("site_current_a=%.6g\n", (double)site.current_a);

@@ -110,9 +110,9 @@ START_TEST(test_presets)
 END_TEST
 
 /* key, value, and a check of the field that key sets */
-#define SETOK(key, value) \
-	ck_assert_msg(cfg_set(&c, key, value, err, sizeof err) == 0, \
-	              "%s = %s: %s", key, value, err)
+#define SETOK(key, value)                                                      \
+	ck_assert_msg(cfg_set(&c, key, value, err, sizeof err) == 0,           \
+		      "%s = %s: %s", key, value, err)
 
 START_TEST(test_every_key)
 {
@@ -277,11 +277,11 @@ static void expect_bad(const char *key, const char *value)
 	cfg_defaults(&c);
 	before = c;
 	ck_assert_msg(cfg_set(&c, key, value, err, sizeof err) == -1,
-	              "%s = '%s' was accepted", key, value);
-	ck_assert_msg(strstr(err, key) != NULL, "message '%s' lacks '%s'",
-	              err, key);
+		      "%s = '%s' was accepted", key, value);
+	ck_assert_msg(strstr(err, key) != NULL, "message '%s' lacks '%s'", err,
+		      key);
 	ck_assert_msg(memcmp(&c, &before, sizeof c) == 0,
-	              "%s = '%s' changed the configuration", key, value);
+		      "%s = '%s' changed the configuration", key, value);
 }
 
 START_TEST(test_bad_values)
@@ -317,9 +317,9 @@ START_TEST(test_bad_values)
 	expect_bad("profile_loop", "2");
 	expect_bad("profile_scale", "x");
 	expect_bad("control_socket", "relative.sock");
-	expect_bad("bms_cell_ov_v", "3.65, 3.6, 3.5");  /* not rising */
-	expect_bad("bms_cell_uv_v", "2.7, 2.8, 2.9");   /* not falling */
-	expect_bad("bms_cell_ov_v", "3.5, 3.6");        /* two values */
+	expect_bad("bms_cell_ov_v", "3.65, 3.6, 3.5"); /* not rising */
+	expect_bad("bms_cell_uv_v", "2.7, 2.8, 2.9");  /* not falling */
+	expect_bad("bms_cell_ov_v", "3.5, 3.6");       /* two values */
 	expect_bad("bms_cell_ov_v", "3.5, 3.6, 3.7, 3.8");
 	expect_bad("bms_soc_high", "0.9, 0.95, 2.5");
 	expect_bad("r0_ohm", "0");
@@ -349,18 +349,18 @@ START_TEST(test_load_file)
 {
 	struct bsd_config c;
 	char err[512];
-	const char *p = write_file("a.conf",
-		"# a comment\n"
-		"\n"
-		"   racks = 2   \n"
-		"modules_per_rack=3\n"
-		"cells_per_module\t=\t4 # trailing comment\n"
-		"shm_name = \"/batsim-quoted\"   # quoted value\n"
-		"profile_csv = /a#b.csv\n"
-		"mode = current\r\n"
-		"setpoint_a = 140\n"
-		"legacy_shm_name =\n"
-		"racks = 5\n");
+	const char *p = write_file(
+	    "a.conf", "# a comment\n"
+		      "\n"
+		      "   racks = 2   \n"
+		      "modules_per_rack=3\n"
+		      "cells_per_module\t=\t4 # trailing comment\n"
+		      "shm_name = \"/batsim-quoted\"   # quoted value\n"
+		      "profile_csv = /a#b.csv\n"
+		      "mode = current\r\n"
+		      "setpoint_a = 140\n"
+		      "legacy_shm_name =\n"
+		      "racks = 5\n");
 
 	cfg_defaults(&c);
 	ck_assert_msg(cfg_load(&c, p, err, sizeof err) == 0, "%s", err);
@@ -377,8 +377,7 @@ START_TEST(test_load_file)
 END_TEST
 
 /* Loading text must fail with "PATH:LINE: ..." containing `what`. */
-static void expect_load_error(const char *text, unsigned line,
-                              const char *what)
+static void expect_load_error(const char *text, unsigned line, const char *what)
 {
 	struct bsd_config c;
 	char err[512] = "", want[300];
@@ -388,9 +387,8 @@ static void expect_load_error(const char *text, unsigned line,
 	ck_assert_int_eq(cfg_load(&c, p, err, sizeof err), -1);
 	snprintf(want, sizeof want, "%s:%u: ", p, line);
 	ck_assert_msg(!strncmp(err, want, strlen(want)),
-	              "'%s' does not start with '%s'", err, want);
-	ck_assert_msg(strstr(err, what) != NULL, "'%s' lacks '%s'", err,
-	              what);
+		      "'%s' does not start with '%s'", err, want);
+	ck_assert_msg(strstr(err, what) != NULL, "'%s' lacks '%s'", err, what);
 }
 
 START_TEST(test_load_errors)
@@ -402,7 +400,7 @@ START_TEST(test_load_errors)
 	expect_load_error("racks = 2\n# x\nfoo = 1\n", 3, "unknown key 'foo'");
 	expect_load_error("racks = 2\nracks = zero\n", 2, "racks");
 	expect_load_error("\n\nthis line has no equals sign\n", 3,
-	                  "key = value");
+			  "key = value");
 	expect_load_error("= 3\n", 1, "missing key");
 	expect_load_error("Racks = 3\n", 1, "bad key");
 	expect_load_error("shm_name = \"/x\n", 1, "closing");
@@ -415,8 +413,8 @@ START_TEST(test_load_errors)
 	expect_load_error(longline, 1, "longer");
 
 	cfg_defaults(&c);
-	ck_assert_int_eq(cfg_load(&c, "/nonexistent/batsim.conf", err,
-	                          sizeof err), -1);
+	ck_assert_int_eq(
+	    cfg_load(&c, "/nonexistent/batsim.conf", err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/batsim.conf"));
 	ck_assert_ptr_nonnull(strstr(err, "cannot open"));
 }
@@ -427,11 +425,11 @@ START_TEST(test_chemistry_order)
 	struct bsd_config c;
 	char err[512];
 	/* cell and BMS overrides before the chemistry line still win */
-	const char *p = write_file("order.conf",
-		"capacity_ah = 120\n"
-		"bms_cell_ov_v = 4.0, 4.1, 4.15\n"
-		"chemistry = nmc100\n"
-		"r0_ohm = 0.0005\n");
+	const char *p =
+	    write_file("order.conf", "capacity_ah = 120\n"
+				     "bms_cell_ov_v = 4.0, 4.1, 4.15\n"
+				     "chemistry = nmc100\n"
+				     "r0_ohm = 0.0005\n");
 
 	cfg_defaults(&c);
 	ck_assert_msg(cfg_load(&c, p, err, sizeof err) == 0, "%s", err);
@@ -446,7 +444,7 @@ START_TEST(test_chemistry_order)
 
 	/* an explicit limit is kept */
 	p = write_file("order2.conf", "capacity_ah = 120\n"
-	                              "bms_max_charge_a = 33\n");
+				      "bms_max_charge_a = 33\n");
 	cfg_defaults(&c);
 	ck_assert_msg(cfg_load(&c, p, err, sizeof err) == 0, "%s", err);
 	ck_assert_double_eq_tol(c.bms.max_charge_a, 33, 1e-12);
@@ -459,7 +457,7 @@ START_TEST(test_overrides)
 	struct bsd_config c;
 	char err[512];
 	const char *p = write_file("ov.conf", "seed = 7\nspeed = 10\n"
-	                                      "backend = cuda\n");
+					      "backend = cuda\n");
 
 	cfg_defaults(&c);
 	ck_assert_int_eq(cfg_load(&c, p, err, sizeof err), 0);
@@ -518,10 +516,11 @@ START_TEST(test_ocv_csv)
 		char path[512];
 		const char *src = getenv("abs_top_srcdir");
 
-		snprintf(path, sizeof path,
-		         "%s/data/chemistry/ocv_nmc100.csv", src ? src : "..");
-		ck_assert_msg(cfg_load_ocv_csv(&c.cell, path, err,
-		                               sizeof err) == 0, "%s", err);
+		snprintf(path, sizeof path, "%s/data/chemistry/ocv_nmc100.csv",
+			 src ? src : "..");
+		ck_assert_msg(
+		    cfg_load_ocv_csv(&c.cell, path, err, sizeof err) == 0, "%s",
+		    err);
 		ck_assert_uint_ge(c.cell.ocv_n, 21);
 	}
 }
@@ -532,8 +531,7 @@ static void expect_invalid(struct bsd_config *c, const char *what)
 	char err[512] = "";
 
 	ck_assert_int_eq(cfg_validate(c, err, sizeof err), -1);
-	ck_assert_msg(strstr(err, what) != NULL, "'%s' lacks '%s'", err,
-	              what);
+	ck_assert_msg(strstr(err, what) != NULL, "'%s' lacks '%s'", err, what);
 }
 
 START_TEST(test_validate)
@@ -550,8 +548,8 @@ START_TEST(test_validate)
 	expect_invalid(&c, "profile_csv");
 
 	cfg_defaults(&c);
-	ck_assert_int_eq(cfg_set(&c, "legacy_shm_name", "/batsim", err,
-	                         sizeof err), 0);
+	ck_assert_int_eq(
+	    cfg_set(&c, "legacy_shm_name", "/batsim", err, sizeof err), 0);
 	expect_invalid(&c, "legacy_shm_name");
 
 	cfg_defaults(&c);
@@ -565,8 +563,8 @@ START_TEST(test_validate)
 	expect_invalid(&c, "out of range");
 
 	cfg_defaults(&c);
-	ck_assert_int_eq(cfg_set(&c, "bms_cell_uv_v", "3.7, 3.6, 3.5", err,
-	                         sizeof err), 0);
+	ck_assert_int_eq(
+	    cfg_set(&c, "bms_cell_uv_v", "3.7, 3.6, 3.5", err, sizeof err), 0);
 	expect_invalid(&c, "bms_cell_uv_v");
 
 	cfg_defaults(&c);
@@ -601,9 +599,11 @@ START_TEST(test_shipped_conf)
 	o = fopen(out, "w");
 	ck_assert_ptr_nonnull(o);
 	while (fgets(line, sizeof line, in)) {
-		size_t k = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_0123456789");
+		size_t k =
+		    strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_0123456789");
 
-		if (line[0] == '#' && k > 0 && !strncmp(line + 1 + k, " =", 2)) {
+		if (line[0] == '#' && k > 0 &&
+		    !strncmp(line + 1 + k, " =", 2)) {
 			fputs(line + 1, o);
 			settings++;
 		}
@@ -622,7 +622,7 @@ START_TEST(test_shipped_conf)
 	memcpy(c.http_www, d.http_www, sizeof c.http_www);
 	memcpy(c.http_chartjs, d.http_chartjs, sizeof c.http_chartjs);
 	ck_assert_msg(memcmp(&c, &d, sizeof c) == 0,
-	              "data/batsim.conf differs from the built-in defaults");
+		      "data/batsim.conf differs from the built-in defaults");
 }
 END_TEST
 
@@ -631,27 +631,74 @@ END_TEST
 START_TEST(test_keys_documented)
 {
 	static const char *const keys[] = {
-		"shm_name", "racks", "modules_per_rack", "cells_per_module",
-		"slots", "legacy_shm_name", "chemistry", "initial_soc",
-		"ambient_c", "seed", "variation", "capacity_sigma", "r0_sigma",
-		"soc_sigma", "rack_thermal_gradient_c", "ocv_csv",
-		"capacity_ah", "v_min", "v_max", "r0_ohm", "r0_soc_factor",
-		"ea_j_mol", "r1_ohm", "tau1_s", "r2_ohm", "tau2_s",
-		"heat_capacity_j_k", "ha_w_k", "conduction_w_k", "dudt_v_k",
-		"bms_cell_ov_v", "bms_cell_uv_v", "bms_cell_ot_c",
-		"bms_cell_ut_c", "bms_v_spread_v", "bms_t_spread_c",
-		"bms_soc_high", "bms_soc_low", "bms_max_charge_a",
-		"bms_max_discharge_a", "bms_protection_delay_s", "dt_s",
-		"publish_period_ms", "speed", "duration_s", "threads",
-		"backend", "mode", "setpoint_w", "setpoint_a", "profile",
-		"profile_csv", "profile_loop", "profile_scale",
-		"control_socket", "http_listen", "http_www", "http_chartjs",
-		"http_token_file", "http_max_connections", "http_max_per_ip",
-		"http_timeout_s", "http_history_s", "http_stale_ms",
-		"metrics_cells",
+	    "shm_name",
+	    "racks",
+	    "modules_per_rack",
+	    "cells_per_module",
+	    "slots",
+	    "legacy_shm_name",
+	    "chemistry",
+	    "initial_soc",
+	    "ambient_c",
+	    "seed",
+	    "variation",
+	    "capacity_sigma",
+	    "r0_sigma",
+	    "soc_sigma",
+	    "rack_thermal_gradient_c",
+	    "ocv_csv",
+	    "capacity_ah",
+	    "v_min",
+	    "v_max",
+	    "r0_ohm",
+	    "r0_soc_factor",
+	    "ea_j_mol",
+	    "r1_ohm",
+	    "tau1_s",
+	    "r2_ohm",
+	    "tau2_s",
+	    "heat_capacity_j_k",
+	    "ha_w_k",
+	    "conduction_w_k",
+	    "dudt_v_k",
+	    "bms_cell_ov_v",
+	    "bms_cell_uv_v",
+	    "bms_cell_ot_c",
+	    "bms_cell_ut_c",
+	    "bms_v_spread_v",
+	    "bms_t_spread_c",
+	    "bms_soc_high",
+	    "bms_soc_low",
+	    "bms_max_charge_a",
+	    "bms_max_discharge_a",
+	    "bms_protection_delay_s",
+	    "dt_s",
+	    "publish_period_ms",
+	    "speed",
+	    "duration_s",
+	    "threads",
+	    "backend",
+	    "mode",
+	    "setpoint_w",
+	    "setpoint_a",
+	    "profile",
+	    "profile_csv",
+	    "profile_loop",
+	    "profile_scale",
+	    "control_socket",
+	    "http_listen",
+	    "http_www",
+	    "http_chartjs",
+	    "http_token_file",
+	    "http_max_connections",
+	    "http_max_per_ip",
+	    "http_timeout_s",
+	    "http_history_s",
+	    "http_stale_ms",
+	    "metrics_cells",
 	};
 	const char *src = getenv("abs_top_srcdir");
-	const char *files[] = { "data/batsim.conf", "man/batsim.conf.5" };
+	const char *files[] = {"data/batsim.conf", "man/batsim.conf.5"};
 
 	for (size_t f = 0; f < 2; f++) {
 		char path[512], *text;
@@ -659,7 +706,7 @@ START_TEST(test_keys_documented)
 		long n;
 
 		snprintf(path, sizeof path, "%s/%s", src ? src : "..",
-		         files[f]);
+			 files[f]);
 		fp = fopen(path, "r");
 		ck_assert_msg(fp != NULL, "cannot open %s", path);
 		fseek(fp, 0, SEEK_END);
@@ -679,25 +726,25 @@ START_TEST(test_keys_documented)
 			err[0] = '\0';
 			cfg_set(&c, keys[i], "", err, sizeof err);
 			ck_assert_msg(strstr(err, "unknown key") == NULL,
-			              "%s unknown to the parser", keys[i]);
+				      "%s unknown to the parser", keys[i]);
 			/* conf: "#key =" (commented out at its default) or
 			 * "# key =" (a preset's value); man: \fBkey\fR */
 			if (f == 0) {
 				char want2[80];
 
 				snprintf(want, sizeof want, "#%s =", keys[i]);
-				snprintf(want2, sizeof want2, "# %s =",
-				         keys[i]);
+				snprintf(want2, sizeof want2,
+					 "# %s =", keys[i]);
 				if (!strstr(text, want))
 					snprintf(want, sizeof want, "%s",
-					         want2);
+						 want2);
 			} else {
 				snprintf(want, sizeof want, "\\fB%s\\fR",
-				         keys[i]);
+					 keys[i]);
 			}
 			ck_assert_msg(strstr(text, want) != NULL,
-			              "%s does not document %s", files[f],
-			              keys[i]);
+				      "%s does not document %s", files[f],
+				      keys[i]);
 		}
 		free(text);
 	}
