@@ -1167,11 +1167,10 @@
     });
     $('f-fault').type.addEventListener('change', faultTypeChanged);
     faultTypeChanged();
+    /* no location: every fault of the site (with "rack" batsimd would
+     * clear only that rack's) */
     $('fault-clear-all').addEventListener('click', () => {
-      const f = $('f-fault');
-      let rack;
-      try { rack = intField(f.rack, 'Rack'); } catch (e) { rack = 0; }
-      control('fault', { action: 'clear', type: 'all', rack }, f.querySelector('.msg'), 'All faults cleared.');
+      control('fault', { action: 'clear', type: 'all' }, $('f-fault').querySelector('.msg'), 'All faults cleared.');
     });
     $('fault-here').addEventListener('click', faultFromSelection);
     $('reset-all').addEventListener('click', () => control('alarms/reset', {}, $('alarms-msg'), 'Latched alarms reset (those whose condition still holds stay active).'));

@@ -374,6 +374,8 @@ async function runPage(ctx) {
     await page.click('#fault-clear-all');
     await waitFor(() => S(() => /cleared/i.test(document.querySelector('#f-fault .msg').textContent)), 5000, 'faults cleared')
       .then(() => ok(true, 'clear all faults is accepted'), (e) => ok(false, 'clear all faults is accepted', e.message));
+    const closed = await waitFor(async () => (await getJSON('/summary')).body.racks[1].contactor === 'closed', 10000, 'rack 1 to close').catch(() => false);
+    ok(closed, 'clearing all faults closes rack 1 again');
     await page.click('#reset-all');
     await waitFor(() => S(() => document.querySelector('#alarms-msg.ok') && /reset/i.test(document.querySelector('#alarms-msg').textContent)), 5000, 'alarm reset')
       .then(() => ok(true, 'alarm reset is accepted'), (e) => ok(false, 'alarm reset is accepted', `${e.message}: ${'' + 'see alarms-msg'}`));
@@ -394,6 +396,8 @@ async function runPage(ctx) {
   } catch (e) { note(e.message); }
   ok(!!shown && /STALE|NO NEW DATA/.test(shown), 'the stale banner appears when the writer is stopped', shown);
   ok(await S(() => document.getElementById('conn').dataset.state) === 'stale', 'the connection badge says stale');
+  ok(await S(() => { const r = document.getElementById('banner').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && r.height > 0; }),
+    'the banner is in sight even when the page is scrolled');
   await page.screenshot({ path: path.join(ARTIFACTS, 'stale.png') });
   const tickStale = await page.textContent('#k-tick');
   startWriter();
