@@ -12,9 +12,13 @@ am__v_NVCC_ = $(am__v_NVCC_@AM_DEFAULT_V@)
 am__v_NVCC_0 = @echo "  NVCC    " $@;
 am__v_NVCC_1 =
 NVCC_HOSTFLAGS = $(foreach f,$(CFLAGS),-Xcompiler $(f)) -Xcompiler -fPIC
+# CPPFLAGS may carry gcc-only options (Debian's dpkg-buildflags add
+# -Wdate-time, which nvcc rejects): -D, -U and -I go to nvcc, the rest to
+# the host compiler.
+NVCC_CPPFLAGS = $(foreach f,$(CPPFLAGS),$(if $(filter -D% -U% -I%,$(f)),$(f),-Xcompiler $(f)))
 NVCC_COMPILE = $(NVCC) $(NVCC_CCBIN) -std=c++17 -O2 -fmad=false \
 	$(NVCC_ARCHFLAGS) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) \
-	$(ENGINE_CPPFLAGS) $(CUDA_CPPFLAGS) $(CPPFLAGS) $(NVCC_HOSTFLAGS) \
+	$(ENGINE_CPPFLAGS) $(CUDA_CPPFLAGS) $(NVCC_CPPFLAGS) $(NVCC_HOSTFLAGS) \
 	$(NVCCFLAGS)
 
 .cu.o:
