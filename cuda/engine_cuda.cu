@@ -393,6 +393,10 @@ extern "C" struct ecu *ecu_create(const struct bsm_chem *chem, uint32_t racks,
 	UP(t_a, double)
 	UP(t_b, double)
 #undef UP
+	/* cudaMemcpy from pageable memory may return before the DMA is
+	 * done, and u->stream does not wait for the legacy stream */
+	if (rc == cudaSuccess)
+		rc = cudaDeviceSynchronize();
 	if (rc != cudaSuccess) {
 		seterr(err, errlen, "uploading the initial state", rc);
 		goto fail;
@@ -401,9 +405,13 @@ extern "C" struct ecu *ecu_create(const struct bsm_chem *chem, uint32_t racks,
 	tmp = (struct bsm_stats *)calloc(racks, sizeof(*tmp));
 	if (!tmp || ecu_prepare(u, tmp) < 0) {
 		rc = cudaGetLastError();
+		if (rc == cudaSuccess)
+			rc = cudaStreamSynchronize(u->stream);
 		free(tmp);
-		seterr(err, errlen, "running the first kernel (is the GPU "
-		       "architecture in --with-cuda-arch?)", rc);
+		snprintf(err, errlen, "running the first kernel failed (%s): "
+		         "is this GPU's architecture in --with-cuda-arch?",
+		         rc == cudaSuccess ? "unknown error"
+		                           : cudaGetErrorString(rc));
 		goto fail;
 	}
 	free(tmp);

@@ -373,11 +373,23 @@ double engine_time_s(const engine *e)
 }
 
 /* Backend dispatch. */
+#ifdef HAVE_CUDA
+/* Remember the first device failure for engine_error(). */
+static void cuda_failed(struct engine *e, const char *what)
+{
+	if (!e->error[0])
+		snprintf(e->error, sizeof(e->error),
+		         "cuda: %s failed; the GPU state is lost (restart "
+		         "batsimd, or run it with --backend cpu)", what);
+}
+#endif
+
 static void be_prepare(struct engine *e)
 {
 #ifdef HAVE_CUDA
 	if (e->cu) {
-		ecu_prepare(e->cu, e->rstats);
+		if (ecu_prepare(e->cu, e->rstats) < 0)
+			cuda_failed(e, "prepare");
 		return;
 	}
 #endif
@@ -388,11 +400,17 @@ static void be_step(struct engine *e)
 {
 #ifdef HAVE_CUDA
 	if (e->cu) {
-		ecu_step(e->cu, e->rin, e->rstats);
+		if (ecu_step(e->cu, e->rin, e->rstats) < 0)
+			cuda_failed(e, "a step");
 		return;
 	}
 #endif
 	cpu_step(e);
+}
+
+const char *engine_error(const engine *e)
+{
+	return e->error[0] ? e->error : NULL;
 }
 
 void eng_sync_to_host(struct engine *e)
@@ -571,7 +589,8 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 		double ri[BS_MAX_RACKS];
 		for (uint32_t r = 0; r < e->R; r++)
 			ri[r] = e->rin[r].i_a;
-		ecu_records(e->cu, ri, (float *)view->cells);
+		if (ecu_records(e->cu, ri, (float *)view->cells) < 0)
+			cuda_failed(e, "copying the cell records");
 		eng_module_aggregates(e, view->cells, view->modules, 0,
 		                      e->n_mod);
 	} else

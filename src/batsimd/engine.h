@@ -102,6 +102,10 @@ void engine_control(const engine *e, struct eng_control *out);
 int engine_register_host(engine *e, void *base, size_t len);
 void engine_unregister_host(engine *e);
 
+/* NULL while the engine is healthy; otherwise a message saying what
+ * failed (a CUDA error: the daemon should log it and exit). */
+const char *engine_error(const engine *e);
+
 void engine_destroy(engine *e);
 
 #endif /* BATSIMD_ENGINE_H */

@@ -85,6 +85,7 @@ struct engine {
 
 	int backend;            /* BS_BACKEND_CPU or BS_BACKEND_CUDA */
 	char desc[160];
+	char error[200];        /* first backend failure, "" = none */
 	struct cpu_pool *cpu;
 	struct ecu *cu;
 	unsigned threads;
