@@ -4,3 +4,5 @@
 HTTPD_TESTS = tests/integration/httpd.sh
 TESTS += $(HTTPD_TESTS)
 EXTRA_DIST += $(HTTPD_TESTS)
+# Load script (run by hand, see docs/PERFORMANCE.md).
+EXTRA_DIST += tests/bench/httpd-load.sh tests/bench/sse-clients.py

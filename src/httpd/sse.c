@@ -17,6 +17,7 @@
 #include <config.h>
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@
 #define SSE_MAX_INTERVAL_MS 3600000u
 #define SSE_RETRY_MS 2000
 #define SSE_BLOCK 16384
+/* While idle, look at the socket this often for a client that left. */
+#define SSE_PEER_CHECK_NS 1000000000LL
 
 struct sse_client {
 	int want_summary;
@@ -44,6 +47,7 @@ struct sse_client {
 	int closing;        /* end the stream after the buffered output */
 	int started;
 	uint64_t seen;      /* source version seen at the last fill */
+	int fd;             /* the connection's socket, -1 if unknown */
 	struct buf out;
 	size_t out_pos;
 };
@@ -174,6 +178,18 @@ static void sse_fill(struct sse_client *cl)
 		cl->next_ping = now + cl->keepalive_ns;
 }
 
+/* 1 when the client closed its side: a stream nobody reads would
+ * otherwise hold its thread until the next write fails. */
+static int peer_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	if (fd < 0)
+		return 0;
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *dst, size_t max)
 {
 	struct sse_client *cl = cls;
@@ -198,7 +214,11 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *dst, size_t max)
 		deadline = cl->next_ping;
 		if (cl->next_due > now && cl->next_due < deadline)
 			deadline = cl->next_due;
+		if (deadline > now + SSE_PEER_CHECK_NS)
+			deadline = now + SSE_PEER_CHECK_NS;
 		src_wait(cl->seen, deadline);
+		if (peer_gone(cl->fd))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
 	n = cl->out.len - cl->out_pos;
 	if (n > max)
@@ -318,6 +338,12 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 		}
 	}
 	cl->interval_ns = (int64_t)interval * 1000000;
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		cl->fd = ci ? ci->connect_fd : -1;
+	}
 	/* Keep-alive well inside the idle timeout of proxies and of the
 	 * server itself, and at least every 15 s. */
 	ka = HD_KEEPALIVE_S;

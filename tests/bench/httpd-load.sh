@@ -76,6 +76,7 @@ done
 sleep 2
 echo "batsim-httpd CPU over 10 s: $(cpu_percent $hpid 10) %, threads $(threads $hpid)"
 kill $pids 2>/dev/null; wait $pids 2>/dev/null
+sleep 2 # the server notices the closed streams within a second
 "$TW" --name $N --topology "$TOPOLOGY" --period-ms "$PERIOD_MS" &
 wpid=$!
 until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
