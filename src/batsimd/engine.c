@@ -31,6 +31,7 @@
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static void initial_view(struct engine *e);
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -342,7 +343,12 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 			snprintf(e->desc, sizeof(e->desc), "cpu: %u thread%s",
 			         e->threads, e->threads == 1 ? "" : "s");
 	}
-	e->dirty = 1;
+	initial_view(e);
+	if (e->error[0]) {
+		seterr(err, errlen, "%s", e->error);
+		engine_destroy(e);
+		return -1;
+	}
 	if (cfg->profile.name[0] && strcmp(cfg->profile.name, "none") != 0 &&
 	    prof_set(e, &cfg->profile, err, errlen) < 0) {
 		engine_destroy(e);
@@ -441,20 +447,27 @@ int eng_params_to_backend(struct engine *e)
  * current mode: V = (A - I)/B; power mode: P = V (A - B V), the upper
  * root V = (A + sqrt(A^2 - 4 B P)) / (2 B) (the one near open circuit;
  * beyond the maximum power A^2/(4B) the bus sits at V = A/(2B)).  The
- * current is then limited to the BMS limits summed over closed racks. */
+ * current is then limited so that no closed rack exceeds its BMS limits
+ * (their sum bounds it too, as the window lies inside it). */
 static void bus_solve(struct engine *e)
 {
-	double A = 0.0, B = 0.0, chg = 0.0, dis = 0.0, I, V;
+	double A = 0.0, B = 0.0, I, V;
+	double v_lo = -1e300, v_hi = 1e300; /* bus window of the limits */
 	uint32_t closed = 0;
 
 	for (uint32_t r = 0; r < e->R; r++) {
 		struct eng_rack *k = &e->rk[r];
-		if (k->fault_open || k->prot_open || !(e->rstats[r].r_ohm > 0))
+		double er = e->rstats[r].e_v, rr = e->rstats[r].r_ohm;
+		if (k->fault_open || k->prot_open || !(rr > 0))
 			continue;
-		A += e->rstats[r].e_v / e->rstats[r].r_ohm;
-		B += 1.0 / e->rstats[r].r_ohm;
-		chg += k->charge_lim_a;
-		dis += k->discharge_lim_a;
+		A += er / rr;
+		B += 1.0 / rr;
+		/* I_r = (E_r - V)/R_r <= discharge limit  <=>  V >= E_r - L R_r;
+		 * I_r >= -charge limit  <=>  V <= E_r + L R_r */
+		if (er - k->discharge_lim_a * rr > v_lo)
+			v_lo = er - k->discharge_lim_a * rr;
+		if (er + k->charge_lim_a * rr < v_hi)
+			v_hi = er + k->charge_lim_a * rr;
 		closed++;
 	}
 	if (closed == 0) {
@@ -472,10 +485,13 @@ static void bus_solve(struct engine *e)
 	} else {
 		I = e->eff_setpoint;
 	}
-	if (I > dis)
-		I = dis;
-	if (I < -chg)
-		I = -chg;
+	/* racks in parallel share one bus voltage: the site current is
+	 * limited so that no closed rack exceeds its own BMS limits (the
+	 * most constrained rack decides), and never reverses */
+	if (I > 0 && I > A - B * v_lo)
+		I = A - B * v_lo > 0 ? A - B * v_lo : 0.0;
+	if (I < 0 && I < A - B * v_hi)
+		I = A - B * v_hi < 0 ? A - B * v_hi : 0.0;
 	V = (A - I) / B;
 	e->i_site = 0.0;
 	for (uint32_t r = 0; r < e->R; r++) {
@@ -493,6 +509,26 @@ static void bus_solve(struct engine *e)
 	}
 	e->v_bus = V;
 	e->p_site = V * e->i_site;
+}
+
+/* The state before the first step: the BMS limits and the bus at rest,
+ * so that telemetry published before any step is already consistent. */
+static void initial_view(struct engine *e)
+{
+	uint32_t mode = e->eff_mode;
+	double sp = e->eff_setpoint;
+	be_prepare(e);
+	e->dirty = 0;
+	bms_limits(e);
+	e->eff_mode = BS_MODE_CURRENT;
+	e->eff_setpoint = 0.0;
+	bus_solve(e);
+	e->eff_mode = mode;
+	e->eff_setpoint = sp;
+	for (uint32_t r = 0; r < e->R; r++)
+		e->rk[r].v_string = e->rk[r].fault_open || e->rk[r].prot_open
+		                            ? e->rstats[r].v_sum
+		                            : e->v_bus;
 }
 
 void engine_step(engine *e, unsigned n)
