@@ -338,6 +338,52 @@ END_TEST
 /* ---- faults ---- */
 
 static void inject(engine *e, uint32_t kind, int r, int m, int cell,
+                   double value, uint32_t quantity);
+
+START_TEST(rack_limit_holds_site)
+{
+	struct bsd_config c;
+	engine *e;
+	tcfg(&c, 2, 1, 4);
+	c.setpoint_a = -200.0; /* charge */
+	e = mk(&c);
+	engine_step(e, 5);
+	ck_assert_double_le(fabs(e->i_site + 200.0), 1e-9);
+	/* rack 1 reads 42 degC: its charge limit is 0 (0 at >= 40 degC),
+	 * and on a shared bus that stops the whole site charging */
+	inject(e, BS_FAULT_SENSOR_OFFSET, 1, -1, -1, 17.0, 1);
+	engine_step(e, 2);
+	ck_assert_double_eq(e->rk[1].charge_lim_a, 0.0);
+	ck_assert_double_gt(e->rk[0].charge_lim_a, 100.0);
+	ck_assert_double_ge(e->rin[1].i_a, -1e-6);
+	ck_assert_double_lt(fabs(e->i_site), 5.0);
+	engine_destroy(e);
+}
+END_TEST
+
+START_TEST(nmc_preset_runs)
+{
+	struct bsd_config c;
+	engine *e;
+	struct bs_cell cell;
+	tcfg(&c, 2, 2, 4);
+	chem_preset(&c.cell, "nmc100");
+	chem_bms_defaults(&c.bms, "nmc100");
+	c.variation = 1;
+	c.dt_s = 10.0;
+	c.setpoint_a = 100.0; /* 0.5 C per rack */
+	e = mk(&c);
+	engine_step(e, 180); /* 30 min */
+	engine_cell(e, 1, 1, 3, &cell);
+	ck_assert_double_gt(cell.voltage, 3.4);
+	ck_assert_double_lt(cell.voltage, 3.75);
+	ck_assert_double_le(fabs(cell.soc - 0.25), 0.03);
+	ck_assert_double_le(fabs(cell.current - 50.0), 1.0);
+	engine_destroy(e);
+}
+END_TEST
+
+static void inject(engine *e, uint32_t kind, int r, int m, int cell,
                    double value, uint32_t quantity)
 {
 	struct eng_fault f = {kind, r, m, cell, value, quantity};
@@ -751,6 +797,8 @@ static Suite *suite(void)
 	tcase_add_test(t, bus_current_setpoint);
 	tcase_add_test(t, charge_to_top_derates);
 	tcase_add_test(t, protection_opens_and_reset_closes);
+	tcase_add_test(t, rack_limit_holds_site);
+	tcase_add_test(t, nmc_preset_runs);
 	tcase_add_test(t, fault_short);
 	tcase_add_test(t, fault_high_r);
 	tcase_add_test(t, fault_fade);
