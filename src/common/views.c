@@ -8,14 +8,13 @@
 #include "views.h"
 
 static const char *const alarm_kinds[BS_ALARM_KINDS] = {
-	"cell_ov", "cell_uv",  "cell_ot",  "cell_ut",
-	"v_spread", "t_spread", "soc_high", "soc_low",
+    "cell_ov",	"cell_uv",  "cell_ot",	"cell_ut",
+    "v_spread", "t_spread", "soc_high", "soc_low",
 };
-static const char *const tiers[BS_TIERS] = { "warning", "alarm",
-	                                      "protection" };
+static const char *const tiers[BS_TIERS] = {"warning", "alarm", "protection"};
 static const char *const faults[BS_FAULT_KINDS] = {
-	"short",        "high_r",        "fade", "cooling",
-	"sensor_stuck", "sensor_offset", "open", "runaway",
+    "short",	    "high_r",	     "fade", "cooling",
+    "sensor_stuck", "sensor_offset", "open", "runaway",
 };
 
 const char *view_alarm_kind_name(unsigned kind)
@@ -65,11 +64,11 @@ const char *view_state_name(uint32_t state)
 
 const char *view_profile_name(uint32_t profile)
 {
-	static const char *const names[] = { "none", "csv", "peak-shaving",
-		                             "regulation", "cycle" };
+	static const char *const names[] = {"none", "csv", "peak-shaving",
+					    "regulation", "cycle"};
 
 	return profile < sizeof names / sizeof names[0] ? names[profile]
-	                                                : "unknown";
+							: "unknown";
 }
 
 const char *view_mode_name(uint32_t mode)
@@ -129,7 +128,7 @@ static void add_bool(json_object *o, const char *key, int v)
 /* {"value", "module", "cell"} for an extreme at a flat index within a
  * rack (module * cells_per_module + cell). */
 static json_object *extreme_in_rack(const struct bs_shm_header *h, double v,
-                                    uint32_t flat)
+				    uint32_t flat)
 {
 	json_object *o = json_object_new_object();
 	uint32_t cpm = h->cells_per_module ? h->cells_per_module : 1;
@@ -165,7 +164,7 @@ json_object *view_cell_fields(const struct bs_cell *c)
 }
 
 json_object *view_rack_alarms(const struct bs_shm_header *h,
-                              const struct bs_rack *rack)
+			      const struct bs_rack *rack)
 {
 	json_object *a = json_object_new_array();
 	uint32_t bits = rack->alarm_active | rack->alarm_latched;
@@ -223,8 +222,8 @@ json_object *view_fault_bits(uint32_t bits)
 		return NULL;
 	for (unsigned k = 0; k < BS_FAULT_KINDS; k++)
 		if (bits & (1u << k))
-			json_object_array_add(a,
-			                      json_object_new_string(faults[k]));
+			json_object_array_add(
+			    a, json_object_new_string(faults[k]));
 	return a;
 }
 
@@ -271,7 +270,7 @@ json_object *view_site(const struct bs_site *s, uint32_t n_racks)
 }
 
 json_object *view_rack_summary(const struct bs_shm_header *h, uint32_t rack,
-                               const struct bs_rack *r)
+			       const struct bs_rack *r)
 {
 	json_object *o = json_object_new_object();
 
@@ -282,15 +281,19 @@ json_object *view_rack_summary(const struct bs_shm_header *h, uint32_t rack,
 	add_num(o, "current", r->current_a, F32);
 	add_num(o, "power", r->power_w, F32);
 	add_num(o, "soc", r->soc_mean * 100.0f, F32);
-	json_object_object_add(o, "cell_voltage_min",
-	                       extreme_in_rack(h, r->cell_v_min, r->v_min_cell));
-	json_object_object_add(o, "cell_voltage_max",
-	                       extreme_in_rack(h, r->cell_v_max, r->v_max_cell));
+	json_object_object_add(
+	    o, "cell_voltage_min",
+	    extreme_in_rack(h, r->cell_v_min, r->v_min_cell));
+	json_object_object_add(
+	    o, "cell_voltage_max",
+	    extreme_in_rack(h, r->cell_v_max, r->v_max_cell));
 	add_num(o, "cell_voltage_mean", r->cell_v_mean, F32);
-	json_object_object_add(o, "temperature_min",
-	                       extreme_in_rack(h, r->temp_min_c, r->t_min_cell));
-	json_object_object_add(o, "temperature_max",
-	                       extreme_in_rack(h, r->temp_max_c, r->t_max_cell));
+	json_object_object_add(
+	    o, "temperature_min",
+	    extreme_in_rack(h, r->temp_min_c, r->t_min_cell));
+	json_object_object_add(
+	    o, "temperature_max",
+	    extreme_in_rack(h, r->temp_max_c, r->t_max_cell));
 	add_num(o, "temperature_mean", r->temp_mean_c, F32);
 	add_num(o, "charge_limit", r->charge_limit_a, F32);
 	add_num(o, "discharge_limit", r->discharge_limit_a, F32);
@@ -307,8 +310,8 @@ static void add_meta(json_object *o, const struct bs_meta *m)
 }
 
 json_object *view_summary(const struct bs_shm_header *h,
-                          const struct bs_meta *m, const struct bs_site *s,
-                          const struct bs_rack *racks, int stale)
+			  const struct bs_meta *m, const struct bs_site *s,
+			  const struct bs_rack *racks, int stale)
 {
 	json_object *o = json_object_new_object();
 	json_object *topo, *arr;
@@ -339,19 +342,19 @@ static void add_module_fields(json_object *o, const struct bs_module *rec)
 	add_num(o, "voltage", rec->voltage_v, F32);
 	add_num(o, "current", rec->current_a, F32);
 	add_num(o, "soc", rec->soc_mean * 100.0f, F32);
-	json_object_object_add(o, "cell_voltage_min",
-	                       extreme_in_module(rec->cell_v_min,
-	                                         rec->v_min_cell));
-	json_object_object_add(o, "cell_voltage_max",
-	                       extreme_in_module(rec->cell_v_max,
-	                                         rec->v_max_cell));
+	json_object_object_add(
+	    o, "cell_voltage_min",
+	    extreme_in_module(rec->cell_v_min, rec->v_min_cell));
+	json_object_object_add(
+	    o, "cell_voltage_max",
+	    extreme_in_module(rec->cell_v_max, rec->v_max_cell));
 	add_num(o, "cell_voltage_mean", rec->cell_v_mean, F32);
-	json_object_object_add(o, "temperature_min",
-	                       extreme_in_module(rec->temp_min_c,
-	                                         rec->t_min_cell));
-	json_object_object_add(o, "temperature_max",
-	                       extreme_in_module(rec->temp_max_c,
-	                                         rec->t_max_cell));
+	json_object_object_add(
+	    o, "temperature_min",
+	    extreme_in_module(rec->temp_min_c, rec->t_min_cell));
+	json_object_object_add(
+	    o, "temperature_max",
+	    extreme_in_module(rec->temp_max_c, rec->t_max_cell));
 	add_num(o, "temperature_mean", rec->temp_mean_c, F32);
 	add_str(o, "contactor", rec->contactor ? "closed" : "open");
 	json_object_object_add(o, "alarms", view_alarm_bits(rec->alarm_bits));
@@ -366,10 +369,10 @@ static json_object *cell_array(const struct bs_cell *cells, uint32_t n)
 	return a;
 }
 
-json_object *view_module(const struct bs_shm_header *h,
-                         const struct bs_meta *m, uint32_t rack,
-                         uint32_t module, const struct bs_module *rec,
-                         const struct bs_cell *cells)
+json_object *view_module(const struct bs_shm_header *h, const struct bs_meta *m,
+			 uint32_t rack, uint32_t module,
+			 const struct bs_module *rec,
+			 const struct bs_cell *cells)
 {
 	json_object *o = json_object_new_object();
 
@@ -382,14 +385,14 @@ json_object *view_module(const struct bs_shm_header *h,
 		add_module_fields(o, rec);
 	if (cells)
 		json_object_object_add(o, "cells",
-		                       cell_array(cells, h->cells_per_module));
+				       cell_array(cells, h->cells_per_module));
 	return o;
 }
 
 json_object *view_rack(const struct bs_shm_header *h, const struct bs_meta *m,
-                       uint32_t rack, const struct bs_rack *rec,
-                       const struct bs_module *modules,
-                       const struct bs_cell *cells, int with_cells)
+		       uint32_t rack, const struct bs_rack *rec,
+		       const struct bs_module *modules,
+		       const struct bs_cell *cells, int with_cells)
 {
 	json_object *o = view_rack_summary(h, rack, rec);
 	json_object *arr;
@@ -405,9 +408,9 @@ json_object *view_rack(const struct bs_shm_header *h, const struct bs_meta *m,
 		add_module_fields(mo, &modules[i]);
 		if (with_cells && cells)
 			json_object_object_add(
-				mo, "cells",
-				cell_array(cells + (size_t)i * h->cells_per_module,
-			                   h->cells_per_module));
+			    mo, "cells",
+			    cell_array(cells + (size_t)i * h->cells_per_module,
+				       h->cells_per_module));
 		json_object_array_add(arr, mo);
 	}
 	json_object_object_add(o, "modules", arr);
@@ -415,8 +418,8 @@ json_object *view_rack(const struct bs_shm_header *h, const struct bs_meta *m,
 }
 
 json_object *view_cell(const struct bs_shm_header *h, const struct bs_meta *m,
-                       uint32_t rack, uint32_t module, uint32_t cell,
-                       const struct bs_cell *c)
+		       uint32_t rack, uint32_t module, uint32_t cell,
+		       const struct bs_cell *c)
 {
 	json_object *o = view_cell_fields(c);
 	json_object *full = json_object_new_object();
@@ -450,11 +453,10 @@ json_object *view_info(const struct bs_info *i)
 	add_u64(o, "generation", i->generation);
 	add_int(o, "writer_pid", i->writer_pid);
 	add_str(o, "backend", view_backend_name(i->backend));
-	json_object_object_add(o, "chemistry",
-	                       json_object_new_string_len(
-	                               i->chemistry,
-	                               (int)strnlen(i->chemistry,
-	                                            sizeof i->chemistry)));
+	json_object_object_add(
+	    o, "chemistry",
+	    json_object_new_string_len(
+		i->chemistry, (int)strnlen(i->chemistry, sizeof i->chemistry)));
 	add_num(o, "heartbeat_age_ms", (double)i->heartbeat_age_ns / 1e6, F64);
 	add_num(o, "tick_period_ms", (double)i->tick_period_ns / 1e6, F64);
 	add_num(o, "dt_ms", (double)i->dt_ns / 1e6, F64);
@@ -474,5 +476,5 @@ json_object *view_info(const struct bs_info *i)
 const char *view_to_string(json_object *obj)
 {
 	return json_object_to_json_string_ext(
-		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	    obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }

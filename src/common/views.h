@@ -29,13 +29,13 @@
 #include "batsim/batsim.h"
 
 /* Names of codes; "unknown" for a value out of range, never NULL. */
-const char *view_alarm_kind_name(unsigned kind);  /* "cell_ov", ... */
-const char *view_tier_name(unsigned tier);        /* "warning", ... */
-const char *view_fault_name(unsigned kind);       /* "short", ... */
-const char *view_backend_name(uint32_t backend);  /* "cpu", "cuda", ... */
-const char *view_state_name(uint32_t state);      /* "running", ... */
-const char *view_profile_name(uint32_t profile);  /* "none", "csv", ... */
-const char *view_mode_name(uint32_t mode);        /* "power", "current" */
+const char *view_alarm_kind_name(unsigned kind); /* "cell_ov", ... */
+const char *view_tier_name(unsigned tier);	 /* "warning", ... */
+const char *view_fault_name(unsigned kind);	 /* "short", ... */
+const char *view_backend_name(uint32_t backend); /* "cpu", "cuda", ... */
+const char *view_state_name(uint32_t state);	 /* "running", ... */
+const char *view_profile_name(uint32_t profile); /* "none", "csv", ... */
+const char *view_mode_name(uint32_t mode);	 /* "power", "current" */
 
 /* A number printed with `digits` significant digits (null when not
  * finite): keeps float32 data from printing as 3.2100000381469727. */
@@ -49,7 +49,7 @@ json_object *view_cell_fields(const struct bs_cell *c);
  * "module","cell","time_s"}] for every bit set in active | latched;
  * module and cell locate the cell that first raised the kind. */
 json_object *view_rack_alarms(const struct bs_shm_header *h,
-                              const struct bs_rack *rack);
+			      const struct bs_rack *rack);
 
 /* Alarm bits without locations (module records): [{"kind","tier"}]. */
 json_object *view_alarm_bits(uint32_t bits);
@@ -66,35 +66,35 @@ json_object *view_site(const struct bs_site *s, uint32_t n_racks);
  * "cell_voltage_min":{"value","module","cell"},...,"contactor":"closed"|
  * "open","alarms":[...],"faults":[...]}. */
 json_object *view_rack_summary(const struct bs_shm_header *h, uint32_t rack,
-                               const struct bs_rack *rec);
+			       const struct bs_rack *rec);
 
 /* GET /summary: {"tick","time_s","wall_time_ns","generation","stale",
  * "topology":{...},"site":{...},"racks":[rack summaries]}. */
 json_object *view_summary(const struct bs_shm_header *h,
-                          const struct bs_meta *m, const struct bs_site *s,
-                          const struct bs_rack *racks, int stale);
+			  const struct bs_meta *m, const struct bs_site *s,
+			  const struct bs_rack *racks, int stale);
 
 /* GET /rack/{r}/module/{m}: {"rack","module","tick","time_s", module
  * aggregates when rec is not NULL, "cells":[cells_per_module cells]}
  * (cells omitted when cells is NULL). */
-json_object *view_module(const struct bs_shm_header *h,
-                         const struct bs_meta *m, uint32_t rack,
-                         uint32_t module, const struct bs_module *rec,
-                         const struct bs_cell *cells);
+json_object *view_module(const struct bs_shm_header *h, const struct bs_meta *m,
+			 uint32_t rack, uint32_t module,
+			 const struct bs_module *rec,
+			 const struct bs_cell *cells);
 
 /* GET /rack/{r}: the rack summary plus "tick","time_s" and "modules":
  * [{"module", aggregates, "cells" when with_cells}]; cells points at
  * modules_per_rack * cells_per_module records (NULL when !with_cells). */
 json_object *view_rack(const struct bs_shm_header *h, const struct bs_meta *m,
-                       uint32_t rack, const struct bs_rack *rec,
-                       const struct bs_module *modules,
-                       const struct bs_cell *cells, int with_cells);
+		       uint32_t rack, const struct bs_rack *rec,
+		       const struct bs_module *modules,
+		       const struct bs_cell *cells, int with_cells);
 
 /* GET /rack/{r}/module/{m}/cell/{c}: {"rack","module","cell","tick",
  * "time_s", cell fields}. */
 json_object *view_cell(const struct bs_shm_header *h, const struct bs_meta *m,
-                       uint32_t rack, uint32_t module, uint32_t cell,
-                       const struct bs_cell *c);
+		       uint32_t rack, uint32_t module, uint32_t cell,
+		       const struct bs_cell *c);
 
 /* Writer details from bs_reader_info: {"state","generation","writer_pid",
  * "backend","chemistry","heartbeat_age_ms","tick_period_ms","dt_ms",

@@ -26,7 +26,7 @@
 /* Read the token; 1 with the token in buf, 0 when none is configured
  * (with a reason), -1 on another error (with a message). */
 static int read_token(const char *path, char *tok, size_t n, char *why,
-                      size_t wn)
+		      size_t wn)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	ssize_t len;
@@ -34,35 +34,35 @@ static int read_token(const char *path, char *tok, size_t n, char *why,
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			snprintf(why, wn,
-			         "control is disabled: no token file %s; "
-			         "write a secret to it (readable by "
-			         "batsim-httpd) and send "
-			         "'Authorization: Bearer <token>'",
-			         path);
+				 "control is disabled: no token file %s; "
+				 "write a secret to it (readable by "
+				 "batsim-httpd) and send "
+				 "'Authorization: Bearer <token>'",
+				 path);
 			return 0;
 		}
 		snprintf(why, wn,
-		         "control is disabled: cannot read the token file "
-		         "%s: %s (make it readable by batsim-httpd)",
-		         path, strerror(errno));
+			 "control is disabled: cannot read the token file "
+			 "%s: %s (make it readable by batsim-httpd)",
+			 path, strerror(errno));
 		return -1;
 	}
 	len = read(fd, tok, n - 1);
 	close(fd);
 	if (len < 0) {
 		snprintf(why, wn, "control is disabled: reading %s: %s", path,
-		         strerror(errno));
+			 strerror(errno));
 		return -1;
 	}
 	while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' ||
-	                   tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			   tok[len - 1] == ' ' || tok[len - 1] == '\t'))
 		len--;
 	tok[len] = '\0';
 	if (len == 0) {
 		snprintf(why, wn,
-		         "control is disabled: the token file %s is empty; "
-		         "write a secret to it",
-		         path);
+			 "control is disabled: the token file %s is empty; "
+			 "write a secret to it",
+			 path);
 		return 0;
 	}
 	return 1;
@@ -76,14 +76,14 @@ static int token_equal(const char *want, const char *given)
 
 	for (size_t i = 0; i < gl; i++)
 		diff |= (unsigned char)given[i] ^
-		        (unsigned char)want[wl ? i % wl : 0];
+			(unsigned char)want[wl ? i % wl : 0];
 	return diff == 0 && wl > 0;
 }
 
 static const char *token_path(void)
 {
 	return hd_cfg->http_token_file[0] ? hd_cfg->http_token_file
-	                                  : SYSCONFDIR "/batsim/control.token";
+					  : SYSCONFDIR "/batsim/control.token";
 }
 
 /* 0 when authorised; otherwise queues the 401/403 and returns -1. */
@@ -100,18 +100,18 @@ static int authorise(struct MHD_Connection *c, enum MHD_Result *ret)
 		return -1;
 	}
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	                                   MHD_HTTP_HEADER_AUTHORIZATION);
+					   MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!auth) {
 		*ret = hd_error(c, 401,
-		                "missing 'Authorization: Bearer <token>' "
-		                "header: send the token of %s",
-		                token_path());
+				"missing 'Authorization: Bearer <token>' "
+				"header: send the token of %s",
+				token_path());
 		return -1;
 	}
 	if (strncasecmp(auth, "Bearer ", 7)) {
 		*ret = hd_error(c, 401,
-		                "the Authorization header must be 'Bearer "
-		                "<token>'");
+				"the Authorization header must be 'Bearer "
+				"<token>'");
 		return -1;
 	}
 	auth += 7;
@@ -119,9 +119,8 @@ static int authorise(struct MHD_Connection *c, enum MHD_Result *ret)
 		auth++;
 	if (!token_equal(tok, auth)) {
 		explicit_bzero(tok, sizeof tok);
-		*ret = hd_error(c, 401,
-		                "wrong token: send the content of %s",
-		                token_path());
+		*ret = hd_error(c, 401, "wrong token: send the content of %s",
+				token_path());
 		return -1;
 	}
 	explicit_bzero(tok, sizeof tok);
@@ -141,15 +140,16 @@ static enum MHD_Result forward(struct MHD_Connection *c, json_object *req)
 	if (rc) {
 		json_object_put(req);
 		if (rc == -BS_EACCES)
-			return hd_error(c, 503,
-			                "batsimd's control socket %s: permission "
-			                "denied (run batsim-httpd in the batsim "
-			                "group)",
-			                path);
+			return hd_error(
+			    c, 503,
+			    "batsimd's control socket %s: permission "
+			    "denied (run batsim-httpd in the batsim "
+			    "group)",
+			    path);
 		return hd_error(c, 503,
-		                "batsimd's control socket %s: %s (is "
-		                "batsimd.service running?)",
-		                path, bs_strerror(rc));
+				"batsimd's control socket %s: %s (is "
+				"batsimd.service running?)",
+				path, bs_strerror(rc));
 	}
 	log_info("control: %s", view_to_string(req));
 	rc = bs_control_request(ctl, view_to_string(req), &reply);
@@ -157,18 +157,18 @@ static enum MHD_Result forward(struct MHD_Connection *c, json_object *req)
 	json_object_put(req);
 	if (rc == -BS_ETIMEDOUT)
 		return hd_error(c, 504,
-		                "batsimd did not answer within 5 s: check "
-		                "batsimd.service");
+				"batsimd did not answer within 5 s: check "
+				"batsimd.service");
 	if (rc)
 		return hd_error(c, 502, "control socket %s: %s", path,
-		                bs_strerror(rc));
+				bs_strerror(rc));
 	o = json_tokener_parse(reply);
 	free(reply);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return hd_error(c, 502,
-		                "batsimd answered something that is not a "
-		                "JSON object");
+				"batsimd answered something that is not a "
+				"JSON object");
 	}
 	if (json_object_object_get_ex(o, "ok", &ok) &&
 	    json_object_get_boolean(ok))
@@ -176,26 +176,26 @@ static enum MHD_Result forward(struct MHD_Connection *c, json_object *req)
 	/* batsimd refused the command: its message says why. */
 	if (!json_object_object_get_ex(o, "error", NULL))
 		json_object_object_add(
-			o, "error",
-			json_object_new_string("batsimd refused the command"));
+		    o, "error",
+		    json_object_new_string("batsimd refused the command"));
 	json_object_object_add(o, "status", json_object_new_int(400));
 	return hd_json(c, 400, o);
 }
 
 enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
-                           const char *sub, const char *method)
+			   const char *sub, const char *method)
 {
 	static const struct {
 		const char *path, *cmd, *method;
 	} routes[] = {
-		{ "", "state", "GET" },
-		{ "/", "state", "GET" },
-		{ "/alarms", "alarms", "GET" },
-		{ "/setpoint", "setpoint", "POST" },
-		{ "/profile", "profile", "POST" },
-		{ "/ambient", "ambient", "POST" },
-		{ "/fault", "fault", "POST" },
-		{ "/alarms/reset", "alarm_reset", "POST" },
+	    {"", "state", "GET"},
+	    {"/", "state", "GET"},
+	    {"/alarms", "alarms", "GET"},
+	    {"/setpoint", "setpoint", "POST"},
+	    {"/profile", "profile", "POST"},
+	    {"/ambient", "ambient", "POST"},
+	    {"/fault", "fault", "POST"},
+	    {"/alarms/reset", "alarm_reset", "POST"},
 	};
 	enum MHD_Result ret;
 	json_object *req;
@@ -207,37 +207,37 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 			break;
 	if (i == sizeof routes / sizeof routes[0])
 		return hd_error(c, 404,
-		                "no such control endpoint /control%.100s: use "
-		                "/control, /control/alarms, /control/setpoint, "
-		                "/control/profile, /control/ambient, "
-		                "/control/fault or /control/alarms/reset",
-		                sub);
+				"no such control endpoint /control%.100s: use "
+				"/control, /control/alarms, /control/setpoint, "
+				"/control/profile, /control/ambient, "
+				"/control/fault or /control/alarms/reset",
+				sub);
 	if (!strcmp(routes[i].method, "GET") ? !is_get
-	                                     : strcmp(method, "POST")) {
+					     : strcmp(method, "POST")) {
 		char msg[200];
 		json_object *o = json_object_new_object();
 		const char *allow =
-			!strcmp(routes[i].method, "GET") ? "GET, HEAD" : "POST";
+		    !strcmp(routes[i].method, "GET") ? "GET, HEAD" : "POST";
 		struct MHD_Response *resp;
 		char *copy;
 
 		snprintf(msg, sizeof msg,
-		         "method %s not allowed on /control%s: use %s", method,
-		         sub, allow);
+			 "method %s not allowed on /control%s: use %s", method,
+			 sub, allow);
 		json_object_object_add(o, "error", json_object_new_string(msg));
 		json_object_object_add(o, "status", json_object_new_int(405));
 		copy = strdup(view_to_string(o));
 		json_object_put(o);
 		if (!copy)
 			return MHD_NO;
-		resp = MHD_create_response_from_buffer(
-			strlen(copy), copy, MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_buffer(strlen(copy), copy,
+						       MHD_RESPMEM_MUST_FREE);
 		if (!resp) {
 			free(copy);
 			return MHD_NO;
 		}
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		                        "application/json");
+					"application/json");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 		ret = MHD_queue_response(c, 405, resp);
 		MHD_destroy_response(resp);
@@ -257,38 +257,39 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 		json_tokener_free(tk);
 		if (!req || err != json_tokener_success) {
 			json_object_put(req);
-			return hd_error(c, 400,
-			                "the request body is not valid JSON (%s): "
-			                "send one JSON object, see "
-			                "batsim-httpd(8)",
-			                json_tokener_error_desc(err));
+			return hd_error(
+			    c, 400,
+			    "the request body is not valid JSON (%s): "
+			    "send one JSON object, see "
+			    "batsim-httpd(8)",
+			    json_tokener_error_desc(err));
 		}
 		if (!json_object_is_type(req, json_type_object)) {
 			json_object_put(req);
-			return hd_error(c, 400,
-			                "the request body must be a JSON object");
+			return hd_error(
+			    c, 400, "the request body must be a JSON object");
 		}
 	} else {
 		if (strcmp(routes[i].method, "GET") &&
 		    strcmp(routes[i].cmd, "alarm_reset"))
 			return hd_error(c, 400,
-			                "/control%s needs a JSON body, e.g. %s",
-			                sub,
-			                !strcmp(routes[i].cmd, "setpoint")
-			                        ? "{\"mode\":\"power\",\"value\":"
-			                          "-250000}"
-			                : !strcmp(routes[i].cmd, "profile")
-			                        ? "{\"name\":\"regulation\"}"
-			                : !strcmp(routes[i].cmd, "ambient")
-			                        ? "{\"value\":30}"
-			                        : "{\"action\":\"inject\","
-			                          "\"type\":\"short\",\"rack\":0,"
-			                          "\"module\":0,\"cell\":0,"
-			                          "\"value\":0.5}");
+					"/control%s needs a JSON body, e.g. %s",
+					sub,
+					!strcmp(routes[i].cmd, "setpoint")
+					    ? "{\"mode\":\"power\",\"value\":"
+					      "-250000}"
+					: !strcmp(routes[i].cmd, "profile")
+					    ? "{\"name\":\"regulation\"}"
+					: !strcmp(routes[i].cmd, "ambient")
+					    ? "{\"value\":30}"
+					    : "{\"action\":\"inject\","
+					      "\"type\":\"short\",\"rack\":0,"
+					      "\"module\":0,\"cell\":0,"
+					      "\"value\":0.5}");
 		req = json_object_new_object();
 	}
 	/* The path names the command. */
 	json_object_object_add(req, "cmd",
-	                       json_object_new_string(routes[i].cmd));
+			       json_object_new_string(routes[i].cmd));
 	return forward(c, req);
 }

@@ -21,9 +21,9 @@
 #include "conf.h"
 
 /* Request limits (beyond those of the configuration). */
-#define HD_MAX_URI 4096        /* request target, bytes: 414 above */
-#define HD_MAX_BODY (64u << 10) /* request body, bytes: 413 above */
-#define HD_KEEPALIVE_S 15      /* SSE comment at least this often */
+#define HD_MAX_URI     4096	   /* request target, bytes: 414 above */
+#define HD_MAX_BODY    (64u << 10) /* request body, bytes: 413 above */
+#define HD_KEEPALIVE_S 15	   /* SSE comment at least this often */
 
 /* ---- buf.c: growable NUL-terminated text buffer ---- */
 struct buf {
@@ -34,7 +34,7 @@ struct buf {
 void buf_append(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Hand the storage to the caller (never NULL on success); b is reset. */
 char *buf_take(struct buf *b);
 void buf_free(struct buf *b);
@@ -104,25 +104,25 @@ struct hd_req {
 	int too_large;
 };
 
-enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c,
-                           const char *url, const char *method,
-                           const char *version, const char *upload,
-                           size_t *upload_size, void **con_cls);
+enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
+			   const char *method, const char *version,
+			   const char *upload, size_t *upload_size,
+			   void **con_cls);
 void *hd_uri_logger(void *cls, const char *uri, struct MHD_Connection *c);
 void hd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                  enum MHD_RequestTerminationCode toe);
+		  enum MHD_RequestTerminationCode toe);
 
 /* Queue a response; hd_json consumes obj. */
 enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
-                        json_object *obj);
+			json_object *obj);
 enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
-                         const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+			 const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* 503 for a segment that is not live: {"error","status","stale"}. */
 enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
-                               const char *why);
+			       const char *why);
 enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
-                        const char *ctype, char *text, size_t len);
+			const char *ctype, char *text, size_t len);
 
 /* Summary JSON of the newest snapshot into out (cached per tick).
  * 0, or a negative BS_E* code. */
@@ -139,10 +139,10 @@ enum MHD_Result metrics_handle(struct MHD_Connection *c);
 
 /* ---- ctlproxy.c ---- */
 enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
-                           const char *sub, const char *method);
+			   const char *sub, const char *method);
 
 /* ---- files.c ---- */
 enum MHD_Result files_handle(struct MHD_Connection *c, const char *root,
-                             const char *rel);
+			     const char *rel);
 
 #endif /* BATSIM_HTTPD_H */

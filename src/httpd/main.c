@@ -31,39 +31,39 @@
 #include "log.h"
 
 #define EXIT_RUNTIME 1 /* cannot listen, cannot start */
-#define EXIT_USAGE 2   /* bad option or configuration */
+#define EXIT_USAGE   2 /* bad option or configuration */
 
 #define DEFAULT_CONFIG SYSCONFDIR "/batsim/batsim.conf"
-#define STACK_SIZE (512u << 10)
+#define STACK_SIZE     (512u << 10)
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: batsim-httpd [OPTION]...\n"
-	        "Serve the batsim shared memory segment over HTTP: REST, "
-	        "Server-Sent Events,\n"
-	        "Prometheus metrics, the control API and the dashboard.\n"
-	        "\n"
-	        "  -c, --config FILE       configuration file (default %s)\n"
-	        "  -l, --listen ADDR:PORT  listen address, repeatable "
-	        "(default 127.0.0.1:8080;\n"
-	        "                          IPv6 as [::1]:8080; port 0 "
-	        "picks a free port)\n"
-	        "  -w, --www DIR           dashboard directory\n"
-	        "      --chartjs DIR       Chart.js directory (served as "
-	        "/vendor/chart.js/)\n"
-	        "  -t, --token-file FILE   bearer token for /control\n"
-	        "  -n, --name NAME         shared memory segment name "
-	        "(default %s)\n"
-	        "  -s, --control-socket PATH  batsimd's control socket\n"
-	        "  -v, --verbose           debug messages\n"
-	        "  -h, --help              show this help and exit\n"
-	        "  -V, --version           show the version and exit\n"
-	        "\n"
-	        "Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot "
-	        "listen or start,\n"
-	        "2 for a bad option or configuration.  See batsim-httpd(8).\n",
-	        DEFAULT_CONFIG, BS_DEFAULT_NAME);
+		"Usage: batsim-httpd [OPTION]...\n"
+		"Serve the batsim shared memory segment over HTTP: REST, "
+		"Server-Sent Events,\n"
+		"Prometheus metrics, the control API and the dashboard.\n"
+		"\n"
+		"  -c, --config FILE       configuration file (default %s)\n"
+		"  -l, --listen ADDR:PORT  listen address, repeatable "
+		"(default 127.0.0.1:8080;\n"
+		"                          IPv6 as [::1]:8080; port 0 "
+		"picks a free port)\n"
+		"  -w, --www DIR           dashboard directory\n"
+		"      --chartjs DIR       Chart.js directory (served as "
+		"/vendor/chart.js/)\n"
+		"  -t, --token-file FILE   bearer token for /control\n"
+		"  -n, --name NAME         shared memory segment name "
+		"(default %s)\n"
+		"  -s, --control-socket PATH  batsimd's control socket\n"
+		"  -v, --verbose           debug messages\n"
+		"  -h, --help              show this help and exit\n"
+		"  -V, --version           show the version and exit\n"
+		"\n"
+		"Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot "
+		"listen or start,\n"
+		"2 for a bad option or configuration.  See batsim-httpd(8).\n",
+		DEFAULT_CONFIG, BS_DEFAULT_NAME);
 }
 
 /* Split "host:port", "[v6]:port" or "*:port"; 0, or -1 with a message. */
@@ -76,8 +76,7 @@ static int parse_listen(const char *spec, char host[80], char port[8])
 
 		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= 80)
 			goto bad;
-		snprintf(host, 80, "%.*s", (int)(end - spec - 1),
-		         spec + 1);
+		snprintf(host, 80, "%.*s", (int)(end - spec - 1), spec + 1);
 		colon = end + 1;
 	} else {
 		colon = strrchr(spec, ':');
@@ -94,8 +93,8 @@ static int parse_listen(const char *spec, char host[80], char port[8])
 	return 0;
 bad:
 	log_error("bad listen address '%s': use HOST:PORT, [IPV6]:PORT or "
-	          "*:PORT (e.g. 127.0.0.1:8080, [::1]:8080)",
-	          spec);
+		  "*:PORT (e.g. 127.0.0.1:8080, [::1]:8080)",
+		  spec);
 	return -1;
 }
 
@@ -103,7 +102,7 @@ bad:
 static int open_listener(const char *spec, char *shown, size_t shown_n)
 {
 	char host[80], port[8];
-	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct addrinfo hints = {0}, *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	int fd, rc, one = 1;
@@ -113,10 +112,10 @@ static int open_listener(const char *spec, char *shown, size_t shown_n)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo((!strcmp(host, "*") || !host[0]) ? NULL : host, port,
-	                 &hints, &ai);
+			 &hints, &ai);
 	if (rc) {
 		log_error("--listen %s: cannot resolve '%s': %s", spec, host,
-		          gai_strerror(rc));
+			  gai_strerror(rc));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -130,8 +129,8 @@ static int open_listener(const char *spec, char *shown, size_t shown_n)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
 		log_error("cannot listen on %s: %s (choose another --listen "
-		          "address or stop the program using it)",
-		          spec, strerror(errno));
+			  "address or stop the program using it)",
+			  spec, strerror(errno));
 		close(fd);
 		freeaddrinfo(ai);
 		return -1;
@@ -145,13 +144,13 @@ static int open_listener(const char *spec, char *shown, size_t shown_n)
 
 			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
 			snprintf(shown, shown_n, "[%s]:%u", a,
-			         ntohs(s6->sin6_port));
+				 ntohs(s6->sin6_port));
 		} else {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 			inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
 			snprintf(shown, shown_n, "%s:%u", a,
-			         ntohs(s4->sin_port));
+				 ntohs(s4->sin_port));
 		}
 	}
 	return fd;
@@ -179,39 +178,39 @@ static void raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			log_debug("cannot raise RLIMIT_NOFILE: %s",
-			          strerror(errno));
+				  strerror(errno));
 	}
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "www", required_argument, NULL, 'w' },
-		{ "chartjs", required_argument, NULL, 'J' },
-		{ "token-file", required_argument, NULL, 't' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "control-socket", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"www", required_argument, NULL, 'w'},
+	    {"chartjs", required_argument, NULL, 'J'},
+	    {"token-file", required_argument, NULL, 't'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"control-socket", required_argument, NULL, 's'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct bsd_config cfg;
 	const char *config = NULL, *www = NULL, *chartjs = NULL;
 	const char *token = NULL, *name = NULL, *sock = NULL;
 	const char *listen_arg[8];
 	unsigned n_listen = 0;
-	struct MHD_Daemon *d[8] = { NULL };
+	struct MHD_Daemon *d[8] = {NULL};
 	unsigned n_d = 0;
 	char err[512];
 	sigset_t set;
 	int verbose = 0, opt, status = 0;
 
 	log_init(argv[0], LOG_INFO);
-	while ((opt = getopt_long(argc, argv, "c:l:w:t:n:s:vhV", opts,
-	                          NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:w:t:n:s:vhV", opts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
@@ -254,7 +253,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		log_error("unexpected argument '%s' (try --help)", argv[optind]);
+		log_error("unexpected argument '%s' (try --help)",
+			  argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (verbose)
@@ -263,19 +263,18 @@ int main(int argc, char **argv)
 	cfg_defaults(&cfg);
 	if (config || access(DEFAULT_CONFIG, F_OK) == 0) {
 		if (cfg_load(&cfg, config ? config : DEFAULT_CONFIG, err,
-		             sizeof err)) {
+			     sizeof err)) {
 			log_error("%s", err);
 			return EXIT_USAGE;
 		}
 	}
-#define OVERRIDE(field, value)                                           \
-	do {                                                             \
-		if ((value) &&                                           \
-		    snprintf(cfg.field, sizeof cfg.field, "%s", (value)) >= \
-		            (int)sizeof cfg.field) {                     \
-			log_error("%s is too long", (value));            \
-			return EXIT_USAGE;                               \
-		}                                                        \
+#define OVERRIDE(field, value)                                                 \
+	do {                                                                   \
+		if ((value) && snprintf(cfg.field, sizeof cfg.field, "%s",     \
+					(value)) >= (int)sizeof cfg.field) {   \
+			log_error("%s is too long", (value));                  \
+			return EXIT_USAGE;                                     \
+		}                                                              \
 	} while (0)
 	OVERRIDE(http_www, www);
 	OVERRIDE(http_chartjs, chartjs);
@@ -284,8 +283,8 @@ int main(int argc, char **argv)
 	OVERRIDE(control_socket, sock);
 	if (name && name[0] != '/') {
 		log_error("segment name '%s' must start with '/' (e.g. "
-		          "/batsim)",
-		          name);
+			  "/batsim)",
+			  name);
 		return EXIT_USAGE;
 	}
 	if (n_listen) {
@@ -327,34 +326,32 @@ int main(int argc, char **argv)
 			break;
 		}
 		d[n_d] = MHD_start_daemon(
-			MHD_USE_THREAD_PER_CONNECTION |
-				MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-				MHD_USE_ERROR_LOG | MHD_USE_ITC,
-			0, NULL, NULL, hd_handler, NULL,
-			/* first, so that every message goes through it */
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_LISTEN_SOCKET, fd,
-			MHD_OPTION_CONNECTION_LIMIT,
-			(unsigned)cfg.http_max_connections,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			(unsigned)cfg.http_max_per_ip,
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)cfg.http_timeout_s,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u << 10),
-			MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_SIZE,
-			MHD_OPTION_URI_LOG_CALLBACK, hd_uri_logger, NULL,
-			MHD_OPTION_NOTIFY_COMPLETED, hd_completed, NULL,
-			MHD_OPTION_END);
+		    MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			MHD_USE_ERROR_LOG | MHD_USE_ITC,
+		    0, NULL, NULL, hd_handler, NULL,
+		    /* first, so that every message goes through it */
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)cfg.http_max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned)cfg.http_max_per_ip,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.http_timeout_s,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u << 10),
+		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_SIZE,
+		    MHD_OPTION_URI_LOG_CALLBACK, hd_uri_logger, NULL,
+		    MHD_OPTION_NOTIFY_COMPLETED, hd_completed, NULL,
+		    MHD_OPTION_END);
 		if (!d[n_d]) {
 			log_error("cannot start the HTTP server on %s",
-			          cfg.http_listen[i]);
+				  cfg.http_listen[i]);
 			close(fd);
 			status = EXIT_RUNTIME;
 			break;
 		}
 		n_d++;
 		log_notice("listening on http://%s/ (segment %s)", shown,
-		           cfg.shm_name);
+			   cfg.shm_name);
 	}
 
 	if (status == 0) {
@@ -371,13 +368,14 @@ int main(int argc, char **argv)
 				break;
 			}
 			if (sig == SIGHUP) {
-				log_notice("SIGHUP: nothing to reload (the "
-				           "token file is read at each request; "
-				           "restart for other settings)");
+				log_notice(
+				    "SIGHUP: nothing to reload (the "
+				    "token file is read at each request; "
+				    "restart for other settings)");
 				continue;
 			}
 			log_notice("signal %d: closing streams and exiting",
-			           sig);
+				   sig);
 			break;
 		}
 #ifdef HAVE_SYSTEMD

@@ -20,7 +20,7 @@
 #include "views.h"
 
 static void family(struct buf *b, const char *name, const char *type,
-                   const char *help)
+		   const char *help)
 {
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -71,8 +71,8 @@ static void label_value(struct buf *b, const char *s)
 
 static unsigned popcount_tier(uint32_t bits, unsigned tier)
 {
-	return (unsigned)__builtin_popcount(
-		(bits >> (tier * BS_ALARM_KINDS)) & ((1u << BS_ALARM_KINDS) - 1));
+	return (unsigned)__builtin_popcount((bits >> (tier * BS_ALARM_KINDS)) &
+					    ((1u << BS_ALARM_KINDS) - 1));
 }
 
 struct snap {
@@ -91,31 +91,30 @@ static const struct {
 	size_t off;
 	double scale;
 } rack_fam[] = {
-	{ "batsim_rack_voltage_volts", "String voltage at the rack terminals.",
-	  RACK_F(voltage_v), 1 },
-	{ "batsim_rack_current_amperes", "Rack current, positive = discharge.",
-	  RACK_F(current_a), 1 },
-	{ "batsim_rack_power_watts", "Rack power, positive = discharge.",
-	  RACK_F(power_w), 1 },
-	{ "batsim_rack_soc_ratio", "Mean state of charge of the rack (0-1).",
-	  RACK_F(soc_mean), 1 },
-	{ "batsim_rack_cell_voltage_min_volts", "Lowest cell voltage.",
-	  RACK_F(cell_v_min), 1 },
-	{ "batsim_rack_cell_voltage_max_volts", "Highest cell voltage.",
-	  RACK_F(cell_v_max), 1 },
-	{ "batsim_rack_cell_voltage_mean_volts", "Mean cell voltage.",
-	  RACK_F(cell_v_mean), 1 },
-	{ "batsim_rack_temperature_min_celsius", "Coldest cell temperature.",
-	  RACK_F(temp_min_c), 1 },
-	{ "batsim_rack_temperature_max_celsius", "Hottest cell temperature.",
-	  RACK_F(temp_max_c), 1 },
-	{ "batsim_rack_temperature_mean_celsius", "Mean cell temperature.",
-	  RACK_F(temp_mean_c), 1 },
-	{ "batsim_rack_charge_limit_amperes",
-	  "BMS derated charge current limit.", RACK_F(charge_limit_a), 1 },
-	{ "batsim_rack_discharge_limit_amperes",
-	  "BMS derated discharge current limit.", RACK_F(discharge_limit_a),
-	  1 },
+    {"batsim_rack_voltage_volts", "String voltage at the rack terminals.",
+     RACK_F(voltage_v), 1},
+    {"batsim_rack_current_amperes", "Rack current, positive = discharge.",
+     RACK_F(current_a), 1},
+    {"batsim_rack_power_watts", "Rack power, positive = discharge.",
+     RACK_F(power_w), 1},
+    {"batsim_rack_soc_ratio", "Mean state of charge of the rack (0-1).",
+     RACK_F(soc_mean), 1},
+    {"batsim_rack_cell_voltage_min_volts", "Lowest cell voltage.",
+     RACK_F(cell_v_min), 1},
+    {"batsim_rack_cell_voltage_max_volts", "Highest cell voltage.",
+     RACK_F(cell_v_max), 1},
+    {"batsim_rack_cell_voltage_mean_volts", "Mean cell voltage.",
+     RACK_F(cell_v_mean), 1},
+    {"batsim_rack_temperature_min_celsius", "Coldest cell temperature.",
+     RACK_F(temp_min_c), 1},
+    {"batsim_rack_temperature_max_celsius", "Hottest cell temperature.",
+     RACK_F(temp_max_c), 1},
+    {"batsim_rack_temperature_mean_celsius", "Mean cell temperature.",
+     RACK_F(temp_mean_c), 1},
+    {"batsim_rack_charge_limit_amperes", "BMS derated charge current limit.",
+     RACK_F(charge_limit_a), 1},
+    {"batsim_rack_discharge_limit_amperes",
+     "BMS derated discharge current limit.", RACK_F(discharge_limit_a), 1},
 };
 
 #define MOD_F(field) offsetof(struct bs_module, field)
@@ -123,20 +122,20 @@ static const struct {
 	const char *name, *help;
 	size_t off;
 } mod_fam[] = {
-	{ "batsim_module_voltage_volts", "Module voltage (its cells in series).",
-	  MOD_F(voltage_v) },
-	{ "batsim_module_soc_ratio", "Mean state of charge of the module (0-1).",
-	  MOD_F(soc_mean) },
-	{ "batsim_module_cell_voltage_min_volts",
-	  "Lowest cell voltage in the module.", MOD_F(cell_v_min) },
-	{ "batsim_module_cell_voltage_max_volts",
-	  "Highest cell voltage in the module.", MOD_F(cell_v_max) },
-	{ "batsim_module_temperature_min_celsius",
-	  "Coldest cell temperature in the module.", MOD_F(temp_min_c) },
-	{ "batsim_module_temperature_max_celsius",
-	  "Hottest cell temperature in the module.", MOD_F(temp_max_c) },
-	{ "batsim_module_temperature_mean_celsius",
-	  "Mean cell temperature in the module.", MOD_F(temp_mean_c) },
+    {"batsim_module_voltage_volts", "Module voltage (its cells in series).",
+     MOD_F(voltage_v)},
+    {"batsim_module_soc_ratio", "Mean state of charge of the module (0-1).",
+     MOD_F(soc_mean)},
+    {"batsim_module_cell_voltage_min_volts",
+     "Lowest cell voltage in the module.", MOD_F(cell_v_min)},
+    {"batsim_module_cell_voltage_max_volts",
+     "Highest cell voltage in the module.", MOD_F(cell_v_max)},
+    {"batsim_module_temperature_min_celsius",
+     "Coldest cell temperature in the module.", MOD_F(temp_min_c)},
+    {"batsim_module_temperature_max_celsius",
+     "Hottest cell temperature in the module.", MOD_F(temp_max_c)},
+    {"batsim_module_temperature_mean_celsius",
+     "Mean cell temperature in the module.", MOD_F(temp_mean_c)},
 };
 
 static const struct {
@@ -144,16 +143,16 @@ static const struct {
 	size_t off;
 	double scale;
 } cell_fam[] = {
-	{ "batsim_cell_voltage_volts", "Cell terminal voltage.",
-	  offsetof(struct bs_cell, voltage), 1 },
-	{ "batsim_cell_current_amperes", "Cell current, positive = discharge.",
-	  offsetof(struct bs_cell, current), 1 },
-	{ "batsim_cell_temperature_celsius", "Cell temperature.",
-	  offsetof(struct bs_cell, temperature), 1 },
-	{ "batsim_cell_soc_ratio", "Cell state of charge (0-1).",
-	  offsetof(struct bs_cell, soc), 1 },
-	{ "batsim_cell_resistance_ohms", "Cell ohmic resistance R0.",
-	  offsetof(struct bs_cell, resistance), 1 },
+    {"batsim_cell_voltage_volts", "Cell terminal voltage.",
+     offsetof(struct bs_cell, voltage), 1},
+    {"batsim_cell_current_amperes", "Cell current, positive = discharge.",
+     offsetof(struct bs_cell, current), 1},
+    {"batsim_cell_temperature_celsius", "Cell temperature.",
+     offsetof(struct bs_cell, temperature), 1},
+    {"batsim_cell_soc_ratio", "Cell state of charge (0-1).",
+     offsetof(struct bs_cell, soc), 1},
+    {"batsim_cell_resistance_ohms", "Cell ohmic resistance R0.",
+     offsetof(struct bs_cell, resistance), 1},
 };
 
 static float fld(const void *rec, size_t off)
@@ -171,7 +170,7 @@ static void site_metrics(struct buf *b, const struct snap *s)
 	family(b, "batsim_ticks_total", "counter",
 	       "Simulation steps since the writer started.");
 	buf_printf(b, "batsim_ticks_total %llu\n",
-	           (unsigned long long)s->m.tick);
+		   (unsigned long long)s->m.tick);
 	family(b, "batsim_simulated_time_seconds", "gauge",
 	       "Simulated time since the writer started.");
 	sample_d(b, "batsim_simulated_time_seconds", s->m.sim_time_s);
@@ -189,17 +188,16 @@ static void site_metrics(struct buf *b, const struct snap *s)
 	family(b, "batsim_site_discharged_energy_joules_total", "counter",
 	       "Energy discharged since the writer started.");
 	sample_d(b, "batsim_site_discharged_energy_joules_total",
-	       st->energy_out_wh * 3600.0);
+		 st->energy_out_wh * 3600.0);
 	family(b, "batsim_site_charged_energy_joules_total", "counter",
 	       "Energy charged since the writer started.");
 	sample_d(b, "batsim_site_charged_energy_joules_total",
-	       st->energy_in_wh * 3600.0);
+		 st->energy_in_wh * 3600.0);
 	if (st->mode == BS_MODE_CURRENT) {
 		family(b, "batsim_site_current_setpoint_amperes", "gauge",
 		       "Current setpoint (current mode), positive = "
 		       "discharge.");
-		sample(b, "batsim_site_current_setpoint_amperes",
-		       st->setpoint);
+		sample(b, "batsim_site_current_setpoint_amperes", st->setpoint);
 	} else {
 		family(b, "batsim_site_power_setpoint_watts", "gauge",
 		       "Power setpoint (power mode), positive = discharge.");
@@ -225,8 +223,7 @@ static void site_metrics(struct buf *b, const struct snap *s)
 	sample(b, "batsim_site_charge_limit_amperes", st->charge_limit_a);
 	family(b, "batsim_site_discharge_limit_amperes", "gauge",
 	       "Sum of the discharge current limits of closed racks.");
-	sample(b, "batsim_site_discharge_limit_amperes",
-	       st->discharge_limit_a);
+	sample(b, "batsim_site_discharge_limit_amperes", st->discharge_limit_a);
 	family(b, "batsim_site_racks_closed", "gauge",
 	       "Racks whose contactor is closed.");
 	sample(b, "batsim_site_racks_closed", st->racks_closed);
@@ -237,12 +234,12 @@ static void site_metrics(struct buf *b, const struct snap *s)
 	       "Racks with an active alarm, by severity.");
 	for (unsigned t = 0; t < BS_TIERS; t++)
 		buf_printf(b, "batsim_alarms_active{severity=\"%s\"} %u\n",
-		           view_tier_name(t), st->alarm_count[t]);
+			   view_tier_name(t), st->alarm_count[t]);
 	family(b, "batsim_alarms_latched", "gauge",
 	       "Racks with a latched alarm (until reset), by severity.");
 	for (unsigned t = 0; t < BS_TIERS; t++)
 		buf_printf(b, "batsim_alarms_latched{severity=\"%s\"} %u\n",
-		           view_tier_name(t), st->latched_count[t]);
+			   view_tier_name(t), st->latched_count[t]);
 }
 
 static void rack_metrics(struct buf *b, const struct snap *s)
@@ -254,37 +251,38 @@ static void rack_metrics(struct buf *b, const struct snap *s)
 		for (uint32_t r = 0; r < nr; r++) {
 			buf_printf(b, "%s{rack=\"%u\"}", rack_fam[f].name, r);
 			value(b, fld(&s->racks[r], rack_fam[f].off) *
-			                 rack_fam[f].scale);
+				     rack_fam[f].scale);
 		}
 	}
 	family(b, "batsim_rack_contactor_closed", "gauge",
 	       "1 when the rack's contactor is closed.");
 	for (uint32_t r = 0; r < nr; r++)
 		buf_printf(b, "batsim_rack_contactor_closed{rack=\"%u\"} %u\n",
-		           r, s->racks[r].contactor ? 1u : 0u);
+			   r, s->racks[r].contactor ? 1u : 0u);
 	family(b, "batsim_rack_alarms_active", "gauge",
 	       "Alarm kinds active on the rack, by severity.");
 	for (uint32_t r = 0; r < nr; r++)
 		for (unsigned t = 0; t < BS_TIERS; t++)
 			buf_printf(b,
-			           "batsim_rack_alarms_active{rack=\"%u\","
-			           "severity=\"%s\"} %u\n",
-			           r, view_tier_name(t),
-			           popcount_tier(s->racks[r].alarm_active, t));
+				   "batsim_rack_alarms_active{rack=\"%u\","
+				   "severity=\"%s\"} %u\n",
+				   r, view_tier_name(t),
+				   popcount_tier(s->racks[r].alarm_active, t));
 	family(b, "batsim_rack_alarms_latched", "gauge",
 	       "Alarm kinds latched on the rack (until reset), by severity.");
 	for (uint32_t r = 0; r < nr; r++)
 		for (unsigned t = 0; t < BS_TIERS; t++)
 			buf_printf(b,
-			           "batsim_rack_alarms_latched{rack=\"%u\","
-			           "severity=\"%s\"} %u\n",
-			           r, view_tier_name(t),
-			           popcount_tier(s->racks[r].alarm_latched, t));
+				   "batsim_rack_alarms_latched{rack=\"%u\","
+				   "severity=\"%s\"} %u\n",
+				   r, view_tier_name(t),
+				   popcount_tier(s->racks[r].alarm_latched, t));
 	family(b, "batsim_rack_faults_active", "gauge",
 	       "Fault kinds injected on the rack or its cells.");
 	for (uint32_t r = 0; r < nr; r++)
-		buf_printf(b, "batsim_rack_faults_active{rack=\"%u\"} %u\n", r,
-		           (unsigned)__builtin_popcount(s->racks[r].fault_bits));
+		buf_printf(
+		    b, "batsim_rack_faults_active{rack=\"%u\"} %u\n", r,
+		    (unsigned)__builtin_popcount(s->racks[r].fault_bits));
 }
 
 static void module_metrics(struct buf *b, const struct snap *s)
@@ -296,9 +294,9 @@ static void module_metrics(struct buf *b, const struct snap *s)
 		for (uint32_t r = 0; r < nr; r++)
 			for (uint32_t m = 0; m < nm; m++) {
 				buf_printf(b, "%s{rack=\"%u\",module=\"%u\"}",
-				           mod_fam[f].name, r, m);
+					   mod_fam[f].name, r, m);
 				value(b, fld(&s->mods[(size_t)r * nm + m],
-				             mod_fam[f].off));
+					     mod_fam[f].off));
 			}
 	}
 }
@@ -313,26 +311,28 @@ static void cell_metrics(struct buf *b, const struct snap *s)
 		for (uint32_t r = 0; r < nr; r++)
 			for (uint32_t m = 0; m < nm; m++)
 				for (uint32_t c = 0; c < nc; c++) {
-					size_t i = ((size_t)r * nm + m) * nc + c;
+					size_t i =
+					    ((size_t)r * nm + m) * nc + c;
 
-					buf_printf(b,
-					           "%s{rack=\"%u\",module=\"%u\","
-					           "cell=\"%u\"}",
-					           cell_fam[f].name, r, m, c);
+					buf_printf(
+					    b,
+					    "%s{rack=\"%u\",module=\"%u\","
+					    "cell=\"%u\"}",
+					    cell_fam[f].name, r, m, c);
 					value(b, fld(&s->cells[i],
-					             cell_fam[f].off) *
-					                 cell_fam[f].scale);
+						     cell_fam[f].off) *
+						     cell_fam[f].scale);
 				}
 	}
 }
 
 enum MHD_Result metrics_handle(struct MHD_Connection *c)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	char why[320];
 	bs_reader *r = src_acquire();
 	enum src_state st = src_check(r, why, sizeof why);
-	struct snap s = { 0 };
+	struct snap s = {0};
 	int live = 0;
 	size_t len;
 
@@ -356,11 +356,12 @@ enum MHD_Result metrics_handle(struct MHD_Connection *c)
 		       info.state == BS_STATE_RUNNING);
 		family(&b, "batsim_writer_generation", "gauge",
 		       "Writer starts on this segment.");
-		sample_d(&b, "batsim_writer_generation", (double)info.generation);
+		sample_d(&b, "batsim_writer_generation",
+			 (double)info.generation);
 		family(&b, "batsim_heartbeat_age_seconds", "gauge",
 		       "Age of the writer's last heartbeat.");
 		sample_d(&b, "batsim_heartbeat_age_seconds",
-		       (double)info.heartbeat_age_ns / 1e9);
+			 (double)info.heartbeat_age_ns / 1e9);
 		family(&b, "batsim_publish_period_seconds", "gauge",
 		       "Period at which the writer publishes snapshots.");
 		sample(&b, "batsim_publish_period_seconds",
@@ -377,7 +378,7 @@ enum MHD_Result metrics_handle(struct MHD_Connection *c)
 			s.cells = malloc((size_t)h->n_cells * sizeof *s.cells);
 		if (s.racks && s.mods && (s.cells || !hd_cfg->metrics_cells) &&
 		    bs_read_all(r, &s.m, &s.site, s.racks, s.mods, s.cells) ==
-		            0)
+			0)
 			live = 1;
 	}
 	family(&b, "batsim_up", "gauge",
@@ -401,5 +402,5 @@ enum MHD_Result metrics_handle(struct MHD_Connection *c)
 	}
 	len = b.len;
 	return hd_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
-	               buf_take(&b), len);
+		       buf_take(&b), len);
 }

@@ -19,7 +19,7 @@ const struct bsd_config *hd_cfg;
 /* ---- responses ---- */
 
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
-                             struct MHD_Response *resp)
+			     struct MHD_Response *resp)
 {
 	enum MHD_Result ret;
 
@@ -31,29 +31,29 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
 }
 
 enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
-                        const char *ctype, char *text, size_t len)
+			const char *ctype, char *text, size_t len)
 {
 	struct MHD_Response *resp;
 
 	if (!text)
 		return MHD_NO;
-	resp = MHD_create_response_from_buffer(len, text,
-	                                       MHD_RESPMEM_MUST_FREE);
+	resp =
+	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	                        "no-store");
+				"no-store");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		                        "Bearer realm=\"batsim\"");
+					"Bearer realm=\"batsim\"");
 	return queue(c, status, resp);
 }
 
 enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
-                        json_object *obj)
+			json_object *obj)
 {
 	const char *s;
 	char *copy;
@@ -83,7 +83,7 @@ static json_object *error_obj(unsigned status, const char *msg)
 }
 
 enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
-                         const char *fmt, ...)
+			 const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -95,19 +95,19 @@ enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
 }
 
 enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
-                               const char *why)
+			       const char *why)
 {
 	json_object *o = error_obj(503, why);
 
 	json_object_object_add(o, "stale",
-	                       json_object_new_boolean(st != SRC_ABSENT));
+			       json_object_new_boolean(st != SRC_ABSENT));
 	return hd_json(c, 503, o);
 }
 
 /* 405 with the Allow header. */
 static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
-                                          const char *method,
-                                          const char *url, const char *allow)
+					  const char *method, const char *url,
+					  const char *allow)
 {
 	char msg[256];
 	json_object *o;
@@ -116,7 +116,7 @@ static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
 	struct MHD_Response *resp;
 
 	snprintf(msg, sizeof msg, "method %s not allowed on %.100s: use %s",
-	         method, url, allow);
+		 method, url, allow);
 	o = error_obj(405, msg);
 	s = view_to_string(o);
 	copy = strdup(s);
@@ -124,13 +124,13 @@ static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
 	if (!copy)
 		return MHD_NO;
 	resp = MHD_create_response_from_buffer(strlen(copy), copy,
-	                                       MHD_RESPMEM_MUST_FREE);
+					       MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(copy);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	                        "application/json");
+				"application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	return queue(c, 405, resp);
 }
@@ -231,14 +231,14 @@ static enum MHD_Result read_failed(struct MHD_Connection *c, int rc)
 {
 	if (rc == -BS_ENODATA)
 		return hd_unavailable(c, SRC_NODATA,
-		                      "the writer has not published a snapshot "
-		                      "yet: retry in a moment");
+				      "the writer has not published a snapshot "
+				      "yet: retry in a moment");
 	if (rc == -BS_EAGAIN)
 		return hd_error(c, 503,
-		                "no consistent snapshot could be read (the "
-		                "writer is too fast for this reader): retry");
+				"no consistent snapshot could be read (the "
+				"writer is too fast for this reader): retry");
 	return hd_error(c, 500, "reading the segment failed: %s",
-	                bs_strerror(rc));
+			bs_strerror(rc));
 }
 
 /* Take the reader and check liveness; on failure queue the 503 and
@@ -259,7 +259,7 @@ static bs_reader *live_reader(struct MHD_Connection *c, enum MHD_Result *ret)
 static enum MHD_Result get_summary(struct MHD_Connection *c)
 {
 	enum MHD_Result ret = MHD_NO;
-	struct buf b = { 0 };
+	struct buf b = {0};
 	struct bs_meta m;
 	bs_reader *r = live_reader(c, &ret);
 	int rc;
@@ -284,19 +284,20 @@ static enum MHD_Result get_summary(struct MHD_Connection *c)
 
 /* Index checks with the valid range in the message. */
 static int check_index(struct MHD_Connection *c, enum MHD_Result *ret,
-                       const char *what, const char *text, uint32_t n,
-                       uint32_t *out)
+		       const char *what, const char *text, uint32_t n,
+		       uint32_t *out)
 {
 	if (hd_parse_u32(text, out)) {
 		*ret = hd_error(c, 400,
-		                "%s index '%.40s' is not a non-negative "
-		                "integer: use 0-%u",
-		                what, text, n ? n - 1 : 0);
+				"%s index '%.40s' is not a non-negative "
+				"integer: use 0-%u",
+				what, text, n ? n - 1 : 0);
 		return -1;
 	}
 	if (*out >= n) {
-		*ret = hd_error(c, 404, "%s %u out of range: valid %ss are 0-%u",
-		                what, *out, what, n ? n - 1 : 0);
+		*ret =
+		    hd_error(c, 404, "%s %u out of range: valid %ss are 0-%u",
+			     what, *out, what, n ? n - 1 : 0);
 		return -1;
 	}
 	return 0;
@@ -333,16 +334,16 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 				with_cells = 1;
 			else {
 				ret = hd_error(c, 400,
-				               "cells='%.40s': use cells=0 or "
-				               "cells=1",
-				               cells);
+					       "cells='%.40s': use cells=0 or "
+					       "cells=1",
+					       cells);
 				goto out;
 			}
 		}
 		mods = malloc((size_t)h->modules_per_rack * sizeof *mods);
 		if (with_cells)
 			cl = malloc((size_t)h->modules_per_rack *
-			            h->cells_per_module * sizeof *cl);
+				    h->cells_per_module * sizeof *cl);
 		if (!mods || (with_cells && !cl)) {
 			free(mods);
 			free(cl);
@@ -359,7 +360,7 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 		struct bs_cell *cl;
 
 		if (check_index(c, &ret, "module", seg[2], h->modules_per_rack,
-		                &mi))
+				&mi))
 			goto out;
 		cl = malloc((size_t)h->cells_per_module * sizeof *cl);
 		if (!cl) {
@@ -371,21 +372,21 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 			o = view_module(h, &m, ri, mi, &rec, cl);
 		free(cl);
 	} else if (n == 5 && !strcmp(seg[1], "module") &&
-	           !strcmp(seg[3], "cell")) {
+		   !strcmp(seg[3], "cell")) {
 		struct bs_cell cell;
 
 		if (check_index(c, &ret, "module", seg[2], h->modules_per_rack,
-		                &mi) ||
+				&mi) ||
 		    check_index(c, &ret, "cell", seg[4], h->cells_per_module,
-		                &ci))
+				&ci))
 			goto out;
 		rc = bs_read_cell(r, ri, mi, ci, &m, &cell);
 		if (!rc)
 			o = view_cell(h, &m, ri, mi, ci, &cell);
 	} else {
 		ret = hd_error(c, 404,
-		               "no such path: use /rack/R, /rack/R/module/M or "
-		               "/rack/R/module/M/cell/C");
+			       "no such path: use /rack/R, /rack/R/module/M or "
+			       "/rack/R/module/M/cell/C");
 		goto out;
 	}
 	src_release();
@@ -413,17 +414,17 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
 	if (st == SRC_LIVE) {
 		o = json_object_new_object();
 		json_object_object_add(o, "status",
-		                       json_object_new_string("ok"));
-		json_object_object_add(o, "segment",
-		                       json_object_new_string(hd_cfg->shm_name));
+				       json_object_new_string("ok"));
+		json_object_object_add(
+		    o, "segment", json_object_new_string(hd_cfg->shm_name));
 		json_object_object_add(o, "writer", view_info(&info));
 		return hd_json(c, 200, o);
 	}
 	o = error_obj(503, why);
 	json_object_object_add(o, "stale",
-	                       json_object_new_boolean(st != SRC_ABSENT));
+			       json_object_new_boolean(st != SRC_ABSENT));
 	json_object_object_add(o, "segment",
-	                       json_object_new_string(hd_cfg->shm_name));
+			       json_object_new_string(hd_cfg->shm_name));
 	if (r)
 		json_object_object_add(o, "writer", view_info(&info));
 	return hd_json(c, 503, o);
@@ -439,32 +440,30 @@ static enum MHD_Result get_history(struct MHD_Connection *c)
 	enum src_state st;
 
 	if (sec && (hd_parse_u32(sec, &seconds) || seconds == 0 ||
-	            seconds > 7u * 86400u))
-		return hd_error(c, 400,
-		                "seconds='%.40s': use an integer 1-604800",
-		                sec);
+		    seconds > 7u * 86400u))
+		return hd_error(
+		    c, 400, "seconds='%.40s': use an integer 1-604800", sec);
 	if (rk && hd_parse_u32(rk, &rack))
-		return hd_error(c, 400,
-		                "rack='%.40s' is not a non-negative integer",
-		                rk);
+		return hd_error(
+		    c, 400, "rack='%.40s' is not a non-negative integer", rk);
 	o = src_history(seconds, rk ? (long)rack : -1, &status);
 	if (!o) {
 		uint32_t n = src_history_racks();
 
 		if (status == 404)
 			return hd_error(c, 404,
-			                "rack %u out of range: valid racks are "
-			                "0-%u",
-			                rack, n ? n - 1 : 0);
+					"rack %u out of range: valid racks are "
+					"0-%u",
+					rack, n ? n - 1 : 0);
 		return hd_error(c, 503,
-		                "no history yet: the segment %s has not been "
-		                "attached",
-		                hd_cfg->shm_name);
+				"no history yet: the segment %s has not been "
+				"attached",
+				hd_cfg->shm_name);
 	}
 	st = src_check(src_acquire(), why, sizeof why);
 	src_release();
-	json_object_object_add(o, "stale", json_object_new_boolean(
-		                                   st != SRC_LIVE));
+	json_object_object_add(o, "stale",
+			       json_object_new_boolean(st != SRC_LIVE));
 	return hd_json(c, 200, o);
 }
 
@@ -482,7 +481,7 @@ void *hd_uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
 }
 
 void hd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                  enum MHD_RequestTerminationCode toe)
+		  enum MHD_RequestTerminationCode toe)
 {
 	struct hd_req *rq = *con_cls;
 
@@ -505,7 +504,7 @@ static int is_get(const char *method)
 }
 
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
-                                const char *url, const char *method)
+				const char *url, const char *method)
 {
 	char path[HD_MAX_URI + 1];
 	char *seg[MAX_SEG];
@@ -527,19 +526,18 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
 	     t = strtok_r(NULL, "/", &save))
 		seg[n++] = t;
 
-	if (n >= 1 && (!strcmp(seg[0], "summary") || !strcmp(seg[0], "rack") ||
-	               !strcmp(seg[0], "updates") ||
-	               !strcmp(seg[0], "history") ||
-	               !strcmp(seg[0], "metrics") ||
-	               !strcmp(seg[0], "healthz"))) {
+	if (n >= 1 &&
+	    (!strcmp(seg[0], "summary") || !strcmp(seg[0], "rack") ||
+	     !strcmp(seg[0], "updates") || !strcmp(seg[0], "history") ||
+	     !strcmp(seg[0], "metrics") || !strcmp(seg[0], "healthz"))) {
 		if (!is_get(method))
 			return method_not_allowed(c, method, url, "GET, HEAD");
 		if (!strcmp(seg[0], "rack")) {
 			if (n < 2 || n > 6)
 				return hd_error(c, 404,
-				                "no such path: use /rack/R, "
-				                "/rack/R/module/M or "
-				                "/rack/R/module/M/cell/C");
+						"no such path: use /rack/R, "
+						"/rack/R/module/M or "
+						"/rack/R/module/M/cell/C");
 			return get_rack(c, seg + 1, n - 1);
 		}
 		if (n != 1)
@@ -559,10 +557,10 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
 	return files_handle(c, hd_cfg->http_www, url + 1);
 }
 
-enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c,
-                           const char *url, const char *method,
-                           const char *version, const char *upload,
-                           size_t *upload_size, void **con_cls)
+enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
+			   const char *method, const char *version,
+			   const char *upload, size_t *upload_size,
+			   void **con_cls)
 {
 	struct hd_req *rq = *con_cls;
 
@@ -576,16 +574,16 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c,
 		rq->started = 1;
 		if (rq->uri_len > HD_MAX_URI)
 			return hd_error(c, 414,
-			                "request target of %zu bytes is too "
-			                "long: the limit is %u",
-			                rq->uri_len, HD_MAX_URI);
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+					"request target of %zu bytes is too "
+					"long: the limit is %u",
+					rq->uri_len, HD_MAX_URI);
+		cl = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HD_MAX_BODY)
 			return hd_error(c, 413,
-			                "request body of %.20s bytes is too "
-			                "large: the limit is %u",
-			                cl, HD_MAX_BODY);
+					"request body of %.20s bytes is too "
+					"large: the limit is %u",
+					cl, HD_MAX_BODY);
 		/* Answer on the next call, after the (possibly empty) body:
 		 * a response queued on the first call makes libmicrohttpd
 		 * close the connection instead of keeping it alive. */
@@ -601,7 +599,7 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c,
 			rq->too_large = 1;
 			rq->body_len += n;
 			return rq->body_len > 4 * HD_MAX_BODY ? MHD_NO
-			                                      : MHD_YES;
+							      : MHD_YES;
 		}
 		char *p = realloc(rq->body, rq->body_len + n + 1);
 		if (!p)
@@ -614,8 +612,8 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c,
 	}
 	if (rq->too_large)
 		return hd_error(c, 413,
-		                "request body is too large: the limit is %u "
-		                "bytes",
-		                HD_MAX_BODY);
+				"request body is too large: the limit is %u "
+				"bytes",
+				HD_MAX_BODY);
 	return dispatch(c, rq, url, method);
 }

@@ -26,7 +26,7 @@
 #include "log.h"
 #include "views.h"
 
-#define HIST_MAX_BYTES (64u << 20) /* memory bound of the history ring */
+#define HIST_MAX_BYTES	 (64u << 20) /* memory bound of the history ring */
 #define HIST_INTERVAL_NS 1000000000LL
 
 struct hist_site {
@@ -105,8 +105,8 @@ unsigned src_period_ms(void)
 
 static struct timespec mono_abs(int64_t ns)
 {
-	struct timespec ts = { .tv_sec = ns / 1000000000,
-		               .tv_nsec = ns % 1000000000 };
+	struct timespec ts = {.tv_sec = ns / 1000000000,
+			      .tv_nsec = ns % 1000000000};
 	return ts;
 }
 
@@ -150,31 +150,32 @@ enum src_state src_check(bs_reader *r, char *why, size_t n)
 		bs_reader_info(r, &info);
 		if (info.state == BS_STATE_INIT)
 			snprintf(why, n,
-			         "no writer has started on segment %s yet: "
-			         "start batsimd.service",
-			         cfg->shm_name);
+				 "no writer has started on segment %s yet: "
+				 "start batsimd.service",
+				 cfg->shm_name);
 		else
 			snprintf(why, n,
-			         "the writer of segment %s stopped (pid %d, "
-			         "state %s): start batsimd.service",
-			         cfg->shm_name, (int)info.writer_pid,
-			         view_state_name(info.state));
+				 "the writer of segment %s stopped (pid %d, "
+				 "state %s): start batsimd.service",
+				 cfg->shm_name, (int)info.writer_pid,
+				 view_state_name(info.state));
 		return SRC_STOPPED;
 	}
 	if (rc == -BS_ESTALE) {
 		bs_reader_info(r, &info);
 		snprintf(why, n,
-		         "the writer's heartbeat is %.1f s old "
-		         "(limit %u ms): batsimd (pid %d) is hung, overloaded "
-		         "or crashed",
-		         (double)info.heartbeat_age_ns / 1e9, cfg->http_stale_ms,
-		         (int)info.writer_pid);
+			 "the writer's heartbeat is %.1f s old "
+			 "(limit %u ms): batsimd (pid %d) is hung, overloaded "
+			 "or crashed",
+			 (double)info.heartbeat_age_ns / 1e9,
+			 cfg->http_stale_ms, (int)info.writer_pid);
 		return SRC_STALE;
 	}
 	rc = bs_read_site(r, &m, NULL, NULL);
 	if (rc == -BS_ENODATA) {
-		snprintf(why, n, "the writer has not published a snapshot yet: "
-		                 "retry in a moment");
+		snprintf(why, n,
+			 "the writer has not published a snapshot yet: "
+			 "retry in a moment");
 		return SRC_NODATA;
 	}
 	why[0] = '\0';
@@ -198,17 +199,17 @@ static void hist_reset(uint32_t n_racks)
 	if (cap > HIST_MAX_BYTES / per) {
 		cap = HIST_MAX_BYTES / per;
 		log_notice("history limited to %zu samples (%u racks): "
-		           "http_history_s = %u needs more than %u MiB",
-		           cap, n_racks, cfg->http_history_s,
-		           HIST_MAX_BYTES >> 20);
+			   "http_history_s = %u needs more than %u MiB",
+			   cap, n_racks, cfg->http_history_s,
+			   HIST_MAX_BYTES >> 20);
 	}
 	if (cap) {
 		hs = calloc(cap, sizeof *hs);
 		hr = calloc(cap * n_racks, sizeof *hr);
 		if (!hs || !hr) {
 			log_error("out of memory for %zu history samples: "
-			          "lower http_history_s",
-			          cap);
+				  "lower http_history_s",
+				  cap);
 			free(hs);
 			free(hr);
 			hs = NULL;
@@ -221,7 +222,7 @@ static void hist_reset(uint32_t n_racks)
 }
 
 static void hist_push(const struct bs_meta *m, const struct bs_site *s,
-                      const struct bs_rack *racks, uint32_t n_racks)
+		      const struct bs_rack *racks, uint32_t n_racks)
 {
 	pthread_mutex_lock(&hist_mu);
 	if (h_cap && n_racks == h_racks) {
@@ -277,9 +278,8 @@ json_object *src_history(unsigned seconds, long rack, unsigned *status)
 	o = json_object_new_object();
 	json_object_object_add(o, "interval_s", json_object_new_int(1));
 	json_object_object_add(o, "capacity", json_object_new_uint64(h_cap));
-	json_object_object_add(o, "seconds",
-	                       json_object_new_uint64(seconds ? seconds
-	                                                      : h_cap));
+	json_object_object_add(
+	    o, "seconds", json_object_new_uint64(seconds ? seconds : h_cap));
 	if (rack >= 0)
 		json_object_object_add(o, "rack", json_object_new_int64(rack));
 	arr = json_object_new_array();
@@ -294,7 +294,7 @@ json_object *src_history(unsigned seconds, long rack, unsigned *status)
 		s = json_object_new_object();
 		add_num(s, "time", (double)e->wall_ns / 1e9, 13);
 		json_object_object_add(s, "tick",
-		                       json_object_new_uint64(e->tick));
+				       json_object_new_uint64(e->tick));
 		add_num(s, "time_s", e->sim_s, 10);
 		add_num(s, "voltage", e->voltage, 7);
 		add_num(s, "current", e->current, 7);
@@ -306,7 +306,7 @@ json_object *src_history(unsigned seconds, long rack, unsigned *status)
 		add_num(s, "cell_voltage_max", e->v_max, 7);
 		if (rack >= 0) {
 			const struct hist_rack *q =
-				&hr[i * (size_t)h_racks + (size_t)rack];
+			    &hr[i * (size_t)h_racks + (size_t)rack];
 			json_object *ro = json_object_new_object();
 
 			add_num(ro, "voltage", q->voltage, 7);
@@ -351,21 +351,21 @@ static void set_absent_why(int rc)
 	switch (-rc) {
 	case BS_ENOENT:
 		snprintf(why, sizeof why,
-		         "segment %s not found: run batsim-init or start "
-		         "batsimd.service",
-		         cfg->shm_name);
+			 "segment %s not found: run batsim-init or start "
+			 "batsimd.service",
+			 cfg->shm_name);
 		break;
 	case BS_EACCES:
 		snprintf(why, sizeof why,
-		         "segment %s: permission denied: run batsim-httpd as "
-		         "a member of the segment's group (batsim)",
-		         cfg->shm_name);
+			 "segment %s: permission denied: run batsim-httpd as "
+			 "a member of the segment's group (batsim)",
+			 cfg->shm_name);
 		break;
 	default:
 		snprintf(why, sizeof why,
-		         "segment %s cannot be used: %s (recreate it with "
-		         "batsim-init)",
-		         cfg->shm_name, bs_strerror(rc));
+			 "segment %s cannot be used: %s (recreate it with "
+			 "batsim-init)",
+			 cfg->shm_name, bs_strerror(rc));
 		break;
 	}
 	pthread_mutex_lock(&mu);
@@ -397,19 +397,18 @@ static void *sampler_main(void *arg)
 
 			if (rc == 0) {
 				const struct bs_shm_header *h =
-					bs_reader_header(r);
+				    bs_reader_header(r);
 
 				bs_reader_set_max_age(
-					r, (uint64_t)cfg->http_stale_ms *
-					           1000000u);
+				    r, (uint64_t)cfg->http_stale_ms * 1000000u);
 				n_racks = h->n_racks;
 				free(racks);
 				racks = calloc(n_racks ? n_racks : 1,
-				               sizeof *racks);
+					       sizeof *racks);
 				if (!racks) {
 					log_error("out of memory attaching "
-					          "%u racks",
-					          n_racks);
+						  "%u racks",
+						  n_racks);
 					bs_reader_close(r);
 				} else {
 					pthread_rwlock_wrlock(&rd_lock);
@@ -417,10 +416,10 @@ static void *sampler_main(void *arg)
 					attach_seq++;
 					pthread_rwlock_unlock(&rd_lock);
 					log_notice("attached to segment %s "
-					           "(%ux%ux%u)",
-					           cfg->shm_name, h->n_racks,
-					           h->modules_per_rack,
-					           h->cells_per_module);
+						   "(%ux%ux%u)",
+						   cfg->shm_name, h->n_racks,
+						   h->modules_per_rack,
+						   h->cells_per_module);
 					pthread_mutex_lock(&mu);
 					absent_why[0] = '\0';
 					pthread_mutex_unlock(&mu);
@@ -435,13 +434,13 @@ static void *sampler_main(void *arg)
 		if (reader) {
 			char why[320];
 			enum src_state st;
-			struct bs_meta m = { 0 };
+			struct bs_meta m = {0};
 			struct bs_info info;
 
 			if (bs_reader_check_name(reader) == -BS_ECHANGED) {
 				log_notice("segment %s was removed or "
-				           "recreated: re-attaching",
-				           cfg->shm_name);
+					   "recreated: re-attaching",
+					   cfg->shm_name);
 				pthread_rwlock_wrlock(&rd_lock);
 				bs_reader_close(reader);
 				reader = NULL;
@@ -461,10 +460,10 @@ static void *sampler_main(void *arg)
 					changed = 1;
 				if (m.generation != last_gen &&
 				    last_gen != UINT64_MAX) {
-					log_notice("writer restarted "
-					           "(generation %llu)",
-					           (unsigned long long)
-						           m.generation);
+					log_notice(
+					    "writer restarted "
+					    "(generation %llu)",
+					    (unsigned long long)m.generation);
 					hist_reset(n_racks);
 				}
 				last_tick = m.tick;
@@ -473,19 +472,18 @@ static void *sampler_main(void *arg)
 			if (st != last_state) {
 				if (st == SRC_LIVE)
 					log_notice("data from %s is live",
-					           cfg->shm_name);
+						   cfg->shm_name);
 				else
 					log_warn("data from %s is %s: %s",
-					         cfg->shm_name, state_word(st),
-					         why);
+						 cfg->shm_name, state_word(st),
+						 why);
 				last_state = st;
 				changed = 1;
 			}
 			if (st == SRC_LIVE && hd_now_ns() >= next_hist) {
 				struct bs_site site;
 
-				if (bs_read_site(reader, &m, &site, racks) ==
-				    0)
+				if (bs_read_site(reader, &m, &site, racks) == 0)
 					hist_push(&m, &site, racks, n_racks);
 				next_hist = hd_now_ns() + HIST_INTERVAL_NS;
 			}
@@ -498,11 +496,11 @@ static void *sampler_main(void *arg)
 			if (sleep_ms > 250)
 				sleep_ms = 250;
 			pthread_mutex_lock(&mu);
-			period_ms = info.tick_period_ns
-			                    ? (unsigned)((info.tick_period_ns +
-			                                  999999u) /
-			                                 1000000u)
-			                    : cfg->publish_period_ms;
+			period_ms =
+			    info.tick_period_ns
+				? (unsigned)((info.tick_period_ns + 999999u) /
+					     1000000u)
+				: cfg->publish_period_ms;
 			pthread_mutex_unlock(&mu);
 		} else if (last_state != SRC_ABSENT) {
 			last_state = SRC_ABSENT;
@@ -513,14 +511,14 @@ static void *sampler_main(void *arg)
 
 		pthread_mutex_lock(&mu);
 		if (!stopping) {
-			struct timespec ts = mono_abs(
-				hd_now_ns() + (int64_t)sleep_ms * 1000000);
+			struct timespec ts =
+			    mono_abs(hd_now_ns() + (int64_t)sleep_ms * 1000000);
 			uint64_t v = version;
 
 			/* Woken early only by src_stop(). */
 			while (!stopping && v == version &&
 			       pthread_cond_timedwait(&cond, &mu, &ts) !=
-			               ETIMEDOUT)
+				   ETIMEDOUT)
 				;
 		}
 		if (stopping) {
@@ -542,12 +540,11 @@ int src_start(const struct bsd_config *c)
 	cfg = c;
 	period_ms = c->publish_period_ms ? c->publish_period_ms : 200;
 	snprintf(absent_why, sizeof absent_why,
-	         "segment %s not attached yet: retry in a moment",
-	         c->shm_name);
+		 "segment %s not attached yet: retry in a moment", c->shm_name);
 	pthread_rwlockattr_init(&ra);
 	/* Many readers: prefer the writer so a re-attach is not starved. */
 	pthread_rwlockattr_setkind_np(
-		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	    &ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&rd_lock, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_condattr_init(&ca);

@@ -27,9 +27,9 @@
 #include "views.h"
 
 #define SSE_DEFAULT_INTERVAL_MS 500
-#define SSE_MAX_INTERVAL_MS 3600000u
-#define SSE_RETRY_MS 2000
-#define SSE_BLOCK 16384
+#define SSE_MAX_INTERVAL_MS	3600000u
+#define SSE_RETRY_MS		2000
+#define SSE_BLOCK		16384
 /* While idle, look at the socket this often for a client that left. */
 #define SSE_PEER_CHECK_NS 1000000000LL
 
@@ -44,16 +44,16 @@ struct sse_client {
 	int64_t next_due;
 	int64_t next_ping;
 	int reported_stale; /* 1 after an "event: stale" until data resumes */
-	int closing;        /* end the stream after the buffered output */
+	int closing;	    /* end the stream after the buffered output */
 	int started;
-	uint64_t seen;      /* source version seen at the last fill */
-	int fd;             /* the connection's socket, -1 if unknown */
+	uint64_t seen; /* source version seen at the last fill */
+	int fd;	       /* the connection's socket, -1 if unknown */
 	struct buf out;
 	size_t out_pos;
 };
 
 static void json_event(struct buf *b, const char *event, uint64_t id,
-                       int with_id, const char *json, size_t len)
+		       int with_id, const char *json, size_t len)
 {
 	if (with_id)
 		buf_printf(b, "id: %" PRIu64 "\n", id);
@@ -63,8 +63,7 @@ static void json_event(struct buf *b, const char *event, uint64_t id,
 	buf_append(b, "\n\n", 2);
 }
 
-static void error_event(struct sse_client *cl, unsigned status,
-                        const char *msg)
+static void error_event(struct sse_client *cl, unsigned status, const char *msg)
 {
 	json_object *o = json_object_new_object();
 	const char *s;
@@ -84,7 +83,7 @@ static void sse_fill(struct sse_client *cl)
 	cl->seen = src_version();
 	if (!cl->started) {
 		buf_printf(&cl->out, ": batsim-httpd %s\nretry: %d\n\n",
-		           PACKAGE_VERSION, SSE_RETRY_MS);
+			   PACKAGE_VERSION, SSE_RETRY_MS);
 		cl->started = 1;
 	}
 	if (now >= cl->next_due) {
@@ -99,64 +98,64 @@ static void sse_fill(struct sse_client *cl)
 				const char *s;
 
 				json_object_object_add(
-					o, "stale",
-					json_object_new_boolean(
-						st != SRC_ABSENT));
+				    o, "stale",
+				    json_object_new_boolean(st != SRC_ABSENT));
 				json_object_object_add(
-					o, "reason", json_object_new_string(why));
+				    o, "reason", json_object_new_string(why));
 				s = view_to_string(o);
 				json_event(&cl->out, "stale", 0, 0, s,
-				           strlen(s));
+					   strlen(s));
 				json_object_put(o);
 				cl->reported_stale = 1;
 			}
 		} else if (bs_read_site(r, &m, NULL, NULL) == 0 &&
-		           (!cl->have_last || m.tick != cl->last_tick ||
-		            (cl->last_gen != UINT64_MAX &&
-		             m.generation != cl->last_gen))) {
+			   (!cl->have_last || m.tick != cl->last_tick ||
+			    (cl->last_gen != UINT64_MAX &&
+			     m.generation != cl->last_gen))) {
 			const struct bs_shm_header *h = bs_reader_header(r);
-			struct buf sb = { 0 };
+			struct buf sb = {0};
 			int ok = 1;
 
 			if (cl->want_summary) {
 				if (hd_summary_json(r, &sb, &m) == 0)
 					json_event(&cl->out, "summary", m.tick,
-					           1, sb.p, sb.len);
+						   1, sb.p, sb.len);
 				else
 					ok = 0;
 				buf_free(&sb);
 			}
-			if (cl->want_module && (cl->rack >= h->n_racks ||
-			                        cl->module >=
-			                                h->modules_per_rack)) {
+			if (cl->want_module &&
+			    (cl->rack >= h->n_racks ||
+			     cl->module >= h->modules_per_rack)) {
 				char msg[200];
 
 				snprintf(msg, sizeof msg,
-				         "rack %u module %u out of range: the "
-				         "segment now has %u racks of %u "
-				         "modules",
-				         cl->rack, cl->module, h->n_racks,
-				         h->modules_per_rack);
+					 "rack %u module %u out of range: the "
+					 "segment now has %u racks of %u "
+					 "modules",
+					 cl->rack, cl->module, h->n_racks,
+					 h->modules_per_rack);
 				error_event(cl, 404, msg);
 				cl->closing = 1;
 			} else if (cl->want_module) {
 				struct bs_module rec;
-				struct bs_cell *cells = malloc(
-					(size_t)h->cells_per_module *
-					sizeof *cells);
+				struct bs_cell *cells =
+				    malloc((size_t)h->cells_per_module *
+					   sizeof *cells);
 				json_object *o = NULL;
 
 				if (cells &&
 				    bs_read_module(r, cl->rack, cl->module, &m,
-				                   &rec, cells) == 0)
+						   &rec, cells) == 0)
 					o = view_module(h, &m, cl->rack,
-					                cl->module, &rec, cells);
+							cl->module, &rec,
+							cells);
 				free(cells);
 				if (o) {
 					const char *s = view_to_string(o);
 
 					json_event(&cl->out, "module", m.tick,
-					           1, s, strlen(s));
+						   1, s, strlen(s));
 					json_object_put(o);
 				} else {
 					ok = 0;
@@ -182,7 +181,7 @@ static void sse_fill(struct sse_client *cl)
  * otherwise hold its thread until the next write fails. */
 static int peer_gone(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
 
 	if (fd < 0)
 		return 0;
@@ -245,8 +244,8 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 {
 	const char *rk = arg(c, "rack"), *md = arg(c, "module");
 	const char *view = arg(c, "view"), *iv = arg(c, "interval_ms");
-	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	                                               "Last-Event-ID");
+	const char *last =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
 	unsigned period = src_period_ms();
 	uint32_t interval = SSE_DEFAULT_INTERVAL_MS;
 	struct sse_client *cl;
@@ -261,9 +260,9 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 		if (strcmp(view, "summary")) {
 			free(cl);
 			return hd_error(c, 400,
-			                "view='%.40s': the only view is "
-			                "'summary'",
-			                view);
+					"view='%.40s': the only view is "
+					"'summary'",
+					view);
 		}
 		cl->want_summary = 1;
 	}
@@ -272,27 +271,28 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 		    hd_parse_u32(md, &cl->module)) {
 			free(cl);
 			return hd_error(c, 400,
-			                "give both rack=R and module=M as "
-			                "non-negative integers");
+					"give both rack=R and module=M as "
+					"non-negative integers");
 		}
 		cl->want_module = 1;
 	}
 	if (!cl->want_module && !cl->want_summary)
 		cl->want_summary = 1; /* a bare /updates streams the site */
 	if (iv) {
-		if (hd_parse_u32(iv, &interval) || interval > SSE_MAX_INTERVAL_MS) {
+		if (hd_parse_u32(iv, &interval) ||
+		    interval > SSE_MAX_INTERVAL_MS) {
 			free(cl);
 			return hd_error(c, 400,
-			                "interval_ms='%.40s': use an integer "
-			                "%u-%u",
-			                iv, period, SSE_MAX_INTERVAL_MS);
+					"interval_ms='%.40s': use an integer "
+					"%u-%u",
+					iv, period, SSE_MAX_INTERVAL_MS);
 		}
 		if (interval < period) {
 			free(cl);
 			return hd_error(c, 400,
-			                "interval_ms=%u is below the publish "
-			                "period: use %u or more",
-			                interval, period);
+					"interval_ms=%u is below the publish "
+					"period: use %u or more",
+					interval, period);
 		}
 	}
 	if (last) {
@@ -325,13 +325,13 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 				free(cl);
 				if (rack >= nr)
 					return hd_error(c, 404,
-					                "rack %u out of range: "
-					                "valid racks are 0-%u",
-					                rack, nr - 1);
+							"rack %u out of range: "
+							"valid racks are 0-%u",
+							rack, nr - 1);
 				return hd_error(c, 404,
-				                "module %u out of range: valid "
-				                "modules are 0-%u",
-				                module, nm - 1);
+						"module %u out of range: valid "
+						"modules are 0-%u",
+						module, nm - 1);
 			}
 		} else {
 			src_release();
@@ -340,7 +340,7 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 	cl->interval_ns = (int64_t)interval * 1000000;
 	{
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-			c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
 
 		cl->fd = ci ? ci->connect_fd : -1;
 	}
@@ -348,19 +348,20 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 	 * server itself, and at least every 15 s. */
 	ka = HD_KEEPALIVE_S;
 	if (hd_cfg->http_timeout_s && hd_cfg->http_timeout_s / 2 < ka)
-		ka = hd_cfg->http_timeout_s / 2 ? hd_cfg->http_timeout_s / 2 : 1;
+		ka =
+		    hd_cfg->http_timeout_s / 2 ? hd_cfg->http_timeout_s / 2 : 1;
 	cl->keepalive_ns = (int64_t)ka * 1000000000;
 	cl->next_ping = hd_now_ns() + cl->keepalive_ns;
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK,
-	                                         sse_read, cl, sse_free);
+						 sse_read, cl, sse_free);
 	if (!resp) {
 		sse_free(cl);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	                        "text/event-stream; charset=utf-8");
+				"text/event-stream; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	                        "no-cache");
+				"no-cache");
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
 	/* Streams are exempt from the idle timeout: the keep-alive comments
 	 * prove the client is still there (a write to a gone client fails). */
