@@ -25,23 +25,22 @@ int ecu_available(char *desc, size_t desclen, char *why, size_t whylen);
 /* Allocate the device state for n cells in racks racks and upload the host
  * arrays (state and parameters).  NULL with a message on failure. */
 struct ecu *ecu_create(const struct bsm_chem *chem, uint32_t racks,
-                       size_t n_cells, const struct bsm_arrays *host,
-                       char *err, size_t errlen);
+		       size_t n_cells, const struct bsm_arrays *host, char *err,
+		       size_t errlen);
 
 /* Upload the parameter arrays (inv_q .. st_stuck). */
 int ecu_upload_params(struct ecu *u, const struct bsm_arrays *host);
 
 /* Download the state into the host mirror; the temperature goes to
  * t_host (the host's current buffer). */
-int ecu_download_state(struct ecu *u, struct bsm_arrays *host,
-                       double *t_host);
+int ecu_download_state(struct ecu *u, struct bsm_arrays *host, double *t_host);
 
 /* E', R', R0 of every cell from the state; rack statistics to rstats. */
 int ecu_prepare(struct ecu *u, struct bsm_stats *rstats);
 
 /* One step with the rack inputs rin[racks]; rack statistics to rstats. */
 int ecu_step(struct ecu *u, const struct bsm_rack_in *rin,
-             struct bsm_stats *rstats);
+	     struct bsm_stats *rstats);
 
 /* Cell records (bsm_record) into dst[n_cells] in host memory: by DMA
  * straight into dst when it lies in a registered range, else through a

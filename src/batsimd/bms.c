@@ -28,8 +28,7 @@ static double ramp(double x, double x0, double x1)
 }
 
 /* Trapezoid window: 0 at or below lo0, 1 on [lo1, hi1], 0 at hi0. */
-static double window(double x, double lo0, double lo1, double hi1,
-                     double hi0)
+static double window(double x, double lo0, double lo1, double hi1, double hi0)
 {
 	if (x < lo1)
 		return lo1 > lo0 ? ramp(x, lo0, lo1) : 0.0;
@@ -68,14 +67,18 @@ void bms_limits(struct engine *e)
 		/* the worst cell decides: a trapezoid's minimum over
 		 * [tmin, tmax] is at one of the ends */
 		{
-			double a1 = window(s->tmin, d->chg_t0_lo, d->chg_full_lo,
-			                   d->chg_full_hi, d->chg_t0_hi);
-			double a2 = window(s->tmax, d->chg_t0_lo, d->chg_full_lo,
-			                   d->chg_full_hi, d->chg_t0_hi);
-			double b1 = window(s->tmin, d->dis_t0_lo, d->dis_full_lo,
-			                   d->dis_full_hi, d->dis_t0_hi);
-			double b2 = window(s->tmax, d->dis_t0_lo, d->dis_full_lo,
-			                   d->dis_full_hi, d->dis_t0_hi);
+			double a1 =
+			    window(s->tmin, d->chg_t0_lo, d->chg_full_lo,
+				   d->chg_full_hi, d->chg_t0_hi);
+			double a2 =
+			    window(s->tmax, d->chg_t0_lo, d->chg_full_lo,
+				   d->chg_full_hi, d->chg_t0_hi);
+			double b1 =
+			    window(s->tmin, d->dis_t0_lo, d->dis_full_lo,
+				   d->dis_full_hi, d->dis_t0_hi);
+			double b2 =
+			    window(s->tmax, d->dis_t0_lo, d->dis_full_lo,
+				   d->dis_full_hi, d->dis_t0_hi);
 			fc *= a1 < a2 ? a1 : a2;
 			fd *= b1 < b2 ? b1 : b2;
 		}
@@ -87,7 +90,7 @@ void bms_limits(struct engine *e)
 /* Does tier `tier` of `kind` hold in rack r now?  *cell: the cell that
  * raises it (flat index in the rack). */
 int bms_condition(const struct engine *e, uint32_t r, unsigned tier,
-                  unsigned kind, uint32_t *cell)
+		  unsigned kind, uint32_t *cell)
 {
 	const struct cfg_bms *b = &e->cfg.bms;
 	const struct bsm_stats *s = &e->rstats[r];
@@ -109,10 +112,12 @@ int bms_condition(const struct engine *e, uint32_t r, unsigned tier,
 		return s->tmin <= b->cell_ut_c[tier];
 	case BS_ALARM_V_SPREAD:
 		/* the cell furthest from the mean */
-		*cell = s->vmax - vmean > vmean - s->vmin ? s->vmax_i : s->vmin_i;
+		*cell =
+		    s->vmax - vmean > vmean - s->vmin ? s->vmax_i : s->vmin_i;
 		return s->vmax - s->vmin >= b->v_spread_v[tier];
 	case BS_ALARM_T_SPREAD:
-		*cell = s->tmax - tmean > tmean - s->tmin ? s->tmax_i : s->tmin_i;
+		*cell =
+		    s->tmax - tmean > tmean - s->tmin ? s->tmax_i : s->tmin_i;
 		return s->tmax - s->tmin >= b->t_spread_c[tier];
 	case BS_ALARM_SOC_HIGH:
 		*cell = s->vmax_i;
@@ -143,7 +148,8 @@ void bms_eval(struct engine *e, double t)
 					} else {
 						if (k->prot_since[q] < 0)
 							k->prot_since[q] = t;
-						on = t - k->prot_since[q] >= delay;
+						on = t - k->prot_since[q] >=
+						     delay;
 					}
 				}
 				if (on) {
@@ -162,7 +168,8 @@ void bms_eval(struct engine *e, double t)
 					k->alarm_time_s[q] = t;
 				}
 				active |= kind_mask;
-				if (kind_mask & BS_ALARM_BIT(BS_TIER_PROTECTION, q))
+				if (kind_mask &
+				    BS_ALARM_BIT(BS_TIER_PROTECTION, q))
 					k->prot_open = 1;
 			}
 		}
@@ -197,7 +204,7 @@ void bms_reset(struct engine *e, int rack)
 			/* the protection bits go with the condition */
 			for (unsigned q = 0; q < BS_ALARM_KINDS; q++)
 				k->alarm_active &=
-					~BS_ALARM_BIT(BS_TIER_PROTECTION, q);
+				    ~BS_ALARM_BIT(BS_TIER_PROTECTION, q);
 			k->alarm_latched = k->alarm_active;
 		}
 	}

@@ -14,20 +14,19 @@ const char *const chem_names[] = {"lfp280", "nmc100", NULL};
  * 10 optimised breakpoints (soorajsunil/Piecewise-Battery-OCV README.md);
  * data/chemistry/ocv_lfp_breakpoints.csv. */
 static const double lfp_soc[] = {0.0000, 0.0033, 0.0117, 0.0267, 0.0534,
-                                 0.0885, 0.2972, 0.9833, 0.9950, 1.0000};
+				 0.0885, 0.2972, 0.9833, 0.9950, 1.0000};
 static const double lfp_ocv[] = {2.0102, 2.4177, 2.7405, 2.9299, 3.0872,
-                                 3.1942, 3.2772, 3.3511, 3.4180, 3.5981};
+				 3.1942, 3.2772, 3.3511, 3.4180, 3.5981};
 
 /* NMC OCV: PyBaMM ECM_Example (pybamm-team/PyBaMM,
  * input/parameters/ecm/example_set.py, data/ecm_example_ocv.csv) sampled at
  * 5 % steps; data/chemistry/ocv_nmc100.csv. */
-static const double nmc_ocv[] = {3.200, 3.447, 3.494, 3.536, 3.576, 3.605,
-                                 3.625, 3.643, 3.655, 3.670, 3.697, 3.728,
-                                 3.768, 3.813, 3.854, 3.893, 3.937, 3.989,
-                                 4.046, 4.104, 4.187};
+static const double nmc_ocv[] = {
+    3.200, 3.447, 3.494, 3.536, 3.576, 3.605, 3.625, 3.643, 3.655, 3.670, 3.697,
+    3.728, 3.768, 3.813, 3.854, 3.893, 3.937, 3.989, 4.046, 4.104, 4.187};
 
-static void set_ocv(struct cfg_cell *cell, const double *soc,
-                    const double *v, unsigned n)
+static void set_ocv(struct cfg_cell *cell, const double *soc, const double *v,
+		    unsigned n)
 {
 	cell->ocv_n = n;
 	for (unsigned i = 0; i < n; i++) {
@@ -47,7 +46,7 @@ int chem_preset(struct cfg_cell *cell, const char *name)
 		cell->v_min = 2.5;
 		cell->v_max = 3.65;
 		set_ocv(cell, lfp_soc, lfp_ocv,
-		        sizeof(lfp_soc) / sizeof(lfp_soc[0]));
+			sizeof(lfp_soc) / sizeof(lfp_soc[0]));
 		/* PyBaMM ECM_Example scaled x100/280 (not measured on a
 		 * 280 Ah cell): R0 0.14 mOhm, R1 0.21 mOhm, tau1 30 s */
 		cell->r0_ohm = 0.14e-3;
@@ -77,7 +76,7 @@ int chem_preset(struct cfg_cell *cell, const char *name)
 		cell->v_min = 3.2;
 		cell->v_max = 4.2;
 		set_ocv(cell, NULL, nmc_ocv,
-		        sizeof(nmc_ocv) / sizeof(nmc_ocv[0]));
+			sizeof(nmc_ocv) / sizeof(nmc_ocv[0]));
 		cell->r0_ohm = 0.40e-3;
 		cell->r0_soc_factor = 1.2;
 		cell->ea_j_mol = 20000.0;

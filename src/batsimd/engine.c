@@ -30,7 +30,7 @@
 #endif
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void initial_view(struct engine *e);
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
@@ -54,7 +54,7 @@ static int check_config(const struct bsd_config *cfg, char *err, size_t len)
 {
 	const struct cfg_cell *c = &cfg->cell;
 	uint64_t n = (uint64_t)cfg->racks * cfg->modules_per_rack *
-	             cfg->cells_per_module;
+		     cfg->cells_per_module;
 	if (cfg->racks == 0 || cfg->modules_per_rack == 0 ||
 	    cfg->cells_per_module == 0 || n > BS_MAX_CELLS ||
 	    cfg->racks > BS_MAX_RACKS) {
@@ -66,20 +66,24 @@ static int check_config(const struct bsd_config *cfg, char *err, size_t len)
 		return -1;
 	}
 	if (!(cfg->dt_s > 0.0) || cfg->dt_s > 3600.0) {
-		seterr(err, len, "dt_s = %g: the internal step must be in "
-		       "(0, 3600] seconds", cfg->dt_s);
+		seterr(err, len,
+		       "dt_s = %g: the internal step must be in "
+		       "(0, 3600] seconds",
+		       cfg->dt_s);
 		return -1;
 	}
 	if (c->ocv_n < 2 || c->ocv_n > BSM_OCV_MAX) {
-		seterr(err, len, "the OCV table has %u points: it needs 2 to %u",
+		seterr(err, len,
+		       "the OCV table has %u points: it needs 2 to %u",
 		       c->ocv_n, BSM_OCV_MAX);
 		return -1;
 	}
 	for (unsigned i = 1; i < c->ocv_n; i++)
 		if (!(c->ocv_soc[i] > c->ocv_soc[i - 1])) {
-			seterr(err, len, "OCV table: soc must increase (point "
-			       "%u: %g after %g)", i + 1, c->ocv_soc[i],
-			       c->ocv_soc[i - 1]);
+			seterr(err, len,
+			       "OCV table: soc must increase (point "
+			       "%u: %g after %g)",
+			       i + 1, c->ocv_soc[i], c->ocv_soc[i - 1]);
 			return -1;
 		}
 	if (!(c->capacity_ah > 0) || !(c->r0_ohm > 0) || c->r1_ohm < 0 ||
@@ -87,7 +91,8 @@ static int check_config(const struct bsd_config *cfg, char *err, size_t len)
 	    (c->r2_ohm > 0 && !(c->tau2_s > 0)) ||
 	    !(c->heat_capacity_j_k > 0) || !(c->ha_w_k > 0) ||
 	    c->conduction_w_k < 0) {
-		seterr(err, len, "cell parameters out of range: capacity, r0, "
+		seterr(err, len,
+		       "cell parameters out of range: capacity, r0, "
 		       "heat capacity and hA must be > 0, r1/r2 >= 0 with "
 		       "tau > 0 (check the cell_* keys of the configuration)");
 		return -1;
@@ -138,17 +143,17 @@ static void rin_thermal(struct engine *e)
 		ri->ha_w_k = e->cfg.cell.ha_w_k * e->rk[r].ha_mult;
 		for (int n = 0; n < 3; n++) {
 			ri->g[n] = ri->ha_w_k + n * e->chem.cond_w_k;
-			ri->alpha[n] = exp(-e->cfg.dt_s * ri->g[n] /
-			                   e->chem.cth_j_k);
+			ri->alpha[n] =
+			    exp(-e->cfg.dt_s * ri->g[n] / e->chem.cth_j_k);
 		}
 	}
 }
 
 static void rin_air(struct engine *e)
 {
-	double step = e->M > 1 ? e->cfg.rack_thermal_gradient_c /
-	                                 (double)(e->M - 1)
-	                       : 0.0;
+	double step = e->M > 1
+			  ? e->cfg.rack_thermal_gradient_c / (double)(e->M - 1)
+			  : 0.0;
 	for (uint32_t r = 0; r < e->R; r++) {
 		e->rin[r].air_c = e->ambient_c;
 		e->rin[r].air_step_c = step;
@@ -203,11 +208,12 @@ static int alloc_arrays(struct engine *e)
 static void free_arrays(struct engine *e)
 {
 	struct bsm_arrays *a = &e->a;
-	void *p[] = {a->soc, a->soc_c, a->i1, a->i2, a->t_a, a->t_b, a->v,
-	             a->e, a->r, a->r0, a->inv_q, a->r0_mult, a->leak_s,
-	             a->runaway_c, a->sv_off, a->st_off, a->sv_stuck,
-	             a->st_stuck, e->var_r0, e->var_cap_c, e->rin, e->mstats,
-	             e->rstats, e->rk};
+	void *p[] = {a->soc,	  a->soc_c,	a->i1,	   a->i2,
+		     a->t_a,	  a->t_b,	a->v,	   a->e,
+		     a->r,	  a->r0,	a->inv_q,  a->r0_mult,
+		     a->leak_s,	  a->runaway_c, a->sv_off, a->st_off,
+		     a->sv_stuck, a->st_stuck,	e->var_r0, e->var_cap_c,
+		     e->rin,	  e->mstats,	e->rstats, e->rk};
 	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
 		free(p[i]);
 }
@@ -217,14 +223,14 @@ static void init_state(struct engine *e)
 {
 	const struct bsd_config *cfg = &e->cfg;
 	double q_nom = cfg->cell.capacity_ah * 3600.0;
-	double step = e->M > 1 ? cfg->rack_thermal_gradient_c /
-	                                 (double)(e->M - 1)
-	                       : 0.0;
+	double step =
+	    e->M > 1 ? cfg->rack_thermal_gradient_c / (double)(e->M - 1) : 0.0;
 	for (size_t i = 0; i < e->n_cells; i++) {
 		double fc = 1.0, fr = 1.0, s = cfg->initial_soc;
 		uint32_t m = (uint32_t)((i / e->C) % e->M);
 		if (cfg->variation) {
-			fc += cfg->capacity_sigma * rng_normal(cfg->seed, RNG_CAP, i);
+			fc += cfg->capacity_sigma *
+			      rng_normal(cfg->seed, RNG_CAP, i);
 			fr += cfg->r0_sigma * rng_normal(cfg->seed, RNG_R0, i);
 			s += cfg->soc_sigma * rng_normal(cfg->seed, RNG_SOC, i);
 		}
@@ -247,7 +253,7 @@ static void init_state(struct engine *e)
 }
 
 int engine_create(const struct bsd_config *cfg, int backend, engine **out,
-                  char *err, size_t errlen)
+		  char *err, size_t errlen)
 {
 	struct engine *e;
 	char why[200] = "";
@@ -257,13 +263,14 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 		return -1;
 	if (backend != ENG_BACKEND_AUTO && backend != ENG_BACKEND_CPU &&
 	    backend != ENG_BACKEND_CUDA) {
-		seterr(err, errlen, "unknown backend %d (use auto, cpu or cuda)",
-		       backend);
+		seterr(err, errlen,
+		       "unknown backend %d (use auto, cpu or cuda)", backend);
 		return -1;
 	}
 #ifndef HAVE_CUDA
 	if (backend == ENG_BACKEND_CUDA) {
-		seterr(err, errlen, "--backend cuda: this batsimd was built "
+		seterr(err, errlen,
+		       "--backend cuda: this batsimd was built "
 		       "without CUDA support (rebuild with ./configure "
 		       "--with-cuda, or use --backend cpu or auto)");
 		return -1;
@@ -284,21 +291,21 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 	chem_derate_defaults(&e->derate);
 	e->ambient_c = cfg->ambient_c;
 	e->mode = cfg->mode;
-	e->setpoint = cfg->mode == BS_MODE_CURRENT ? cfg->setpoint_a
-	                                           : cfg->setpoint_w;
+	e->setpoint =
+	    cfg->mode == BS_MODE_CURRENT ? cfg->setpoint_a : cfg->setpoint_w;
 	e->eff_mode = e->mode;
 	e->eff_setpoint = e->setpoint;
 	if (alloc_arrays(e) < 0) {
 		free_arrays(e);
 		free(e);
-		seterr(err, errlen, "out of memory for %zu cells", (size_t)0 +
-		       (size_t)cfg->racks * cfg->modules_per_rack *
-		               cfg->cells_per_module);
+		seterr(err, errlen, "out of memory for %zu cells",
+		       (size_t)0 + (size_t)cfg->racks * cfg->modules_per_rack *
+				       cfg->cells_per_module);
 		return -1;
 	}
 	setup_chem(e);
 	e->p_nom_w = (double)e->n_cells * bsm_ocv(&e->chem, 0.5) *
-	             cfg->bms.max_discharge_a;
+		     cfg->bms.max_discharge_a;
 	init_state(e);
 	rin_thermal(e);
 	rin_air(e);
@@ -307,16 +314,19 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 	if (backend != ENG_BACKEND_CPU) {
 		char desc[128];
 		if (ecu_available(desc, sizeof(desc), why, sizeof(why))) {
-			e->cu = ecu_create(&e->chem, e->R, e->n_cells, &e->a, why,
-			                   sizeof(why));
+			e->cu = ecu_create(&e->chem, e->R, e->n_cells, &e->a,
+					   why, sizeof(why));
 			if (e->cu) {
 				e->backend = BS_BACKEND_CUDA;
-				snprintf(e->desc, sizeof(e->desc), "cuda: %s", desc);
+				snprintf(e->desc, sizeof(e->desc), "cuda: %s",
+					 desc);
 			}
 		}
 		if (!e->cu && backend == ENG_BACKEND_CUDA) {
-			seterr(err, errlen, "--backend cuda: no usable CUDA "
-			       "device (%s); use --backend cpu or auto", why);
+			seterr(err, errlen,
+			       "--backend cuda: no usable CUDA "
+			       "device (%s); use --backend cpu or auto",
+			       why);
 			engine_destroy(e);
 			return -1;
 		}
@@ -337,11 +347,11 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 		e->backend = BS_BACKEND_CPU;
 		if (backend == ENG_BACKEND_AUTO && why[0])
 			snprintf(e->desc, sizeof(e->desc),
-			         "cpu: %u thread%s (no CUDA: %.100s)", e->threads,
-			         e->threads == 1 ? "" : "s", why);
+				 "cpu: %u thread%s (no CUDA: %.100s)",
+				 e->threads, e->threads == 1 ? "" : "s", why);
 		else
 			snprintf(e->desc, sizeof(e->desc), "cpu: %u thread%s",
-			         e->threads, e->threads == 1 ? "" : "s");
+				 e->threads, e->threads == 1 ? "" : "s");
 	}
 	initial_view(e);
 	if (e->error[0]) {
@@ -385,8 +395,9 @@ static void cuda_failed(struct engine *e, const char *what)
 {
 	if (!e->error[0])
 		snprintf(e->error, sizeof(e->error),
-		         "cuda: %s failed; the GPU state is lost (restart "
-		         "batsimd, or run it with --backend cpu)", what);
+			 "cuda: %s failed; the GPU state is lost (restart "
+			 "batsimd, or run it with --backend cpu)",
+			 what);
 }
 #endif
 
@@ -462,8 +473,8 @@ static void bus_solve(struct engine *e)
 			continue;
 		A += er / rr;
 		B += 1.0 / rr;
-		/* I_r = (E_r - V)/R_r <= discharge limit  <=>  V >= E_r - L R_r;
-		 * I_r >= -charge limit  <=>  V <= E_r + L R_r */
+		/* I_r = (E_r - V)/R_r <= discharge limit  <=>  V >= E_r - L
+		 * R_r; I_r >= -charge limit  <=>  V <= E_r + L R_r */
 		if (er - k->discharge_lim_a * rr > v_lo)
 			v_lo = er - k->discharge_lim_a * rr;
 		if (er + k->charge_lim_a * rr < v_hi)
@@ -501,9 +512,9 @@ static void bus_solve(struct engine *e)
 			/* one rack carries the site current exactly (the
 			 * general form rounds at 1e-12 A, which adds up
 			 * over millions of steps) */
-			ir = closed == 1 ? I
-			                 : (e->rstats[r].e_v - V) /
-			                           e->rstats[r].r_ohm;
+			ir = closed == 1
+				 ? I
+				 : (e->rstats[r].e_v - V) / e->rstats[r].r_ohm;
 		e->rin[r].i_a = ir;
 		e->i_site += ir;
 	}
@@ -527,8 +538,8 @@ static void initial_view(struct engine *e)
 	e->eff_setpoint = sp;
 	for (uint32_t r = 0; r < e->R; r++)
 		e->rk[r].v_string = e->rk[r].fault_open || e->rk[r].prot_open
-		                            ? e->rstats[r].v_sum
-		                            : e->v_bus;
+					? e->rstats[r].v_sum
+					: e->v_bus;
 }
 
 void engine_step(engine *e, unsigned n)
@@ -560,9 +571,8 @@ void engine_step(engine *e, unsigned n)
 
 /* ---- telemetry ---- */
 
-static void module_aggregate(const struct bs_cell *c, uint32_t n,
-                             double rack_i, int closed,
-                             struct bs_module *m)
+static void module_aggregate(const struct bs_cell *c, uint32_t n, double rack_i,
+			     int closed, struct bs_module *m)
 {
 	double vs = 0, ts = 0, ss = 0;
 	uint32_t vmin = 0, vmax = 0, tmin = 0, tmax = 0;
@@ -599,13 +609,13 @@ static void module_aggregate(const struct bs_cell *c, uint32_t n,
 
 /* Shared by the backends: module aggregates from cell records. */
 void eng_module_aggregates(struct engine *e, const struct bs_cell *cells,
-                           struct bs_module *mods, size_t m0, size_t m1)
+			   struct bs_module *mods, size_t m0, size_t m1)
 {
 	for (size_t m = m0; m < m1; m++) {
 		uint32_t r = (uint32_t)(m / e->M);
 		module_aggregate(cells + m * e->C, e->C, e->rin[r].i_a,
-		                 !e->rk[r].fault_open && !e->rk[r].prot_open,
-		                 &mods[m]);
+				 !e->rk[r].fault_open && !e->rk[r].prot_open,
+				 &mods[m]);
 	}
 }
 
@@ -628,7 +638,7 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 		if (ecu_records(e->cu, ri, (float *)view->cells) < 0)
 			cuda_failed(e, "copying the cell records");
 		eng_module_aggregates(e, view->cells, view->modules, 0,
-		                      e->n_mod);
+				      e->n_mod);
 	} else
 #endif
 		cpu_records(e, view->cells, view->modules);
@@ -688,7 +698,7 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 				uint32_t m = k->alarm_src[q] / e->C;
 				if (m < e->M)
 					view->modules[(size_t)r * e->M + m]
-						.alarm_bits |= bits;
+					    .alarm_bits |= bits;
 			}
 		}
 		if (rr->cell_v_min < vmin)
@@ -726,7 +736,7 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 	for (uint32_t r = 0; r < e->R; r++)
 		for (unsigned t = 0; t < BS_TIERS; t++) {
 			uint32_t mask = ((1u << BS_ALARM_KINDS) - 1)
-			                << (t * BS_ALARM_KINDS);
+					<< (t * BS_ALARM_KINDS);
 			if (e->rk[r].alarm_active & mask)
 				site->alarm_count[t]++;
 			if (e->rk[r].alarm_latched & mask)
@@ -737,7 +747,7 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 }
 
 int engine_cell(engine *e, uint32_t rack, uint32_t module, uint32_t cell,
-                struct bs_cell *out)
+		struct bs_cell *out)
 {
 	size_t i;
 	double s;
@@ -794,7 +804,7 @@ int engine_set_ambient(engine *e, double ambient_c)
 }
 
 int engine_set_profile(engine *e, const struct cfg_profile *p, char *err,
-                       size_t errlen)
+		       size_t errlen)
 {
 	if (!p->name[0] || strcmp(p->name, "none") == 0) {
 		prof_free(&e->prof);

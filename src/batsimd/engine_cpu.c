@@ -26,12 +26,12 @@ struct cpu_worker {
 
 struct cpu_pool {
 	struct engine *e;
-	unsigned n;            /* workers including the caller */
+	unsigned n; /* workers including the caller */
 	struct cpu_worker *w;
 	pthread_mutex_t mu;
 	pthread_cond_t go, done;
-	uint64_t gen;          /* bumped for each job */
-	unsigned pending;      /* workers still busy with the job */
+	uint64_t gen;	  /* bumped for each job */
+	unsigned pending; /* workers still busy with the job */
 	int job;
 	struct bs_cell *cells; /* JOB_RECORDS */
 	struct bs_module *mods;
@@ -71,7 +71,7 @@ static void do_prepare(struct engine *e, size_t m0, size_t m1)
 }
 
 static void do_records(struct engine *e, struct bs_cell *cells,
-                       struct bs_module *mods, size_t m0, size_t m1)
+		       struct bs_module *mods, size_t m0, size_t m1)
 {
 	const double *t = eng_tcur(e);
 	for (size_t m = m0; m < m1; m++) {
@@ -150,7 +150,7 @@ static void merge_racks(struct engine *e)
 		bsm_stats_init(s);
 		for (uint32_t m = 0; m < e->M; m++)
 			bsm_stats_merge(s, &e->mstats[(size_t)r * e->M + m],
-			                m * e->C);
+					m * e->C);
 	}
 }
 
@@ -178,7 +178,7 @@ int cpu_create(struct engine *e, unsigned threads, char *err, size_t len)
 	}
 	for (unsigned t = 1; t < threads; t++) {
 		int rc = pthread_create(&p->w[t].thread, NULL, worker_main,
-		                        &p->w[t]);
+					&p->w[t]);
 		if (rc != 0) {
 			/* run with the threads we have: ranges are re-cut */
 			snprintf(err, len, "cannot start worker thread %u", t);
@@ -230,7 +230,7 @@ void cpu_step(struct engine *e)
 }
 
 void cpu_records(struct engine *e, struct bs_cell *cells,
-                 struct bs_module *mods)
+		 struct bs_module *mods)
 {
 	e->cpu->cells = cells;
 	e->cpu->mods = mods;

@@ -12,8 +12,8 @@
 #include "engine_internal.h"
 
 static const char *const kind_names[BS_FAULT_KINDS] = {
-	"short", "high_r", "fade", "cooling", "sensor_stuck", "sensor_offset",
-	"open", "runaway"};
+    "short",	    "high_r",	     "fade", "cooling",
+    "sensor_stuck", "sensor_offset", "open", "runaway"};
 
 static int rack_level(uint32_t kind)
 {
@@ -22,9 +22,10 @@ static int rack_level(uint32_t kind)
 
 /* Is cell (r, m, c) in the scope of fault f? */
 static int in_scope(const struct eng_fault *f, uint32_t r, uint32_t m,
-                    uint32_t c)
+		    uint32_t c)
 {
-	return (uint32_t)f->rack == r && (f->module < 0 || (uint32_t)f->module == m) &&
+	return (uint32_t)f->rack == r &&
+	       (f->module < 0 || (uint32_t)f->module == m) &&
 	       (f->cell < 0 || (uint32_t)f->cell == c);
 }
 
@@ -108,85 +109,96 @@ static void stuck_set(struct engine *e, const struct eng_fault *f, int on)
 }
 
 static int validate(const struct engine *e, const struct eng_fault *f,
-                    int inject, char *err, size_t len)
+		    int inject, char *err, size_t len)
 {
 	if (f->kind >= BS_FAULT_KINDS) {
-		snprintf(err, len, "unknown fault kind %u (short, high_r, fade, "
-		         "cooling, sensor_stuck, sensor_offset, open, runaway)",
-		         f->kind);
+		snprintf(err, len,
+			 "unknown fault kind %u (short, high_r, fade, "
+			 "cooling, sensor_stuck, sensor_offset, open, runaway)",
+			 f->kind);
 		return -1;
 	}
 	if (f->rack < 0 || (uint32_t)f->rack >= e->R) {
 		snprintf(err, len, "fault %s: rack %d out of range (0..%u)",
-		         kind_names[f->kind], f->rack, e->R - 1);
+			 kind_names[f->kind], f->rack, e->R - 1);
 		return -1;
 	}
 	if (rack_level(f->kind) && (f->module >= 0 || f->cell >= 0)) {
-		snprintf(err, len, "fault %s applies to a whole rack: give no "
-		         "module or cell", kind_names[f->kind]);
+		snprintf(err, len,
+			 "fault %s applies to a whole rack: give no "
+			 "module or cell",
+			 kind_names[f->kind]);
 		return -1;
 	}
 	if (f->module >= 0 && (uint32_t)f->module >= e->M) {
 		snprintf(err, len, "fault %s: module %d out of range (0..%u)",
-		         kind_names[f->kind], f->module, e->M - 1);
+			 kind_names[f->kind], f->module, e->M - 1);
 		return -1;
 	}
 	if (f->cell >= 0 && (uint32_t)f->cell >= e->C) {
 		snprintf(err, len, "fault %s: cell %d out of range (0..%u)",
-		         kind_names[f->kind], f->cell, e->C - 1);
+			 kind_names[f->kind], f->cell, e->C - 1);
 		return -1;
 	}
 	if (f->cell >= 0 && f->module < 0) {
 		snprintf(err, len, "fault %s: a cell needs its module",
-		         kind_names[f->kind]);
+			 kind_names[f->kind]);
 		return -1;
 	}
 	if ((f->kind == BS_FAULT_SENSOR_STUCK ||
-	     f->kind == BS_FAULT_SENSOR_OFFSET) && f->quantity > 1) {
-		snprintf(err, len, "fault %s: quantity must be voltage (0) or "
-		         "temperature (1)", kind_names[f->kind]);
+	     f->kind == BS_FAULT_SENSOR_OFFSET) &&
+	    f->quantity > 1) {
+		snprintf(err, len,
+			 "fault %s: quantity must be voltage (0) or "
+			 "temperature (1)",
+			 kind_names[f->kind]);
 		return -1;
 	}
 	if (!inject)
 		return 0;
 	if (!isfinite(f->value)) {
 		snprintf(err, len, "fault %s: value is not a number",
-		         kind_names[f->kind]);
+			 kind_names[f->kind]);
 		return -1;
 	}
 	switch (f->kind) {
 	case BS_FAULT_SHORT:
 		if (!(f->value > 0)) {
-			snprintf(err, len, "fault short: the leak resistance "
-			         "must be > 0 ohm (e.g. 0.5)");
+			snprintf(err, len,
+				 "fault short: the leak resistance "
+				 "must be > 0 ohm (e.g. 0.5)");
 			return -1;
 		}
 		break;
 	case BS_FAULT_HIGH_R:
 		if (!(f->value > 0) || f->value > 1000) {
-			snprintf(err, len, "fault high_r: the R0 factor must be "
-			         "in (0, 1000] (e.g. 3)");
+			snprintf(err, len,
+				 "fault high_r: the R0 factor must be "
+				 "in (0, 1000] (e.g. 3)");
 			return -1;
 		}
 		break;
 	case BS_FAULT_FADE:
 		if (!(f->value > 0.01) || f->value > 1.0) {
-			snprintf(err, len, "fault fade: the remaining capacity "
-			         "fraction must be in (0.01, 1] (e.g. 0.8)");
+			snprintf(err, len,
+				 "fault fade: the remaining capacity "
+				 "fraction must be in (0.01, 1] (e.g. 0.8)");
 			return -1;
 		}
 		break;
 	case BS_FAULT_COOLING:
 		if (!(f->value > 0.0) || f->value > 10.0) {
-			snprintf(err, len, "fault cooling: the hA factor must be "
-			         "in (0, 10] (e.g. 0.1 for a failed fan)");
+			snprintf(err, len,
+				 "fault cooling: the hA factor must be "
+				 "in (0, 10] (e.g. 0.1 for a failed fan)");
 			return -1;
 		}
 		break;
 	case BS_FAULT_RUNAWAY:
 		if (f->value < -50 || f->value > 600) {
-			snprintf(err, len, "fault runaway: the threshold must be "
-			         "in [-50, 600] degC (e.g. 80)");
+			snprintf(err, len,
+				 "fault runaway: the threshold must be "
+				 "in [-50, 600] degC (e.g. 80)");
 			return -1;
 		}
 		break;
@@ -201,8 +213,8 @@ static int same_place(const struct eng_fault *a, const struct eng_fault *b)
 	return a->kind == b->kind && a->rack == b->rack &&
 	       a->module == b->module && a->cell == b->cell &&
 	       ((a->kind != BS_FAULT_SENSOR_STUCK &&
-	         a->kind != BS_FAULT_SENSOR_OFFSET) ||
-	        a->quantity == b->quantity);
+		 a->kind != BS_FAULT_SENSOR_OFFSET) ||
+		a->quantity == b->quantity);
 }
 
 int faults_sync_backend(struct engine *e)
@@ -213,7 +225,7 @@ int faults_sync_backend(struct engine *e)
 }
 
 int engine_fault_inject(engine *e, const struct eng_fault *f, char *err,
-                        size_t errlen)
+			size_t errlen)
 {
 	unsigned k;
 	if (validate(e, f, 1, err, errlen) < 0)
@@ -223,8 +235,10 @@ int engine_fault_inject(engine *e, const struct eng_fault *f, char *err,
 			break;
 	if (k == e->n_faults) {
 		if (e->n_faults == ENG_MAX_FAULTS) {
-			snprintf(err, errlen, "too many faults (%u): clear some "
-			         "first", ENG_MAX_FAULTS);
+			snprintf(err, errlen,
+				 "too many faults (%u): clear some "
+				 "first",
+				 ENG_MAX_FAULTS);
 			return -1;
 		}
 		e->n_faults++;
@@ -235,15 +249,17 @@ int engine_fault_inject(engine *e, const struct eng_fault *f, char *err,
 		stuck_set(e, f, 1);
 	}
 	if (faults_sync_backend(e) < 0) {
-		snprintf(err, errlen, "fault %s: the backend did not accept "
-		         "the new parameters", kind_names[f->kind]);
+		snprintf(err, errlen,
+			 "fault %s: the backend did not accept "
+			 "the new parameters",
+			 kind_names[f->kind]);
 		return -1;
 	}
 	return 0;
 }
 
 int engine_fault_clear(engine *e, const struct eng_fault *f, char *err,
-                       size_t errlen)
+		       size_t errlen)
 {
 	unsigned k, found = 0;
 	if (validate(e, f, 0, err, errlen) < 0)
@@ -259,15 +275,18 @@ int engine_fault_clear(engine *e, const struct eng_fault *f, char *err,
 		}
 	}
 	if (!found) {
-		snprintf(err, errlen, "no %s fault at rack %d module %d cell %d "
-		         "(list them with batsimctl alarms or the control "
-		         "socket)", kind_names[f->kind], f->rack, f->module,
-		         f->cell);
+		snprintf(err, errlen,
+			 "no %s fault at rack %d module %d cell %d "
+			 "(list them with batsimctl alarms or the control "
+			 "socket)",
+			 kind_names[f->kind], f->rack, f->module, f->cell);
 		return -1;
 	}
 	if (faults_sync_backend(e) < 0) {
-		snprintf(err, errlen, "fault %s: the backend did not accept "
-		         "the new parameters", kind_names[f->kind]);
+		snprintf(err, errlen,
+			 "fault %s: the backend did not accept "
+			 "the new parameters",
+			 kind_names[f->kind]);
 		return -1;
 	}
 	return 0;

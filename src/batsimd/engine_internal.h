@@ -15,16 +15,16 @@
 
 /* One rack: contactor, BMS limits and alarms. */
 struct eng_rack {
-	int fault_open;        /* an open-circuit fault holds it open */
-	int prot_open;         /* protection opened it (until reset) */
-	double ha_mult;        /* cooling fault factor (1 = healthy) */
+	int fault_open; /* an open-circuit fault holds it open */
+	int prot_open;	/* protection opened it (until reset) */
+	double ha_mult; /* cooling fault factor (1 = healthy) */
 	double charge_lim_a, discharge_lim_a;
-	double v_string;       /* terminal voltage (V) */
+	double v_string; /* terminal voltage (V) */
 	uint32_t alarm_active, alarm_latched;
 	uint32_t alarm_src[BS_ALARM_KINDS];  /* cell raising kind k now */
 	uint32_t alarm_cell[BS_ALARM_KINDS]; /* first cell, latched */
 	double alarm_time_s[BS_ALARM_KINDS];
-	double prot_since[BS_ALARM_KINDS];   /* < 0: condition not holding */
+	double prot_since[BS_ALARM_KINDS]; /* < 0: condition not holding */
 	uint32_t fault_bits;
 };
 
@@ -33,18 +33,23 @@ struct eng_fault_rec {
 };
 
 enum { PROF_NONE = 0, PROF_CSV, PROF_PEAK, PROF_REG, PROF_CYCLE };
-enum { CYC_CHARGE_CC = 0, CYC_CHARGE_CV, CYC_REST_FULL, CYC_DISCHARGE,
-       CYC_REST_EMPTY };
+enum {
+	CYC_CHARGE_CC = 0,
+	CYC_CHARGE_CV,
+	CYC_REST_FULL,
+	CYC_DISCHARGE,
+	CYC_REST_EMPTY
+};
 
 struct eng_profile {
-	int kind;               /* PROF_* */
+	int kind; /* PROF_* */
 	struct cfg_profile cfg;
-	double *t, *p;          /* CSV points */
+	double *t, *p; /* CSV points */
 	size_t n;
 	double period_s[6], phase[6], amp[6]; /* regulation */
 	int cyc_phase;
-	double cyc_i_a;         /* CV: present charge current magnitude */
-	double cyc_since_s;     /* start of a rest */
+	double cyc_i_a;	    /* CV: present charge current magnitude */
+	double cyc_since_s; /* start of a rest */
 };
 
 struct cpu_pool;
@@ -52,15 +57,15 @@ struct ecu;
 
 struct engine {
 	struct bsd_config cfg;
-	uint32_t R, M, C;       /* racks, modules per rack, cells per module */
+	uint32_t R, M, C; /* racks, modules per rack, cells per module */
 	size_t n_cells, n_mod;
 	struct bsm_chem chem;
 	struct chem_derate derate;
-	double p_nom_w;         /* site power at 0.5 C and 50 % OCV */
+	double p_nom_w; /* site power at 0.5 C and 50 % OCV */
 
 	/* host arrays (the state itself on the CPU; a mirror on CUDA) */
 	struct bsm_arrays a;
-	int tcur;               /* 0: a.t_a holds the temperature now */
+	int tcur;		    /* 0: a.t_a holds the temperature now */
 	double *var_r0, *var_cap_c; /* variation: R0 factor, capacity (C) */
 	struct bsm_rack_in *rin;
 	struct bsm_stats *mstats; /* per module (CPU) */
@@ -71,8 +76,8 @@ struct engine {
 	double v_bus, i_site, p_site;
 	double energy_in_wh, energy_out_wh;
 	uint32_t mode;
-	double setpoint;        /* user setpoint (W or A) */
-	double eff_setpoint;    /* the one used (profile applied) */
+	double setpoint;     /* user setpoint (W or A) */
+	double eff_setpoint; /* the one used (profile applied) */
 	uint32_t eff_mode;
 	double ambient_c;
 	struct eng_profile prof;
@@ -81,11 +86,11 @@ struct engine {
 	unsigned n_faults;
 
 	uint64_t tick;
-	int dirty;              /* params or state changed: prepare first */
+	int dirty; /* params or state changed: prepare first */
 
-	int backend;            /* BS_BACKEND_CPU or BS_BACKEND_CUDA */
+	int backend; /* BS_BACKEND_CPU or BS_BACKEND_CUDA */
 	char desc[160];
-	char error[200];        /* first backend failure, "" = none */
+	char error[200]; /* first backend failure, "" = none */
 	struct cpu_pool *cpu;
 	struct ecu *cu;
 	unsigned threads;
@@ -99,34 +104,34 @@ static inline double *eng_tcur(const struct engine *e)
 /* engine_cpu.c */
 int cpu_create(struct engine *e, unsigned threads, char *err, size_t len);
 void cpu_destroy(struct engine *e);
-void cpu_prepare(struct engine *e);  /* E', R', stats from the state */
-void cpu_step(struct engine *e);     /* one step with e->rin */
+void cpu_prepare(struct engine *e); /* E', R', stats from the state */
+void cpu_step(struct engine *e);    /* one step with e->rin */
 void cpu_records(struct engine *e, struct bs_cell *cells,
-                 struct bs_module *mods); /* cells and module aggregates */
+		 struct bs_module *mods); /* cells and module aggregates */
 
 /* bms.c */
-void bms_limits(struct engine *e);   /* derated rack limits */
+void bms_limits(struct engine *e);		/* derated rack limits */
 void bms_eval(struct engine *e, double time_s); /* alarms, protection */
 void bms_reset(struct engine *e, int rack);
 int bms_condition(const struct engine *e, uint32_t r, unsigned tier,
-                  unsigned kind, uint32_t *cell);
+		  unsigned kind, uint32_t *cell);
 
 /* profile.c */
 int prof_set(struct engine *e, const struct cfg_profile *p, char *err,
-             size_t len);
+	     size_t len);
 void prof_free(struct eng_profile *p);
 void prof_apply(struct engine *e, double time_s);
 uint32_t prof_code(const struct engine *e);
 
 /* engine_faults.c */
-void faults_apply(struct engine *e);  /* rebuild params from the faults */
+void faults_apply(struct engine *e); /* rebuild params from the faults */
 int faults_sync_backend(struct engine *e);
 
 /* engine.c */
 void eng_rin_thermal(struct engine *e);
 void eng_module_aggregates(struct engine *e, const struct bs_cell *cells,
-                           struct bs_module *mods, size_t m0, size_t m1);
-void eng_sync_to_host(struct engine *e);  /* CUDA: state to host mirror */
+			   struct bs_module *mods, size_t m0, size_t m1);
+void eng_sync_to_host(struct engine *e); /* CUDA: state to host mirror */
 int eng_params_to_backend(struct engine *e);
 
 #endif /* BATSIMD_ENGINE_INTERNAL_H */

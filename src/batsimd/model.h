@@ -40,8 +40,8 @@
 #endif
 
 #define BSM_OCV_MAX 128
-#define BSM_KELVIN 273.15
-#define BSM_R_GAS 8.314462618 /* J/(mol K) */
+#define BSM_KELVIN  273.15
+#define BSM_R_GAS   8.314462618 /* J/(mol K) */
 
 /* Parameters shared by all cells (constant memory on the GPU).  Derived
  * values (a1, a2, inverse temperatures) are computed once on the host so
@@ -54,20 +54,20 @@ struct bsm_chem {
 	uint32_t cells_per_rack;
 	double ocv_soc[BSM_OCV_MAX]; /* increasing, 0..1 */
 	double ocv_v[BSM_OCV_MAX];
-	double r0_ohm;        /* at t_ref and 50 % SoC */
-	double r0_soc_k;      /* factor at 0 % and 100 % minus 1 (0.2) */
-	double ea_over_r_k;   /* Ea / R */
-	double inv_tref_k;    /* 1 / (t_ref + 273.15) */
-	double t_ref_c;       /* 25 degC */
-	double r1_ohm, a1;    /* a1 = exp(-dt/tau1) */
-	double r2_ohm, a2;    /* r2 0 = no second pair */
-	double cth_j_k;       /* cell heat capacity */
-	double cond_w_k;      /* conductance to each neighbour in the module */
-	double dudt_v_k;      /* entropic coefficient of the OCV */
-	double runaway_p0_w;  /* exothermic heat at the threshold */
-	double runaway_k;     /* it grows as exp((T - Tth) / runaway_k) */
+	double r0_ohm;	       /* at t_ref and 50 % SoC */
+	double r0_soc_k;       /* factor at 0 % and 100 % minus 1 (0.2) */
+	double ea_over_r_k;    /* Ea / R */
+	double inv_tref_k;     /* 1 / (t_ref + 273.15) */
+	double t_ref_c;	       /* 25 degC */
+	double r1_ohm, a1;     /* a1 = exp(-dt/tau1) */
+	double r2_ohm, a2;     /* r2 0 = no second pair */
+	double cth_j_k;	       /* cell heat capacity */
+	double cond_w_k;       /* conductance to each neighbour in the module */
+	double dudt_v_k;       /* entropic coefficient of the OCV */
+	double runaway_p0_w;   /* exothermic heat at the threshold */
+	double runaway_k;      /* it grows as exp((T - Tth) / runaway_k) */
 	double runaway_pmax_w; /* and is capped here */
-	double runaway_end_c; /* no more heat above this (reactants spent) */
+	double runaway_end_c;  /* no more heat above this (reactants spent) */
 };
 
 /* Per-cell arrays (structure of arrays), host or device memory alike.
@@ -75,17 +75,17 @@ struct bsm_chem {
  * swapped each step because neighbours read the old one).  Derived each
  * step: v, e, r, r0.  Parameters: changed by variation and faults. */
 struct bsm_arrays {
-	double *soc;      /* state of charge (fraction, may leave 0..1) */
-	double *soc_c;    /* compensation term of soc (Kahan/TwoSum) */
-	double *i1, *i2;  /* currents through R1, R2 (A) */
+	double *soc;	   /* state of charge (fraction, may leave 0..1) */
+	double *soc_c;	   /* compensation term of soc (Kahan/TwoSum) */
+	double *i1, *i2;   /* currents through R1, R2 (A) */
 	double *t_a, *t_b; /* temperature buffers (degC) */
-	double *v;        /* terminal voltage of the last step (true) */
-	double *e, *r;    /* E' and R' for the next step */
-	double *r0;       /* R0 now (ohm) */
+	double *v;	   /* terminal voltage of the last step (true) */
+	double *e, *r;	   /* E' and R' for the next step */
+	double *r0;	   /* R0 now (ohm) */
 	/* parameters */
-	double *inv_q;    /* 1 / capacity (1/C), fade included */
-	double *r0_mult;  /* variation x high-resistance fault */
-	double *leak_s;   /* leak conductance (1/ohm), 0 = none */
+	double *inv_q;	   /* 1 / capacity (1/C), fade included */
+	double *r0_mult;   /* variation x high-resistance fault */
+	double *leak_s;	   /* leak conductance (1/ohm), 0 = none */
 	double *runaway_c; /* runaway threshold (degC), huge = none */
 	/* sensors (BMS and telemetry see these; NaN stuck = not stuck) */
 	float *sv_off, *st_off, *sv_stuck, *st_stuck;
@@ -93,19 +93,19 @@ struct bsm_arrays {
 
 /* Inputs of one rack for a step. */
 struct bsm_rack_in {
-	double i_a;        /* rack current (A, + discharge), 0 when open */
-	double ha_w_k;     /* cell-to-air conductance in this rack */
-	double air_c;      /* air temperature at module 0 */
+	double i_a;	   /* rack current (A, + discharge), 0 when open */
+	double ha_w_k;	   /* cell-to-air conductance in this rack */
+	double air_c;	   /* air temperature at module 0 */
 	double air_step_c; /* air warms by this per module upwards */
-	double g[3];       /* total conductance with 0, 1, 2 neighbours */
+	double g[3];	   /* total conductance with 0, 1, 2 neighbours */
 	double alpha[3];   /* exp(-dt * g[n] / cth) */
 };
 
 /* Statistics of a group of cells (a module, then a rack), measured values
  * (with sensor faults) for voltage and temperature. */
 struct bsm_stats {
-	double e_v, r_ohm;   /* sums of E' and R' (next step) */
-	double v_sum;        /* sum of true terminal voltages (last step) */
+	double e_v, r_ohm; /* sums of E' and R' (next step) */
+	double v_sum;	   /* sum of true terminal voltages (last step) */
 	double soc_sum;
 	double vmin, vmax, tmin, tmax; /* measured */
 	double v_meas_sum, t_meas_sum;
@@ -149,8 +149,8 @@ BS_HD static inline double bsm_ocv(const struct bsm_chem *c, double s)
 		}
 	}
 	v = c->ocv_v[lo] + (c->ocv_v[lo + 1] - c->ocv_v[lo]) *
-	                           (s - c->ocv_soc[lo]) /
-	                           (c->ocv_soc[lo + 1] - c->ocv_soc[lo]);
+			       (s - c->ocv_soc[lo]) /
+			       (c->ocv_soc[lo + 1] - c->ocv_soc[lo]);
 	if (v < 0.0)
 		v = 0.0;
 	if (v > 2.0 * c->ocv_v[n - 1])
@@ -161,7 +161,7 @@ BS_HD static inline double bsm_ocv(const struct bsm_chem *c, double s)
 /* R0(soc, T): Arrhenius in T, x(1 + k*(2s-1)^2) in SoC (k = 0.2: x1.2 at
  * both ends), without the per-cell multiplier. */
 BS_HD static inline double bsm_r0(const struct bsm_chem *c, double s,
-                                  double t_c)
+				  double t_c)
 {
 	double x = s < 0.0 ? 0.0 : (s > 1.0 ? 1.0 : s);
 	double d = 2.0 * x - 1.0;
@@ -174,15 +174,16 @@ BS_HD static inline double bsm_r0(const struct bsm_chem *c, double s,
 
 /* Compute E', R' and R0 of cell i from its state, temperature t_c. */
 BS_HD static inline void bsm_prepare(const struct bsm_chem *c,
-                                     const struct bsm_arrays *a, size_t i,
-                                     double t_c)
+				     const struct bsm_arrays *a, size_t i,
+				     double t_c)
 {
 	double s = a->soc[i] + a->soc_c[i];
 	double ocv = bsm_ocv(c, s) + c->dudt_v_k * (t_c - c->t_ref_c);
 	double r0 = bsm_r0(c, s, t_c) * a->r0_mult[i];
-	double reff = r0 + c->r1_ohm * (1.0 - c->a1) + c->r2_ohm * (1.0 - c->a2);
-	double e = ocv - c->r1_ohm * c->a1 * a->i1[i] -
-	           c->r2_ohm * c->a2 * a->i2[i];
+	double reff =
+	    r0 + c->r1_ohm * (1.0 - c->a1) + c->r2_ohm * (1.0 - c->a2);
+	double e =
+	    ocv - c->r1_ohm * c->a1 * a->i1[i] - c->r2_ohm * c->a2 * a->i2[i];
 	double k = 1.0 / (1.0 + a->leak_s[i] * reff);
 	a->e[i] = e * k;
 	a->r[i] = reff * k;
@@ -196,7 +197,7 @@ BS_HD static inline double bsm_meas_v(const struct bsm_arrays *a, size_t i)
 	return st == st ? (double)st : a->v[i] + (double)a->sv_off[i];
 }
 BS_HD static inline double bsm_meas_t(const struct bsm_arrays *a,
-                                      const double *t, size_t i)
+				      const double *t, size_t i)
 {
 	float st = a->st_stuck[i];
 	return st == st ? (double)st : t[i] + (double)a->st_off[i];
@@ -206,10 +207,10 @@ BS_HD static inline double bsm_meas_t(const struct bsm_arrays *a,
  * current of rk, reading temperatures from t_in and writing t_out, then
  * prepare it for the next step. */
 BS_HD static inline void bsm_step(const struct bsm_chem *c,
-                                  const struct bsm_arrays *a,
-                                  const double *t_in, double *t_out,
-                                  size_t i, uint32_t k, uint32_t m,
-                                  const struct bsm_rack_in *rk)
+				  const struct bsm_arrays *a,
+				  const double *t_in, double *t_out, size_t i,
+				  uint32_t k, uint32_t m,
+				  const struct bsm_rack_in *rk)
 {
 	double I = rk->i_a;
 	double v = a->e[i] - a->r[i] * I;
@@ -228,8 +229,8 @@ BS_HD static inline void bsm_step(const struct bsm_chem *c,
 	p = ii * ii * a->r0[i] + c->r1_ohm * i1 * i1 + c->r2_ohm * i2 * i2 +
 	    g * v * v - ii * (t + BSM_KELVIN) * c->dudt_v_k;
 	if (t > a->runaway_c[i] && t < c->runaway_end_c) {
-		double pr = c->runaway_p0_w *
-		            exp((t - a->runaway_c[i]) / c->runaway_k);
+		double pr =
+		    c->runaway_p0_w * exp((t - a->runaway_c[i]) / c->runaway_k);
 		p += pr < c->runaway_pmax_w ? pr : c->runaway_pmax_w;
 	}
 
@@ -270,9 +271,8 @@ BS_HD static inline void bsm_stats_init(struct bsm_stats *s)
 /* Add cell i (index j within the group) to s; ties keep the lower index
  * (cells are added in increasing order). */
 BS_HD static inline void bsm_stats_add(struct bsm_stats *s,
-                                       const struct bsm_arrays *a,
-                                       const double *t, size_t i,
-                                       uint32_t j)
+				       const struct bsm_arrays *a,
+				       const double *t, size_t i, uint32_t j)
 {
 	double vm = bsm_meas_v(a, i), tm = bsm_meas_t(a, t, i);
 	s->e_v += a->e[i];
@@ -302,9 +302,8 @@ BS_HD static inline void bsm_stats_add(struct bsm_stats *s,
 
 /* Merge group b (whose indices start at base within s's group) into s;
  * merge in increasing order of base. */
-BS_HD static inline void bsm_stats_merge(struct bsm_stats *s,
-                                         const struct bsm_stats *b,
-                                         uint32_t base)
+BS_HD static inline void
+bsm_stats_merge(struct bsm_stats *s, const struct bsm_stats *b, uint32_t base)
 {
 	s->e_v += b->e_v;
 	s->r_ohm += b->r_ohm;
@@ -334,9 +333,8 @@ BS_HD static inline void bsm_stats_merge(struct bsm_stats *s,
 /* The published record of cell i (5 float32: V, I, T, soc, R0).  The
  * reported soc is clamped to 0..1 (the ABI's range); current is the rack
  * (terminal) current. */
-BS_HD static inline void bsm_record(const struct bsm_arrays *a,
-                                    const double *t, size_t i,
-                                    double rack_i, float *out5)
+BS_HD static inline void bsm_record(const struct bsm_arrays *a, const double *t,
+				    size_t i, double rack_i, float *out5)
 {
 	double s = a->soc[i] + a->soc_c[i];
 	s = s < 0.0 ? 0.0 : (s > 1.0 ? 1.0 : s);

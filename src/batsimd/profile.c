@@ -24,15 +24,17 @@ void prof_free(struct eng_profile *p)
 }
 
 static int load_csv(struct eng_profile *p, const char *path, char *err,
-                    size_t len)
+		    size_t len)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
 	size_t cap = 0;
 	unsigned lineno = 0;
 	if (!f) {
-		snprintf(err, len, "profile %s: %s (give the path of a CSV "
-		         "file with lines time_s,power_w)", path, strerror(errno));
+		snprintf(err, len,
+			 "profile %s: %s (give the path of a CSV "
+			 "file with lines time_s,power_w)",
+			 path, strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -65,9 +67,10 @@ static int load_csv(struct eng_profile *p, const char *path, char *err,
 		if (*end != '\0')
 			goto bad;
 		if (p->n > 0 && !(t > p->t[p->n - 1])) {
-			snprintf(err, len, "%s:%u: time %g is not after %g "
-			         "(times must increase)", path, lineno, t,
-			         p->t[p->n - 1]);
+			snprintf(err, len,
+				 "%s:%u: time %g is not after %g "
+				 "(times must increase)",
+				 path, lineno, t, p->t[p->n - 1]);
 			fclose(f);
 			return -1;
 		}
@@ -90,14 +93,16 @@ static int load_csv(struct eng_profile *p, const char *path, char *err,
 	}
 	fclose(f);
 	if (p->n == 0) {
-		snprintf(err, len, "profile %s: no data lines (expected "
-		         "time_s,power_w)", path);
+		snprintf(err, len,
+			 "profile %s: no data lines (expected "
+			 "time_s,power_w)",
+			 path);
 		return -1;
 	}
 	return 0;
 bad:
-	snprintf(err, len, "%s:%u: expected time_s,power_w (two numbers)",
-	         path, lineno);
+	snprintf(err, len, "%s:%u: expected time_s,power_w (two numbers)", path,
+		 lineno);
 	fclose(f);
 	return -1;
 oom:
@@ -107,7 +112,7 @@ oom:
 }
 
 int prof_set(struct engine *e, const struct cfg_profile *cp, char *err,
-             size_t len)
+	     size_t len)
 {
 	struct eng_profile p;
 	memset(&p, 0, sizeof(p));
@@ -116,8 +121,9 @@ int prof_set(struct engine *e, const struct cfg_profile *cp, char *err,
 		p.cfg.scale = 1.0;
 	if (strcmp(cp->name, "csv") == 0) {
 		if (!cp->csv_path[0]) {
-			snprintf(err, len, "profile csv needs a file "
-			         "(profile_csv = PATH)");
+			snprintf(err, len,
+				 "profile csv needs a file "
+				 "(profile_csv = PATH)");
 			return -1;
 		}
 		if (load_csv(&p, cp->csv_path, err, len) < 0) {
@@ -136,10 +142,11 @@ int prof_set(struct engine *e, const struct cfg_profile *cp, char *err,
 		for (int k = 0; k < 6; k++) {
 			double u = rng_uniform(e->cfg.seed, RNG_REG, 3 * k);
 			p.period_s[k] = 60.0 * pow(20.0, u);
-			p.phase[k] = 6.283185307179586 *
-			             rng_uniform(e->cfg.seed, RNG_REG, 3 * k + 1);
+			p.phase[k] =
+			    6.283185307179586 *
+			    rng_uniform(e->cfg.seed, RNG_REG, 3 * k + 1);
 			p.amp[k] = 0.5 + 0.5 * rng_uniform(e->cfg.seed, RNG_REG,
-			                                   3 * k + 2);
+							   3 * k + 2);
 			sum += p.amp[k];
 		}
 		for (int k = 0; k < 6; k++)
@@ -147,15 +154,17 @@ int prof_set(struct engine *e, const struct cfg_profile *cp, char *err,
 	} else if (strcmp(cp->name, "cycle") == 0) {
 		double soc = 0.0;
 		for (uint32_t r = 0; r < e->R; r++)
-			soc += e->rstats[r].n ? e->rstats[r].soc_sum /
-			                                e->rstats[r].n
-			                      : e->cfg.initial_soc;
+			soc += e->rstats[r].n
+				   ? e->rstats[r].soc_sum / e->rstats[r].n
+				   : e->cfg.initial_soc;
 		soc /= e->R;
 		p.kind = PROF_CYCLE;
 		p.cyc_phase = soc > 0.5 ? CYC_DISCHARGE : CYC_CHARGE_CC;
 	} else {
-		snprintf(err, len, "unknown profile '%s' (use none, csv, "
-		         "peak-shaving, regulation or cycle)", cp->name);
+		snprintf(err, len,
+			 "unknown profile '%s' (use none, csv, "
+			 "peak-shaving, regulation or cycle)",
+			 cp->name);
 		return -1;
 	}
 	prof_free(&e->prof);
@@ -174,15 +183,15 @@ uint32_t prof_code(const struct engine *e)
  * hour.  Roughly energy-neutral (the losses come out of the SoC). */
 static double peak_shape(double t_s)
 {
-	static const double h[] = {0, 1, 1.5, 5, 5.5, 10, 11, 14, 15,
-	                           17, 17.5, 20.5, 21, 24};
-	static const double f[] = {0, 0, -0.5, -0.5, 0, 0, -0.3, -0.3, 0,
-	                           0, 0.9, 0.9, 0, 0};
+	static const double h[] = {0,  1,  1.5, 5,    5.5,  10, 11,
+				   14, 15, 17,	17.5, 20.5, 21, 24};
+	static const double f[] = {0,	 0, -0.5, -0.5, 0,   0, -0.3,
+				   -0.3, 0, 0,	  0.9,	0.9, 0, 0};
 	double x = fmod(t_s, 86400.0) / 3600.0;
 	for (size_t i = 1; i < sizeof(h) / sizeof(h[0]); i++)
 		if (x <= h[i])
 			return f[i - 1] + (f[i] - f[i - 1]) * (x - h[i - 1]) /
-			                          (h[i] - h[i - 1]);
+					      (h[i] - h[i - 1]);
 	return 0.0;
 }
 
@@ -205,8 +214,8 @@ static double csv_value(const struct eng_profile *p, double t)
 		else
 			hi = mid;
 	}
-	return p->p[lo] + (p->p[hi] - p->p[lo]) * (t - p->t[lo]) /
-	                          (p->t[hi] - p->t[lo]);
+	return p->p[lo] +
+	       (p->p[hi] - p->p[lo]) * (t - p->t[lo]) / (p->t[hi] - p->t[lo]);
 }
 
 static void cycle_apply(struct engine *e, double t)
@@ -257,8 +266,8 @@ static void cycle_apply(struct engine *e, double t)
 		e->eff_setpoint = 0.0;
 		if (t - p->cyc_since_s >= 600.0)
 			p->cyc_phase = p->cyc_phase == CYC_REST_FULL
-			                       ? CYC_DISCHARGE
-			                       : CYC_CHARGE_CC;
+					   ? CYC_DISCHARGE
+					   : CYC_CHARGE_CC;
 		break;
 	case CYC_DISCHARGE:
 	default:
@@ -292,9 +301,9 @@ void prof_apply(struct engine *e, double t)
 		/* AGC updates every 2 s: sample and hold */
 		double th = 2.0 * floor(t / 2.0), s = 0.0;
 		for (int k = 0; k < 6; k++)
-			s += p->amp[k] * sin(6.283185307179586 * th /
-			                             p->period_s[k] +
-			                     p->phase[k]);
+			s += p->amp[k] *
+			     sin(6.283185307179586 * th / p->period_s[k] +
+				 p->phase[k]);
 		e->eff_mode = BS_MODE_POWER;
 		e->eff_setpoint = p->cfg.scale * e->p_nom_w * s;
 		return;

@@ -19,17 +19,15 @@ static inline uint64_t rng_mix(uint64_t z)
 }
 
 /* Uniform in (0, 1). */
-static inline double rng_uniform(uint64_t seed, uint64_t stream,
-                                 uint64_t index)
+static inline double rng_uniform(uint64_t seed, uint64_t stream, uint64_t index)
 {
-	uint64_t z = rng_mix(seed ^ rng_mix(stream * 0x100000001b3ULL ^
-	                                    rng_mix(index)));
+	uint64_t z =
+	    rng_mix(seed ^ rng_mix(stream * 0x100000001b3ULL ^ rng_mix(index)));
 	return ((double)(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
 /* Standard normal (Box-Muller on two uniforms). */
-static inline double rng_normal(uint64_t seed, uint64_t stream,
-                                uint64_t index)
+static inline double rng_normal(uint64_t seed, uint64_t stream, uint64_t index)
 {
 	double u1 = rng_uniform(seed, stream, 2 * index);
 	double u2 = rng_uniform(seed, stream, 2 * index + 1);

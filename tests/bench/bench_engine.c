@@ -32,13 +32,12 @@ static double now_s(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: bench_engine [--topology RxMxC] [--seconds S] "
-	        "[--threads N] [--backend all|cpu|cuda]\n"
-	        "  --topology  site size (default 20x10x32 = 6400 cells)\n"
-	        "  --seconds   wall time per measurement (default 2)\n"
-	        "  --threads   the N of the multi-threaded CPU run "
-	        "(default: CPUs online)\n");
+	fprintf(f, "usage: bench_engine [--topology RxMxC] [--seconds S] "
+		   "[--threads N] [--backend all|cpu|cuda]\n"
+		   "  --topology  site size (default 20x10x32 = 6400 cells)\n"
+		   "  --seconds   wall time per measurement (default 2)\n"
+		   "  --threads   the N of the multi-threaded CPU run "
+		   "(default: CPUs online)\n");
 }
 
 static void run(const struct bsd_config *cfg, int backend, double secs)
@@ -52,11 +51,12 @@ static void run(const struct bsd_config *cfg, int backend, double secs)
 	int fills = 0;
 
 	if (engine_create(cfg, backend, &e, err, sizeof(err)) < 0) {
-		printf("%-34s skipped: %s\n", backend == ENG_BACKEND_CUDA ? "cuda" : "cpu", err);
+		printf("%-34s skipped: %s\n",
+		       backend == ENG_BACKEND_CUDA ? "cuda" : "cpu", err);
 		return;
 	}
-	cells = (double)cfg->racks * cfg->modules_per_rack *
-	        cfg->cells_per_module;
+	cells =
+	    (double)cfg->racks * cfg->modules_per_rack * cfg->cells_per_module;
 	engine_step(e, 2); /* warm up */
 	/* grow the batch until one takes about 50 ms */
 	for (;;) {
@@ -83,7 +83,7 @@ static void run(const struct bsd_config *cfg, int backend, double secs)
 	v.site = &site;
 	v.racks = calloc(cfg->racks, sizeof(struct bs_rack));
 	v.modules = calloc((size_t)cfg->racks * cfg->modules_per_rack,
-	                   sizeof(struct bs_module));
+			   sizeof(struct bs_module));
 	v.cells = calloc((size_t)cells, sizeof(struct bs_cell));
 	if (v.racks && v.modules && v.cells) {
 		t0 = now_s();
@@ -94,7 +94,8 @@ static void run(const struct bsd_config *cfg, int backend, double secs)
 		} while (t1 - t0 < secs / 4);
 		printf("%-34s %10.3g fills/s      %8.2f GB/s of cell records\n",
 		       "  engine_fill", fills / (t1 - t0),
-		       fills * cells * sizeof(struct bs_cell) / (t1 - t0) / 1e9);
+		       fills * cells * sizeof(struct bs_cell) / (t1 - t0) /
+			   1e9);
 	}
 	free(v.racks);
 	free(v.modules);
@@ -105,13 +106,13 @@ static void run(const struct bsd_config *cfg, int backend, double secs)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"topology", required_argument, NULL, 't'},
-		{"seconds", required_argument, NULL, 's'},
-		{"threads", required_argument, NULL, 'n'},
-		{"backend", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0}};
+	    {"topology", required_argument, NULL, 't'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"threads", required_argument, NULL, 'n'},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0}};
 	unsigned r = 20, m = 10, c = 32, threads = 0;
 	double secs = 2.0;
 	const char *which = "all";
@@ -124,8 +125,10 @@ int main(int argc, char **argv)
 		case 't':
 			if (sscanf(optarg, "%ux%ux%u", &r, &m, &c) != 3 || !r ||
 			    !m || !c) {
-				fprintf(stderr, "bench_engine: bad topology '%s' "
-				        "(use RxMxC, e.g. 20x10x32)\n", optarg);
+				fprintf(stderr,
+					"bench_engine: bad topology '%s' "
+					"(use RxMxC, e.g. 20x10x32)\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -158,7 +161,8 @@ int main(int argc, char **argv)
 	cfg.mode = BS_MODE_CURRENT;
 	cfg.setpoint_a = 0.25 * cfg.cell.capacity_ah * r;
 	printf("# batsim engine benchmark: %ux%ux%u = %u cells, dt %g s, "
-	       "%d CPUs online\n", r, m, c, r * m * c, cfg.dt_s, (int)ncpu);
+	       "%d CPUs online\n",
+	       r, m, c, r * m * c, cfg.dt_s, (int)ncpu);
 	if (strcmp(which, "cuda") != 0) {
 		cfg.threads = 1;
 		run(&cfg, ENG_BACKEND_CPU, secs);

@@ -25,7 +25,7 @@
 static int n_test, n_fail;
 
 static void ok(int cond, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -67,7 +67,7 @@ static void compare(engine *cpu, engine *gpu, struct diff *d)
 		if (x > d->t || x != x)
 			d->t = x != x ? INFINITY : x;
 		x = fabs((cpu->a.soc[i] + cpu->a.soc_c[i]) -
-		         (gpu->a.soc[i] + gpu->a.soc_c[i]));
+			 (gpu->a.soc[i] + gpu->a.soc_c[i]));
 		if (x > d->soc || x != x)
 			d->soc = x != x ? INFINITY : x;
 		x = fabs(cpu->a.i1[i] - gpu->a.i1[i]);
@@ -102,37 +102,41 @@ static int view_alloc(struct view *w, const engine *e, void *cells_mem)
 	w->v.site = &w->site;
 	w->v.racks = calloc(e->R, sizeof(struct bs_rack));
 	w->v.modules = calloc(e->n_mod, sizeof(struct bs_module));
-	w->v.cells = cells_mem ? cells_mem
-	                       : calloc(e->n_cells, sizeof(struct bs_cell));
+	w->v.cells =
+	    cells_mem ? cells_mem : calloc(e->n_cells, sizeof(struct bs_cell));
 	return w->v.racks && w->v.modules && w->v.cells ? 0 : -1;
 }
 
 static void compare_fill(engine *cpu, engine *gpu, void *gpu_cells,
-                         const char *what)
+			 const char *what)
 {
 	struct view a, b;
 	double dv = 0, dt = 0, ds = 0, di = 0;
-	if (view_alloc(&a, cpu, NULL) < 0 || view_alloc(&b, gpu, gpu_cells) < 0) {
+	if (view_alloc(&a, cpu, NULL) < 0 ||
+	    view_alloc(&b, gpu, gpu_cells) < 0) {
 		ok(0, "%s: out of memory", what);
 		return;
 	}
 	engine_fill(cpu, &a.v);
 	engine_fill(gpu, &b.v);
 	for (size_t i = 0; i < cpu->n_cells; i++) {
-		dv = fmax(dv, fabs(a.v.cells[i].voltage - b.v.cells[i].voltage));
+		dv =
+		    fmax(dv, fabs(a.v.cells[i].voltage - b.v.cells[i].voltage));
 		dt = fmax(dt, fabs(a.v.cells[i].temperature -
-		                   b.v.cells[i].temperature));
+				   b.v.cells[i].temperature));
 		ds = fmax(ds, fabs(a.v.cells[i].soc - b.v.cells[i].soc));
-		di = fmax(di, fabs(a.v.cells[i].current - b.v.cells[i].current));
+		di =
+		    fmax(di, fabs(a.v.cells[i].current - b.v.cells[i].current));
 	}
 	ok(dv < 1e-3 && dt < 1e-2 && ds < 1e-5 && di < 1e-3,
-	   "%s: records agree (dV %.3g, dT %.3g, dsoc %.3g, dI %.3g)", what,
-	   dv, dt, ds, di);
-	ok(fabs(a.site.power_w - b.site.power_w) <= 1e-3 * fabs(a.site.power_w) + 1.0,
-	   "%s: site power %.1f W (cpu) vs %.1f W (cuda)", what,
-	   a.site.power_w, b.site.power_w);
+	   "%s: records agree (dV %.3g, dT %.3g, dsoc %.3g, dI %.3g)", what, dv,
+	   dt, ds, di);
+	ok(fabs(a.site.power_w - b.site.power_w) <=
+	       1e-3 * fabs(a.site.power_w) + 1.0,
+	   "%s: site power %.1f W (cpu) vs %.1f W (cuda)", what, a.site.power_w,
+	   b.site.power_w);
 	ok(a.site.racks_closed == b.site.racks_closed &&
-	   a.v.racks[0].alarm_latched == b.v.racks[0].alarm_latched,
+	       a.v.racks[0].alarm_latched == b.v.racks[0].alarm_latched,
 	   "%s: contactors and alarms agree", what);
 	free(a.v.racks);
 	free(a.v.modules);
@@ -197,7 +201,7 @@ int main(void)
 	if (posix_memalign(&pinned, 4096, (cells_bytes + 4095) & ~4095ul) != 0)
 		pinned = NULL;
 	ok(pinned && engine_register_host(gpu, pinned,
-	                                  (cells_bytes + 4095) & ~4095ul) == 0,
+					  (cells_bytes + 4095) & ~4095ul) == 0,
 	   "engine_register_host on a page-aligned buffer");
 	compare_fill(cpu, gpu, pinned, "fill (registered)");
 	engine_unregister_host(gpu);

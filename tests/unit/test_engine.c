@@ -129,7 +129,8 @@ START_TEST(rc_step_response)
 		ck_assert_double_le(fabs(e->a.i1[0] - i1), 1e-9 * I);
 		ck_assert_int_eq(engine_cell(e, 0, 0, 0, &cell), 0);
 		ck_assert_msg(fabs(cell.voltage - v) < 1e-6,
-		              "t=%g: V %.7f, closed form %.7f", t, cell.voltage, v);
+			      "t=%g: V %.7f, closed form %.7f", t, cell.voltage,
+			      v);
 		ck_assert_double_le(fabs(e->a.v[0] - v), 1e-12);
 	}
 	engine_destroy(e);
@@ -152,10 +153,10 @@ START_TEST(rest_relaxes_to_ocv)
 	engine_step(e, 120); /* 10 min = 20 tau */
 	engine_cell(e, 0, 0, 1, &b);
 	ck_assert_msg(b.voltage > a.voltage + 1e-3,
-	              "voltage rises at rest: %.4f -> %.4f", a.voltage,
-	              b.voltage);
-	ck_assert_double_le(
-		fabs(e->a.v[1] - bsm_ocv(&e->chem, soc_of(e, 1))), 1e-4);
+		      "voltage rises at rest: %.4f -> %.4f", a.voltage,
+		      b.voltage);
+	ck_assert_double_le(fabs(e->a.v[1] - bsm_ocv(&e->chem, soc_of(e, 1))),
+			    1e-4);
 	engine_destroy(e);
 }
 END_TEST
@@ -179,8 +180,8 @@ START_TEST(thermal_steady_state)
 	expect = c.ambient_c + p / c.cell.ha_w_k;
 	for (size_t i = 0; i < 3; i++)
 		ck_assert_msg(fabs(temp_of(e, i) - expect) < 1e-6,
-		              "cell %zu: %.6f degC, expected %.6f", i,
-		              temp_of(e, i), expect);
+			      "cell %zu: %.6f degC, expected %.6f", i,
+			      temp_of(e, i), expect);
 	engine_destroy(e);
 }
 END_TEST
@@ -208,8 +209,8 @@ START_TEST(bus_power_setpoint)
 		isum += e->rin[r].i_a;
 		/* every rack's string voltage is the bus voltage */
 		ck_assert_double_le(fabs(e->rk[r].v_string - e->v_bus), 1e-9);
-		ck_assert_double_le(fabs(w.v.racks[r].voltage_v -
-		                         w.site.bus_voltage_v), 1e-4);
+		ck_assert_double_le(
+		    fabs(w.v.racks[r].voltage_v - w.site.bus_voltage_v), 1e-4);
 		vsum = 0.0;
 		for (uint32_t m = 0; m < 2; m++)
 			vsum += w.v.modules[r * 2 + m].voltage_v;
@@ -218,8 +219,8 @@ START_TEST(bus_power_setpoint)
 	ck_assert_double_le(fabs(isum - e->i_site), 1e-9);
 	/* variation makes the racks share unequally */
 	ck_assert_double_gt(fabs(e->rin[0].i_a - e->rin[1].i_a) +
-	                            fabs(e->rin[1].i_a - e->rin[2].i_a),
-	                    1e-6);
+				fabs(e->rin[1].i_a - e->rin[2].i_a),
+			    1e-6);
 	view_free(&w);
 	engine_destroy(e);
 }
@@ -268,7 +269,7 @@ START_TEST(charge_to_top_derates)
 	}
 	engine_fill(e, &w.v);
 	ck_assert_msg(fabs(w.site.current_a) < 1.0,
-	              "charge current derated to %g A", w.site.current_a);
+		      "charge current derated to %g A", w.site.current_a);
 	ck_assert_double_lt(w.v.racks[0].charge_limit_a, 1.0);
 	ck_assert_double_le(vmax, c.bms.cell_ov_v[2]);
 	ck_assert_uint_eq(w.v.racks[0].contactor, 1);
@@ -338,7 +339,7 @@ END_TEST
 /* ---- faults ---- */
 
 static void inject(engine *e, uint32_t kind, int r, int m, int cell,
-                   double value, uint32_t quantity);
+		   double value, uint32_t quantity);
 
 START_TEST(rack_limit_holds_site)
 {
@@ -384,12 +385,12 @@ START_TEST(nmc_preset_runs)
 END_TEST
 
 static void inject(engine *e, uint32_t kind, int r, int m, int cell,
-                   double value, uint32_t quantity)
+		   double value, uint32_t quantity)
 {
 	struct eng_fault f = {kind, r, m, cell, value, quantity};
 	char err[256] = "";
 	ck_assert_msg(engine_fault_inject(e, &f, err, sizeof(err)) == 0,
-	              "inject: %s", err);
+		      "inject: %s", err);
 }
 
 START_TEST(fault_short)
@@ -443,8 +444,8 @@ START_TEST(fault_fade)
 	s0 = soc_of(e, 1);
 	ck_assert_double_eq(s0, 0.5); /* fade keeps the SoC */
 	engine_step(e, 36);
-	ck_assert_double_le(fabs((0.5 - soc_of(e, 1)) -
-	                         2.0 * (0.5 - soc_of(e, 0))), 1e-9);
+	ck_assert_double_le(
+	    fabs((0.5 - soc_of(e, 1)) - 2.0 * (0.5 - soc_of(e, 0))), 1e-9);
 	engine_destroy(e);
 }
 END_TEST
@@ -463,7 +464,7 @@ START_TEST(fault_cooling)
 	engine_step(e, 360);
 	engine_fill(e, &w.v);
 	ck_assert_double_gt(w.v.racks[1].temp_mean_c,
-	                    w.v.racks[0].temp_mean_c + 1.0);
+			    w.v.racks[0].temp_mean_c + 1.0);
 	ck_assert(w.v.racks[1].fault_bits & (1u << BS_FAULT_COOLING));
 	ck_assert_uint_eq(w.v.racks[0].fault_bits, 0);
 	view_free(&w);
@@ -491,9 +492,9 @@ START_TEST(fault_sensor)
 	engine_fill(e, &w.v);
 	engine_cell(e, 0, 0, 1, &truth);
 	ck_assert_double_le(fabs(w.v.cells[1].voltage - truth.voltage - 0.2f),
-	                    1e-5);
+			    1e-5);
 	ck_assert_double_le(
-		fabs(w.v.cells[1].temperature - truth.temperature - 3.0f), 1e-4);
+	    fabs(w.v.cells[1].temperature - truth.temperature - 3.0f), 1e-4);
 	/* stuck temperature: reported frozen, truth moves on */
 	ck_assert_int_eq(engine_fault_inject(e, &f, err, sizeof(err)), 0);
 	engine_fill(e, &w.v);
@@ -557,7 +558,7 @@ START_TEST(fault_runaway)
 	engine_fill(e, &w.v);
 	ck_assert_uint_eq(w.v.racks[0].contactor, 0); /* OT protection */
 	ck_assert(w.v.racks[0].alarm_latched &
-	          BS_ALARM_BIT(BS_TIER_PROTECTION, BS_ALARM_CELL_OT));
+		  BS_ALARM_BIT(BS_TIER_PROTECTION, BS_ALARM_CELL_OT));
 	ck_assert_uint_eq(w.v.racks[0].alarm_cell[BS_ALARM_CELL_OT], 1);
 	ck_assert_uint_eq(w.v.racks[1].contactor, 1);
 	view_free(&w);
@@ -575,9 +576,11 @@ START_TEST(fault_errors)
 	struct eng_fault none = {BS_FAULT_HIGH_R, 0, 0, 0, 2.0, 0};
 	tcfg(&c, 2, 1, 4);
 	e = mk(&c);
-	ck_assert_int_eq(engine_fault_inject(e, &bad_rack, err, sizeof(err)), -1);
+	ck_assert_int_eq(engine_fault_inject(e, &bad_rack, err, sizeof(err)),
+			 -1);
 	ck_assert_ptr_nonnull(strstr(err, "rack 9"));
-	ck_assert_int_eq(engine_fault_inject(e, &bad_val, err, sizeof(err)), -1);
+	ck_assert_int_eq(engine_fault_inject(e, &bad_val, err, sizeof(err)),
+			 -1);
 	ck_assert_ptr_nonnull(strstr(err, "> 0"));
 	ck_assert_int_eq(engine_fault_clear(e, &none, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "no high_r fault"));
@@ -619,8 +622,9 @@ START_TEST(determinism_threads)
 		ck_assert_int_eq(memcmp(a->a.i1, o[k]->a.i1, n), 0);
 		ck_assert_int_eq(memcmp(a->a.v, o[k]->a.v, n), 0);
 		ck_assert_int_eq(memcmp(eng_tcur(a), eng_tcur(o[k]), n), 0);
-		ck_assert_int_eq(memcmp(a->rstats, o[k]->rstats,
-		                        a->R * sizeof(*a->rstats)), 0);
+		ck_assert_int_eq(
+		    memcmp(a->rstats, o[k]->rstats, a->R * sizeof(*a->rstats)),
+		    0);
 	}
 	engine_destroy(a);
 	engine_destroy(b);
@@ -744,13 +748,13 @@ START_TEST(create_errors)
 	engine *e = NULL;
 	char err[256] = "";
 	tcfg(&c, 0, 1, 1);
-	ck_assert_int_eq(engine_create(&c, ENG_BACKEND_CPU, &e, err,
-	                               sizeof(err)), -1);
+	ck_assert_int_eq(
+	    engine_create(&c, ENG_BACKEND_CPU, &e, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "topology"));
 	tcfg(&c, 1, 1, 1);
 	c.dt_s = 0;
-	ck_assert_int_eq(engine_create(&c, ENG_BACKEND_CPU, &e, err,
-	                               sizeof(err)), -1);
+	ck_assert_int_eq(
+	    engine_create(&c, ENG_BACKEND_CPU, &e, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "dt_s"));
 	tcfg(&c, 1, 1, 1);
 	if (engine_create(&c, ENG_BACKEND_CUDA, &e, err, sizeof(err)) == 0) {
@@ -760,8 +764,8 @@ START_TEST(create_errors)
 	} else {
 		ck_assert_ptr_nonnull(strstr(err, "--backend cuda"));
 	}
-	ck_assert_int_eq(engine_create(&c, ENG_BACKEND_AUTO, &e, err,
-	                               sizeof(err)), 0);
+	ck_assert_int_eq(
+	    engine_create(&c, ENG_BACKEND_AUTO, &e, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(engine_backend_desc(e));
 	engine_destroy(e);
 }

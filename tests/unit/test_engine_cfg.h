@@ -10,8 +10,8 @@
 #include "chemistry.h"
 #include "engine.h"
 
-static inline void tcfg(struct bsd_config *c, uint32_t racks,
-                        uint32_t modules, uint32_t cells)
+static inline void tcfg(struct bsd_config *c, uint32_t racks, uint32_t modules,
+			uint32_t cells)
 {
 	memset(c, 0, sizeof(*c));
 	strcpy(c->shm_name, "/batsim-test-engine");
