@@ -145,8 +145,7 @@ extern "C" int ecu_available(char *desc, size_t desclen, char *why,
 	if (rc != cudaSuccess) {
 		if (rc == cudaErrorInsufficientDriver)
 			snprintf(why, whylen, "no NVIDIA driver, or one older "
-			         "than this CUDA runtime (%s)",
-			         cudaGetErrorString(rc));
+			         "than this CUDA runtime");
 		else if (rc == cudaErrorNoDevice)
 			snprintf(why, whylen, "no CUDA device found");
 		else
