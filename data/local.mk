@@ -8,3 +8,9 @@ dist_www_DATA = \
 	data/www/app.js \
 	data/www/style.css \
 	data/www/favicon.svg
+
+# OCV tables and their sources, for users' own cell tables (ocv_csv key);
+# the presets compiled into batsimd carry the same numbers.
+chemistrydir = $(pkgdatadir)/chemistry
+dist_chemistry_DATA = data/chemistry/ocv_lfp_breakpoints.csv \
+	data/chemistry/ocv_nmc100.csv data/chemistry/SOURCES.md

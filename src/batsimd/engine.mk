@@ -8,6 +8,7 @@
 # objects (cuda/local.mk) are put into the same static library.
 noinst_LIBRARIES = src/batsimd/libbsengine.a
 src_batsimd_libbsengine_a_SOURCES = \
+	src/batsimd/engine.h \
 	src/batsimd/model.h \
 	src/batsimd/rng.h \
 	src/batsimd/engine_internal.h \
