@@ -31,6 +31,8 @@
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static void host_prepare(struct engine *e);
+static void initial_terminal(struct engine *e);
 static void initial_view(struct engine *e);
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
@@ -238,8 +240,7 @@ static void init_state(struct engine *e)
 		e->var_r0[i] = clampd(fr, 0.5, 2.0);
 		e->a.soc[i] = clampd(s, 0.0, 1.0);
 		e->a.soc_c[i] = 0.0;
-		/* at rest the terminal voltage is the OCV */
-		e->a.v[i] = bsm_ocv(&e->chem, e->a.soc[i]);
+		/* the terminal voltage: initial_terminal() */
 		e->a.sv_stuck[i] = NAN;
 		e->a.st_stuck[i] = NAN;
 		e->a.t_a[i] = e->a.t_b[i] = cfg->ambient_c + step * m;
@@ -309,6 +310,15 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 	init_state(e);
 	rin_thermal(e);
 	rin_air(e);
+	/* the profile reads the initial rack SoC (cycle) and gives the
+	 * setpoint at time 0: prepare on the host first */
+	host_prepare(e);
+	if (cfg->profile.name[0] && strcmp(cfg->profile.name, "none") != 0 &&
+	    prof_set(e, &cfg->profile, err, errlen) < 0) {
+		engine_destroy(e);
+		return -1;
+	}
+	initial_terminal(e);
 
 #ifdef HAVE_CUDA
 	if (backend != ENG_BACKEND_CPU) {
@@ -356,11 +366,6 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 	initial_view(e);
 	if (e->error[0]) {
 		seterr(err, errlen, "%s", e->error);
-		engine_destroy(e);
-		return -1;
-	}
-	if (cfg->profile.name[0] && strcmp(cfg->profile.name, "none") != 0 &&
-	    prof_set(e, &cfg->profile, err, errlen) < 0) {
 		engine_destroy(e);
 		return -1;
 	}
@@ -522,20 +527,61 @@ static void bus_solve(struct engine *e)
 	e->p_site = V * e->i_site;
 }
 
-/* The state before the first step: the BMS limits and the bus at rest,
- * so that telemetry published before any step is already consistent. */
+/* The state at time 0, before any step, computed on the host from the
+ * initial state (no backend needed, so both backends start from the same
+ * arrays): every cell prepared (E', R', R0) at rest (V = E', the OCV)
+ * and the rack sums, which the BMS limits and the profile read. */
+static void host_prepare(struct engine *e)
+{
+	const double *t = eng_tcur(e);
+	for (uint32_t r = 0; r < e->R; r++) {
+		struct bsm_stats *rs = &e->rstats[r];
+		bsm_stats_init(rs);
+		for (uint32_t m = 0; m < e->M; m++) {
+			struct bsm_stats ms;
+			size_t base = ((size_t)r * e->M + m) * e->C;
+			bsm_stats_init(&ms);
+			for (uint32_t k = 0; k < e->C; k++) {
+				bsm_prepare(&e->chem, &e->a, base + k,
+					    t[base + k]);
+				/* at rest, before any current */
+				e->a.v[base + k] = e->a.e[base + k];
+				bsm_stats_add(&ms, &e->a, t, base + k, k);
+			}
+			bsm_stats_merge(rs, &ms, m * e->C);
+		}
+	}
+}
+
+/* Then the BMS limits, the bus solved for the setpoint of time 0 (the
+ * profile's value there), and each cell's terminal voltage for its rack
+ * current, V = E' - R'*I (the OCV at rest; what the first step's solve
+ * gives too), so that the snapshot published before the first step is
+ * physical and consistent: strings sum to the bus voltage. */
+static void initial_terminal(struct engine *e)
+{
+	struct eng_profile saved = e->prof; /* the cycle's state machine */
+	bms_limits(e);
+	prof_apply(e, 0.0);
+	e->prof.cyc_phase = saved.cyc_phase;
+	e->prof.cyc_i_a = saved.cyc_i_a;
+	e->prof.cyc_since_s = saved.cyc_since_s;
+	bus_solve(e);
+	for (uint32_t r = 0; r < e->R; r++) {
+		size_t i0 = (size_t)r * e->M * e->C,
+		       i1 = i0 + (size_t)e->M * e->C;
+		double ir = e->rin[r].i_a;
+		for (size_t i = i0; i < i1; i++)
+			e->a.v[i] = e->a.e[i] - e->a.r[i] * ir;
+	}
+}
+
+/* With the backend up: its own sums of that state (the measured extremes
+ * now include the terminal voltages), the rack string voltages. */
 static void initial_view(struct engine *e)
 {
-	uint32_t mode = e->eff_mode;
-	double sp = e->eff_setpoint;
 	be_prepare(e);
 	e->dirty = 0;
-	bms_limits(e);
-	e->eff_mode = BS_MODE_CURRENT;
-	e->eff_setpoint = 0.0;
-	bus_solve(e);
-	e->eff_mode = mode;
-	e->eff_setpoint = sp;
 	for (uint32_t r = 0; r < e->R; r++)
 		e->rk[r].v_string = e->rk[r].fault_open || e->rk[r].prot_open
 					? e->rstats[r].v_sum

@@ -102,12 +102,16 @@ int trace_open(const char *path, const uint32_t loc[3], engine *e, trace **out,
 	}
 	memcpy(t->loc, loc, sizeof t->loc);
 	snprintf(t->path, sizeof t->path, "%s", path);
-	(void)e; /* rows start after the first step: before it the engine
-		    has computed no terminal voltage yet */
+	/* the header, then the state at time 0 (the engine computes its
+	 * terminal voltages and currents at creation) */
 	if (fputs("time_s,voltage,current,temperature,soc,resistance\n", t->f) <
 	    0) {
 		snprintf(err, errlen, "--trace-out %s: write error: %s", path,
 			 strerror(errno));
+		trace_close(t, NULL, 0);
+		return -1;
+	}
+	if (write_row(t, e, err, errlen) != 0) {
 		trace_close(t, NULL, 0);
 		return -1;
 	}

@@ -17,7 +17,8 @@ typedef struct trace trace;
 int trace_parse_cell(const char *text, const struct bsd_config *cfg,
 		     uint32_t loc[3], char *err, size_t errlen);
 
-/* Open path ("-" = standard output) and write the header line; 0, or -1
+/* Open path ("-" = standard output) and write the header line and the
+ * row of time 0 (the engine's state before its first step); 0, or -1
  * with a message in err. */
 int trace_open(const char *path, const uint32_t loc[3], engine *e, trace **out,
 	       char *err, size_t errlen);

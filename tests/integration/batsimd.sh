@@ -155,12 +155,13 @@ check "published topology" test "$(peek topology)" = 3x2x4
 check "the socket file is removed at exit" test ! -e "$sock"
 check "trace header" test "$(head -n 1 "$tmp/trace.csv")" = \
 	"time_s,voltage,current,temperature,soc,resistance"
-check "trace has one row per step" test "$(wc -l <"$tmp/trace.csv")" -eq 201
+check "trace has a row for time 0 and one per step" \
+	test "$(wc -l <"$tmp/trace.csv")" -eq 202
 check "trace rows are physical" python3 - "$tmp/trace.csv" <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 t = [float(r['time_s']) for r in rows]
-assert abs(t[0] - 0.1) < 1e-9 and abs(t[-1] - 20.0) < 1e-6, (t[0], t[-1])
+assert t[0] == 0 and abs(t[1] - 0.1) < 1e-9 and abs(t[-1] - 20.0) < 1e-6, (t[0], t[-1])
 assert all(b > a for a, b in zip(t, t[1:]))
 for r in rows:
     v, i, soc, res = (float(r[k]) for k in ('voltage', 'current', 'soc', 'resistance'))

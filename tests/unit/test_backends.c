@@ -147,6 +147,34 @@ static void compare_fill(engine *cpu, engine *gpu, void *gpu_cells,
 		free(b.v.cells);
 }
 
+/* The CUDA engine's snapshot of time 0: cells inside the chemistry
+ * window, every closed rack's string voltage at the bus voltage. */
+static void first_fill_physical(engine *gpu, const struct bsd_config *c)
+{
+	struct view w;
+	float vmin = 1e30f, vmax = -1e30f, dbus = 0.0f;
+	if (view_alloc(&w, gpu, NULL) < 0) {
+		ok(0, "first fill: out of memory");
+		return;
+	}
+	engine_fill(gpu, &w.v);
+	for (size_t i = 0; i < gpu->n_cells; i++) {
+		vmin = fminf(vmin, w.v.cells[i].voltage);
+		vmax = fmaxf(vmax, w.v.cells[i].voltage);
+	}
+	for (uint32_t r = 0; r < gpu->R; r++)
+		dbus = fmaxf(
+		    dbus, fabsf(w.v.racks[r].voltage_v - w.site.bus_voltage_v));
+	ok(vmin >= c->cell.v_min && vmax <= c->cell.v_max && dbus < 1e-3f &&
+	       w.site.bus_voltage_v > 0.0f,
+	   "cuda first fill: cells %.4f..%.4f V, bus %.3f V (racks within "
+	   "%.2g V)",
+	   vmin, vmax, w.site.bus_voltage_v, dbus);
+	free(w.v.racks);
+	free(w.v.modules);
+	free(w.v.cells);
+}
+
 int main(void)
 {
 	struct bsd_config c;
@@ -175,10 +203,14 @@ int main(void)
 		printf("Bail out! cpu engine: %s\n", err);
 		return 1;
 	}
-	printf("1..17\n");
+	printf("1..21\n");
 	printf("# %s vs %s\n", engine_backend_desc(gpu),
 	       engine_backend_desc(cpu));
 	ok(engine_backend(gpu) == BS_BACKEND_CUDA, "backend is CUDA");
+	/* the snapshot of time 0, before any step, is the same (and so as
+	 * physical as tests/unit/test_engine's first_fill_physical says) */
+	compare_fill(cpu, gpu, NULL, "first fill (tick 0)");
+	first_fill_physical(gpu, &c);
 
 	engine_step(cpu, 3600);
 	engine_step(gpu, 3600);

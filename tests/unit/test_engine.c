@@ -740,6 +740,100 @@ START_TEST(profile_cycle)
 }
 END_TEST
 
+/* ---- telemetry before the first step ---- */
+
+/* What engine_fill publishes right after engine_create (tick 0) is
+ * already physical: every cell inside the chemistry window at its OCV
+ * less the drop of its rack current (V = E' - R'*I, the OCV at rest),
+ * the bus solved for the initial setpoint and equal to every rack's
+ * string voltage, aggregates consistent. */
+static void check_first_fill(const char *chem, uint32_t mode, double sp,
+			     double ambient)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	uint32_t M = 4, C = 8;
+	double isum = 0.0;
+	tcfg(&c, 3, M, C);
+	chem_preset(&c.cell, chem);
+	chem_bms_defaults(&c.bms, chem);
+	c.cell.dudt_v_k = 2e-4; /* the entropic term of the OCV too */
+	c.variation = 1;
+	c.rack_thermal_gradient_c = 2.0;
+	c.ambient_c = ambient;
+	c.mode = mode;
+	if (mode == BS_MODE_POWER)
+		c.setpoint_w = sp;
+	else
+		c.setpoint_a = sp;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(engine_tick(e), 0);
+	for (size_t i = 0; i < (size_t)3 * M * C; i++) {
+		const struct bs_cell *k = &w.v.cells[i];
+		double ir = e->rin[i / (M * C)].i_a;
+		double ocv = bsm_ocv(&e->chem, soc_of(e, i)) +
+			     e->chem.dudt_v_k * (temp_of(e, i) - 25.0);
+		double reff = e->a.r0[i] + e->chem.r1_ohm * (1.0 - e->chem.a1);
+		ck_assert_msg(k->voltage >= c.cell.v_min &&
+				  k->voltage <= c.cell.v_max,
+			      "%s: cell %zu at %.4f V outside [%g, %g]", chem,
+			      i, k->voltage, c.cell.v_min, c.cell.v_max);
+		ck_assert_msg(fabs(k->voltage - (ocv - reff * ir)) < 1e-6,
+			      "%s: cell %zu at %.6f V, OCV %.6f V, I %.3f A",
+			      chem, i, k->voltage, ocv, ir);
+		ck_assert_double_eq_tol(k->current, ir, 1e-4);
+		ck_assert_double_gt(k->resistance, 0.0);
+		ck_assert_double_gt(k->soc, 0.0);
+	}
+	ck_assert_double_ge(w.site.cell_v_min, c.cell.v_min);
+	ck_assert_double_le(w.site.cell_v_max, c.cell.v_max);
+	ck_assert_double_le(w.site.cell_v_min, w.site.cell_v_max);
+	ck_assert_double_gt(w.site.bus_voltage_v, M * C * c.cell.v_min);
+	ck_assert_uint_eq(w.site.racks_closed, 3);
+	for (uint32_t r = 0; r < 3; r++) {
+		double vsum = 0.0;
+		for (uint32_t m = 0; m < M; m++)
+			vsum += w.v.modules[r * M + m].voltage_v;
+		/* every rack's string voltage is the bus voltage, and the
+		 * sum of its cells */
+		ck_assert_msg(
+		    fabs(w.v.racks[r].voltage_v - w.site.bus_voltage_v) < 1e-3,
+		    "%s: rack %u at %.4f V, bus %.4f V", chem, r,
+		    w.v.racks[r].voltage_v, w.site.bus_voltage_v);
+		ck_assert_msg(fabs(vsum - w.site.bus_voltage_v) < 2e-3,
+			      "%s: rack %u cells sum to %.4f V, bus %.4f V",
+			      chem, r, vsum, w.site.bus_voltage_v);
+		ck_assert_double_ge(w.v.racks[r].cell_v_min, c.cell.v_min);
+		ck_assert_double_le(w.v.racks[r].cell_v_max, c.cell.v_max);
+		ck_assert_msg(
+		    w.v.racks[r].discharge_limit_a > 0.0,
+		    "%s %g: rack %u discharge limit %g, vmin %g tmin %g", chem,
+		    sp, r, w.v.racks[r].discharge_limit_a,
+		    w.v.racks[r].cell_v_min, w.v.racks[r].temp_min_c);
+		isum += w.v.racks[r].current_a;
+	}
+	/* the bus is solved for the initial setpoint */
+	ck_assert_double_eq_tol(isum, w.site.current_a, 1e-3);
+	if (mode == BS_MODE_POWER)
+		ck_assert_double_eq_tol(w.site.power_w, sp, 1e-3 * fabs(sp));
+	else
+		ck_assert_double_eq_tol(w.site.current_a, sp, 1e-4);
+	view_free(&w);
+	engine_destroy(e);
+}
+
+START_TEST(first_fill_physical)
+{
+	check_first_fill("lfp280", BS_MODE_POWER, 30e3, 25.0);
+	check_first_fill("lfp280", BS_MODE_CURRENT, -300.0, 30.0);
+	check_first_fill("lfp280", BS_MODE_CURRENT, 0.0, 25.0);
+	check_first_fill("nmc100", BS_MODE_CURRENT, 100.0, 15.0);
+}
+END_TEST
+
 /* ---- set-up ---- */
 
 START_TEST(create_errors)
@@ -815,6 +909,7 @@ static Suite *suite(void)
 	tcase_add_test(t, profile_csv);
 	tcase_add_test(t, profile_regulation_neutral);
 	tcase_add_test(t, profile_cycle);
+	tcase_add_test(t, first_fill_physical);
 	tcase_add_test(t, create_errors);
 	tcase_add_test(t, presets);
 	suite_add_tcase(s, t);
