@@ -4,9 +4,9 @@
  * Data flow: one EventSource on /updates carries both the `summary` events
  * (site and rack aggregates) and the `module` events of the selected module;
  * changing the selection reopens that one stream with the new rack/module.
- * The overview grid needs per-module aggregates, which /summary does not
- * carry: they come from /rack/{r}?cells=0, fetched rack by rack in a loop
- * that pauses while the data is stale or the tab is hidden.  Trends start
+ * The stream asks for `modules=1`, so every summary event also carries the
+ * per-module aggregates that colour the overview grid (one cached JSON per
+ * tick on the server, instead of one request per rack).  Trends start
  * from /history and are continued from the summary events.  Controls POST
  * to /control/... with the token kept in sessionStorage.
  *
@@ -38,8 +38,6 @@
     tmax: { label: 'Max temperature', unit: '°C', digits: 1, get: (m) => ext(m.temperature_max) },
   };
   const TOKEN_KEY = 'batsim.token';
-  const MIN_GRID_CYCLE_MS = 2000; /* one pass over every rack at most this often */
-  const GRID_CONCURRENCY = 4;     /* fewer than a browser's 6 connections, the stream keeps one */
 
   /* ---------- state ---------- */
 
@@ -381,44 +379,6 @@
     }
   }
 
-  /* The grid's per-module aggregates: one pass over the racks, a few
-   * requests at a time, then wait for the rest of MIN_GRID_CYCLE_MS. */
-  let gridLoopRunning = false;
-  async function gridLoop() {
-    if (gridLoopRunning) return;
-    gridLoopRunning = true;
-    for (;;) {
-      const start = Date.now();
-      if (S.topo && !isStale() && !document.hidden) {
-        const n = S.topo.racks;
-        let next = 0, fails = 0;
-        const worker = async () => {
-          while (next < n && !isStale()) {
-            const r = next++;
-            try {
-              const j = await getJSON(`rack/${r}?cells=0`);
-              if (Array.isArray(j.modules)) {
-                S.modAgg[r] = j.modules;
-                if (!gridDomain) gridDomain = domain(S.metric);
-                renderRackTiles(r);
-              }
-            } catch (e) {
-              fails++;
-              if (fails === 1) footLog(e.message);
-            }
-          }
-        };
-        const ws = [];
-        for (let i = 0; i < GRID_CONCURRENCY; i++) ws.push(worker());
-        await Promise.all(ws);
-        renderAllTiles();
-        $('grid-note').textContent = `Module values refreshed every ${Math.max(MIN_GRID_CYCLE_MS, Date.now() - start) / 1000 | 0} s or so; rack headers live.`;
-      }
-      const wait = Math.max(250, MIN_GRID_CYCLE_MS - (Date.now() - start));
-      await new Promise((res) => setTimeout(res, wait));
-    }
-  }
-
   function gridKeys(ev) {
     const b = ev.target.closest('.tile');
     if (!b || !S.topo) return;
@@ -548,7 +508,16 @@
       cells_per_module: t.cells_per_module || (S.topo ? S.topo.cells_per_module : 1),
     });
     /* a summary that carries module aggregates spares the grid polling */
-    if (Array.isArray(s.racks)) for (const rk of s.racks) if (Array.isArray(rk.modules)) S.modAgg[rk.rack] = rk.modules;
+    let withModules = false;
+    if (Array.isArray(s.racks)) {
+      for (const rk of s.racks) {
+        if (Array.isArray(rk.modules)) {
+          S.modAgg[rk.rack] = rk.modules;
+          withModules = true;
+        }
+      }
+    }
+    if (withModules) renderAllTiles();
     renderHeader();
     renderRackHeaders();
     renderAlarms();
@@ -610,28 +579,103 @@
     });
     return cells.map((c, i) => {
       const tier = alarmCells.get(i);
-      const v = num(c.voltage);
-      if (tier === 'alarm' || tier === 'protection') return '#f85149';
-      if (tier === 'warning') return '#e3b341';
-      if (lim && v !== null) {
-        if (v > lim.vmax || v < lim.vmin) return '#f85149';
-        const margin = 0.05 * (lim.vmax - lim.vmin);
-        if (v > lim.vmax - margin || v < lim.vmin + margin) return '#e3b341';
-      }
+      if (tier === 'alarm' || tier === 'protection') return LIMIT_COLOUR[2];
+      if (tier === 'warning') return LIMIT_COLOUR[1];
+      const st = cellLimitState(c, lim);
+      if (st.v) return LIMIT_COLOUR[st.v];
       if (cells.length > 1 && i === iMin && iMin !== iMax) return '#9d7cff';
       if (cells.length > 1 && i === iMax && iMin !== iMax) return '#7ee0d0';
       return '#5aa9e6';
     });
   }
+  /* Temperature points: orange, or amber/red and larger near/beyond a limit. */
+  function tempPointStyle(cells) {
+    const lim = limits();
+    const st = cells.map((c) => cellLimitState(c, lim).t);
+    return {
+      colour: st.map((t) => (t ? LIMIT_COLOUR[t] : '#ff9f43')),
+      radius: st.map((t) => (t ? 5 : 2)),
+    };
+  }
 
-  /* Cell voltage limits, when the server publishes them (info.limits or
-   * summary.limits); none are assumed otherwise. */
+  const LIMIT_COLOUR = [null, '#e3b341', '#f85149']; /* near, beyond */
+  const TIER_VALUES = (o) => {
+    const w = num(o && o.warning), a = num(o && o.alarm), p = num(o && o.protection);
+    return w === null && a === null && p === null ? null : { warning: w, alarm: a, protection: p };
+  };
+
+  /* Cell limits from summary.limits (batsim-httpd's configuration, which
+   * says whether its chemistry is the writer's): the chemistry's voltage
+   * window and the BMS tiers.  null when absent or for another chemistry,
+   * since wrong limits would mark healthy cells. */
   function limits() {
     const src = (S.summary && S.summary.limits) || (S.info && S.info.limits) || null;
-    if (!src) return null;
+    if (!src || src.matches_writer === false) return null;
     const vmin = num(src.cell_voltage_min !== undefined ? src.cell_voltage_min : src.v_min);
     const vmax = num(src.cell_voltage_max !== undefined ? src.cell_voltage_max : src.v_max);
-    return vmin !== null && vmax !== null && vmax > vmin ? { vmin, vmax } : null;
+    const out = {
+      vmin: vmin !== null && vmax !== null && vmax > vmin ? vmin : null,
+      vmax: vmin !== null && vmax !== null && vmax > vmin ? vmax : null,
+      ov: TIER_VALUES(src.cell_ov), uv: TIER_VALUES(src.cell_uv),
+      ot: TIER_VALUES(src.cell_ot), ut: TIER_VALUES(src.cell_ut),
+    };
+    return out.vmin !== null || out.ov || out.uv || out.ot || out.ut ? out : null;
+  }
+
+  /* How close a cell is to its limits: v and t are 0 (inside), 1 (past a
+   * warning threshold, or within 5 % of the voltage window's edge when no
+   * tiers are known) or 2 (past an alarm threshold or outside the
+   * window); why lists the reasons in words. */
+  function cellLimitState(c, lim) {
+    const r = { v: 0, t: 0, why: [] };
+    if (!lim) return r;
+    const v = num(c.voltage), t = num(c.temperature);
+    const flag = (key, level, text) => {
+      if (level > r[key]) r[key] = level;
+      r.why.push(text);
+    };
+    /* above (dir 1) or below (dir -1) a tier set */
+    const past = (x, tiers, dir) => {
+      if (x === null || !tiers) return 0;
+      if (tiers.alarm !== null && dir * (x - tiers.alarm) >= 0) return 2;
+      if (tiers.warning !== null && dir * (x - tiers.warning) >= 0) return 1;
+      return 0;
+    };
+    if (v !== null) {
+      if (lim.vmax !== null && v > lim.vmax) flag('v', 2, `voltage above the ${fmt(lim.vmax, 3)} V maximum`);
+      else if (lim.vmin !== null && v < lim.vmin) flag('v', 2, `voltage below the ${fmt(lim.vmin, 3)} V minimum`);
+      const hi = past(v, lim.ov, 1), lo = past(v, lim.uv, -1);
+      if (hi) flag('v', hi, `voltage past the over-voltage ${hi === 2 ? 'alarm' : 'warning'} (${fmt(hi === 2 ? lim.ov.alarm : lim.ov.warning, 3)} V)`);
+      if (lo) flag('v', lo, `voltage past the under-voltage ${lo === 2 ? 'alarm' : 'warning'} (${fmt(lo === 2 ? lim.uv.alarm : lim.uv.warning, 3)} V)`);
+      if (!r.v && !lim.ov && !lim.uv && lim.vmin !== null) {
+        const margin = 0.05 * (lim.vmax - lim.vmin);
+        if (v > lim.vmax - margin || v < lim.vmin + margin) flag('v', 1, 'voltage near the edge of the cell window');
+      }
+    }
+    if (t !== null) {
+      const hi = past(t, lim.ot, 1), lo = past(t, lim.ut, -1);
+      if (hi) flag('t', hi, `temperature past the over-temperature ${hi === 2 ? 'alarm' : 'warning'} (${fmt(hi === 2 ? lim.ot.alarm : lim.ot.warning, 1)} °C)`);
+      if (lo) flag('t', lo, `temperature past the under-temperature ${lo === 2 ? 'alarm' : 'warning'} (${fmt(lo === 2 ? lim.ut.alarm : lim.ut.warning, 1)} °C)`);
+    }
+    return r;
+  }
+
+  /* Where the marked limits come from, or why none are marked. */
+  function renderLimitsNote() {
+    const src = S.summary && S.summary.limits;
+    const lim = limits();
+    let text = '';
+    if (src && src.matches_writer === false) {
+      text = `No limits marked: batsim-httpd's configuration is for ${src.chemistry || '?'}, ` +
+        `the simulator runs ${src.writer_chemistry || 'another chemistry'} (set the same chemistry in both batsim.conf files).`;
+    } else if (lim) {
+      const tv = (o, d, u) => (o ? `${fmt(o.warning, d)}/${fmt(o.alarm, d)} ${u}` : '–');
+      text = `Limits from batsim-httpd's configuration${src && src.chemistry ? ' (' + src.chemistry + ')' : ''}: ` +
+        `cell ${fmt(lim.vmin, 2)}–${fmt(lim.vmax, 2)} V; warning/alarm over ${tv(lim.ov, 2, 'V')}, under ${tv(lim.uv, 2, 'V')}, ` +
+        `over ${tv(lim.ot, 1, '°C')}, under ${tv(lim.ut, 1, '°C')}.`;
+    }
+    const n = $('limits-note');
+    if (n.textContent !== text) n.textContent = text;
   }
 
   function renderModule() {
@@ -656,6 +700,7 @@
     }
     renderCellChart(cells);
     renderCellTable(cells);
+    renderLimitsNote();
   }
 
   function renderCellChart(cells) {
@@ -671,7 +716,7 @@
           labels,
           datasets: [
             { type: 'bar', label: 'Voltage (V)', data: volts, yAxisID: 'yV', backgroundColor: barColours(cells), order: 3 },
-            { type: 'line', label: 'Temperature (°C)', data: temps, yAxisID: 'yT', borderColor: '#ff9f43', backgroundColor: '#ff9f43', pointRadius: 2, borderWidth: 2, order: 1 },
+            { type: 'line', label: 'Temperature (°C)', data: temps, yAxisID: 'yT', borderColor: '#ff9f43', backgroundColor: '#ff9f43', pointBackgroundColor: tempPointStyle(cells).colour, pointBorderColor: tempPointStyle(cells).colour, pointRadius: tempPointStyle(cells).radius, borderWidth: 2, order: 1 },
             { type: 'line', label: 'SoC (%)', data: socs, yAxisID: 'yS', borderColor: '#e6edf3', backgroundColor: '#e6edf3', borderDash: [4, 3], pointRadius: 0, borderWidth: 1.5, order: 2 },
           ],
         },
@@ -693,7 +738,7 @@
                     `temperature ${fmt(num(c.temperature), 2)} °C`,
                     `soc ${fmt(num(c.soc), 2)} %`,
                     `resistance ${fmt(num(c.resistance) === null ? null : c.resistance * 1000, 4)} mΩ`,
-                  ];
+                  ].concat(cellLimitState(c, limits()).why);
                 },
               },
             },
@@ -734,6 +779,10 @@
     ch.data.datasets[0].data = volts;
     ch.data.datasets[0].backgroundColor = barColours(cells);
     ch.data.datasets[1].data = temps;
+    const tp = tempPointStyle(cells);
+    ch.data.datasets[1].pointBackgroundColor = tp.colour;
+    ch.data.datasets[1].pointBorderColor = tp.colour;
+    ch.data.datasets[1].pointRadius = tp.radius;
     ch.data.datasets[2].data = socs;
     ch.update('none');
   }
@@ -741,6 +790,7 @@
   function renderCellTable(cells) {
     const tb = $('cell-table').tBodies[0];
     if (!$('cell-details').open) { tb.dataset.dirty = '1'; return; }
+    const lim = limits();
     let iMin = -1, iMax = -1;
     cells.forEach((c, i) => {
       if (iMin < 0 || c.voltage < cells[iMin].voltage) iMin = i;
@@ -754,9 +804,16 @@
     cells.forEach((c, i) => {
       const tr = tb.rows[i];
       tr.className = i === iMin ? 'vmin' : i === iMax ? 'vmax' : '';
-      const vals = [String(i), fmt(num(c.voltage), 4), fmt(num(c.current), 2), fmt(num(c.temperature), 2),
+      const st = cellLimitState(c, lim);
+      const mark = (lvl) => (lvl === 2 ? ' ‼' : lvl === 1 ? ' !' : '');
+      const vals = [String(i), fmt(num(c.voltage), 4) + mark(st.v), fmt(num(c.current), 2), fmt(num(c.temperature), 2) + mark(st.t),
         fmt(num(c.soc), 2), fmt(num(c.resistance) === null ? null : c.resistance * 1000, 4)];
       vals.forEach((v, k) => { if (tr.cells[k].textContent !== v) tr.cells[k].textContent = v; });
+      const cls = (lvl) => (lvl === 2 ? 'lim-out' : lvl === 1 ? 'lim-near' : '');
+      tr.cells[1].className = cls(st.v);
+      tr.cells[3].className = cls(st.t);
+      const why = st.why.join('; ');
+      if (tr.title !== why) tr.title = why;
     });
     tb.dataset.dirty = '';
   }
@@ -1193,7 +1250,7 @@
   function openStream() {
     clearTimeout(S.esTimer);
     if (S.es) S.es.close();
-    const q = new URLSearchParams({ view: 'summary', rack: S.sel.rack, module: S.sel.module });
+    const q = new URLSearchParams({ view: 'summary', modules: 1, rack: S.sel.rack, module: S.sel.module });
     const es = new EventSource('updates?' + q.toString());
     S.es = es;
     S.esState = S.summary ? 'reconnecting' : 'connecting';
@@ -1278,7 +1335,7 @@
    * range) and clamp the selection to it. */
   async function refreshTopology() {
     try {
-      onSummary(await getJSON('summary'));
+      onSummary(await getJSON('summary?modules=1'));
     } catch (e) {
       if (e.status === 503) markServerStale(e);
     }
@@ -1325,7 +1382,7 @@
     refreshInfo();
     /* the topology first, so that a selection from the URL is clamped
      * before the stream is opened with it */
-    getJSON('summary').then(onSummary, (e) => {
+    getJSON('summary?modules=1').then(onSummary, (e) => {
       if (e.status === 503) markServerStale(e);
       else { S.connError = e.message; renderBanner(); }
     }).then(() => {
@@ -1336,7 +1393,6 @@
       loadModule();
       loadHistory();
       openStream();
-      gridLoop();
     });
     refreshControlState();
     setInterval(renderAge, 500);

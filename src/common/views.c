@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "views.h"
 
 static const char *const alarm_kinds[BS_ALARM_KINDS] = {
@@ -386,6 +387,53 @@ json_object *view_module(const struct bs_shm_header *h, const struct bs_meta *m,
 	if (cells)
 		json_object_object_add(o, "cells",
 				       cell_array(cells, h->cells_per_module));
+	return o;
+}
+
+json_object *view_rack_modules(const struct bs_shm_header *h,
+			       const struct bs_module *modules)
+{
+	json_object *arr = json_object_new_array_ext((int)h->modules_per_rack);
+
+	if (!arr)
+		return NULL;
+	for (uint32_t i = 0; i < h->modules_per_rack; i++) {
+		json_object *mo = json_object_new_object();
+
+		add_u64(mo, "module", i);
+		add_module_fields(mo, &modules[i]);
+		json_object_array_add(arr, mo);
+	}
+	return arr;
+}
+
+static json_object *tier_values(const double *v)
+{
+	json_object *o = json_object_new_object();
+
+	for (unsigned t = 0; t < BS_TIERS && t < 3; t++)
+		add_num(o, tiers[t], v[t], F32);
+	return o;
+}
+
+json_object *view_limits(const struct bsd_config *cfg)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	add_str(o, "source", "configuration");
+	json_object_object_add(
+	    o, "chemistry",
+	    json_object_new_string_len(
+		cfg->cell.chemistry,
+		(int)strnlen(cfg->cell.chemistry, sizeof cfg->cell.chemistry)));
+	add_num(o, "cell_voltage_min", cfg->cell.v_min, F32);
+	add_num(o, "cell_voltage_max", cfg->cell.v_max, F32);
+	json_object_object_add(o, "cell_ov", tier_values(cfg->bms.cell_ov_v));
+	json_object_object_add(o, "cell_uv", tier_values(cfg->bms.cell_uv_v));
+	json_object_object_add(o, "cell_ot", tier_values(cfg->bms.cell_ot_c));
+	json_object_object_add(o, "cell_ut", tier_values(cfg->bms.cell_ut_c));
 	return o;
 }
 

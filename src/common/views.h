@@ -28,6 +28,8 @@
 
 #include "batsim/batsim.h"
 
+struct bsd_config;
+
 /* Names of codes; "unknown" for a value out of range, never NULL. */
 const char *view_alarm_kind_name(unsigned kind); /* "cell_ov", ... */
 const char *view_tier_name(unsigned tier);	 /* "warning", ... */
@@ -73,6 +75,21 @@ json_object *view_rack_summary(const struct bs_shm_header *h, uint32_t rack,
 json_object *view_summary(const struct bs_shm_header *h,
 			  const struct bs_meta *m, const struct bs_site *s,
 			  const struct bs_rack *racks, int stale);
+
+/* Module aggregates of one rack without cells, for GET /summary?modules=1:
+ * [{"module", "voltage","current","soc","cell_voltage_min":{"value",
+ * "cell"},...,"temperature_max":{...},"contactor","alarms":[...]}] for
+ * the modules_per_rack records at modules (the same objects as the
+ * "modules" of GET /rack/{r}?cells=0). */
+json_object *view_rack_modules(const struct bs_shm_header *h,
+			       const struct bs_module *modules);
+
+/* Cell limits of a configuration (batsim-httpd's own batsim.conf, which
+ * may differ from the simulator's): {"source":"configuration",
+ * "chemistry","cell_voltage_min","cell_voltage_max","cell_ov":{"warning",
+ * "alarm","protection"},"cell_uv":{...},"cell_ot":{...},"cell_ut":{...}}
+ * (voltages in V, temperatures in degC). */
+json_object *view_limits(const struct bsd_config *cfg);
 
 /* GET /rack/{r}/module/{m}: {"rack","module","tick","time_s", module
  * aggregates when rec is not NULL, "cells":[cells_per_module cells]}

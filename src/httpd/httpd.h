@@ -124,9 +124,15 @@ enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
 enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
 			const char *ctype, char *text, size_t len);
 
-/* Summary JSON of the newest snapshot into out (cached per tick).
- * 0, or a negative BS_E* code. */
-int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta);
+/* Summary JSON of the newest snapshot into out (cached per tick), with
+ * module aggregates in every rack when modules is not 0.  0, or a
+ * negative BS_E* code. */
+int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
+		    int modules);
+
+/* A boolean query argument: NULL -> 0; "0"/"false" -> 0, "1"/"true" -> 1;
+ * -1 for anything else. */
+int hd_parse_flag(const char *s, int *out);
 
 /* Parse a decimal index "0".."4294967295"; 0 or -1. */
 int hd_parse_u32(const char *s, uint32_t *out);

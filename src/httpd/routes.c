@@ -159,20 +159,91 @@ static const char *arg(struct MHD_Connection *c, const char *key)
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
 }
 
-/* ---- summary cache: one JSON per snapshot, shared by all readers ---- */
+/* ---- summary cache: one JSON per snapshot and variant, shared by all
+ * readers ---- */
 
-static pthread_mutex_t sum_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *sum_json;
-static size_t sum_len;
-static uint64_t sum_tick, sum_gen;
-static uint64_t sum_attach;
+/* Variant 0: plain /summary; 1: with module aggregates (?modules=1). */
+static struct sum_cache {
+	pthread_mutex_t mu; /* held while building, so that a new tick is
+			       built once, not once per waiting client */
+	char *json;
+	size_t len;
+	uint64_t tick, gen, attach;
+} sum_cache[2] = {
+    {.mu = PTHREAD_MUTEX_INITIALIZER},
+    {.mu = PTHREAD_MUTEX_INITIALIZER},
+};
 
-int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
+/* The "limits" object: the httpd's configuration, flagged when its
+ * chemistry is not the writer's (the simulator may run another config). */
+static json_object *summary_limits(bs_reader *r)
+{
+	json_object *o = view_limits(hd_cfg);
+	struct bs_info info;
+
+	if (!o)
+		return NULL;
+	bs_reader_info(r, &info);
+	json_object_object_add(
+	    o, "writer_chemistry",
+	    json_object_new_string_len(
+		info.chemistry,
+		(int)strnlen(info.chemistry, sizeof info.chemistry)));
+	json_object_object_add(
+	    o, "matches_writer",
+	    json_object_new_boolean(strncmp(info.chemistry,
+					    hd_cfg->cell.chemistry,
+					    sizeof info.chemistry) == 0));
+	return o;
+}
+
+/* Build the summary of the newest snapshot (with module aggregates when
+ * modules); NULL with *rc set on failure. */
+static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
+				  int *rc)
 {
 	const struct bs_shm_header *h = bs_reader_header(r);
-	struct bs_meta m;
 	struct bs_site site;
 	struct bs_rack *racks;
+	struct bs_module *mods = NULL;
+	json_object *o = NULL, *arr;
+
+	racks = malloc((size_t)h->n_racks * sizeof *racks);
+	if (modules)
+		mods = malloc((size_t)h->n_racks * h->modules_per_rack *
+			      sizeof *mods);
+	if (!racks || (modules && !mods)) {
+		*rc = -BS_ENOMEM;
+		goto out;
+	}
+	*rc = modules ? bs_read_all(r, m, &site, racks, mods, NULL)
+		      : bs_read_site(r, m, &site, racks);
+	if (*rc)
+		goto out;
+	o = view_summary(h, m, &site, racks, 0);
+	if (!o) {
+		*rc = -BS_ENOMEM;
+		goto out;
+	}
+	json_object_object_add(o, "limits", summary_limits(r));
+	if (modules && json_object_object_get_ex(o, "racks", &arr)) {
+		for (uint32_t i = 0; i < h->n_racks; i++)
+			json_object_object_add(
+			    json_object_array_get_idx(arr, i), "modules",
+			    view_rack_modules(
+				h, mods + (size_t)i * h->modules_per_rack));
+	}
+out:
+	free(racks);
+	free(mods);
+	return o;
+}
+
+int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
+		    int modules)
+{
+	struct sum_cache *sc = &sum_cache[modules ? 1 : 0];
+	struct bs_meta m;
 	json_object *o;
 	const char *s;
 	int rc;
@@ -180,48 +251,55 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
 	rc = bs_read_site(r, &m, NULL, NULL);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&sum_mu);
-	if (sum_json && sum_attach == src_attach_seq() && sum_tick == m.tick &&
-	    sum_gen == m.generation) {
-		buf_append(out, sum_json, sum_len);
-		pthread_mutex_unlock(&sum_mu);
+	pthread_mutex_lock(&sc->mu);
+	if (sc->json && sc->attach == src_attach_seq() && sc->tick == m.tick &&
+	    sc->gen == m.generation) {
+		buf_append(out, sc->json, sc->len);
+		pthread_mutex_unlock(&sc->mu);
 		*meta = m;
 		return 0;
 	}
-	pthread_mutex_unlock(&sum_mu);
-
-	racks = malloc((size_t)h->n_racks * sizeof *racks);
-	if (!racks)
-		return -BS_ENOMEM;
-	rc = bs_read_site(r, &m, &site, racks);
-	if (rc) {
-		free(racks);
+	o = summary_build(r, modules, &m, &rc);
+	if (!o) {
+		pthread_mutex_unlock(&sc->mu);
 		return rc;
 	}
-	o = view_summary(h, &m, &site, racks, 0);
-	free(racks);
-	if (!o)
-		return -BS_ENOMEM;
 	s = view_to_string(o);
 	buf_puts(out, s);
-	pthread_mutex_lock(&sum_mu);
-	if (!sum_json || sum_attach != src_attach_seq() || m.tick != sum_tick ||
-	    m.generation != sum_gen) {
+	{
 		char *copy = strdup(s);
 
 		if (copy) {
-			free(sum_json);
-			sum_json = copy;
-			sum_len = strlen(copy);
-			sum_tick = m.tick;
-			sum_gen = m.generation;
-			sum_attach = src_attach_seq();
+			free(sc->json);
+			sc->json = copy;
+			sc->len = strlen(copy);
+			sc->tick = m.tick;
+			sc->gen = m.generation;
+			sc->attach = src_attach_seq();
 		}
 	}
-	pthread_mutex_unlock(&sum_mu);
+	pthread_mutex_unlock(&sc->mu);
 	json_object_put(o);
 	*meta = m;
 	return 0;
+}
+
+/* "modules" query argument: 0/1 into *out; -1 for another value. */
+int hd_parse_flag(const char *s, int *out)
+{
+	if (!s) {
+		*out = 0;
+		return 0;
+	}
+	if (!strcmp(s, "0") || !strcmp(s, "false")) {
+		*out = 0;
+		return 0;
+	}
+	if (!strcmp(s, "1") || !strcmp(s, "true")) {
+		*out = 1;
+		return 0;
+	}
+	return -1;
 }
 
 /* ---- REST ---- */
@@ -261,14 +339,21 @@ static enum MHD_Result get_summary(struct MHD_Connection *c)
 	enum MHD_Result ret = MHD_NO;
 	struct buf b = {0};
 	struct bs_meta m;
-	bs_reader *r = live_reader(c, &ret);
-	int rc;
+	const char *mo = arg(c, "modules");
+	bs_reader *r;
+	int rc, modules;
 
+	if (hd_parse_flag(mo, &modules))
+		return hd_error(c, 400,
+				"modules='%.40s': use modules=0 or "
+				"modules=1",
+				mo);
+	r = live_reader(c, &ret);
 	if (!r) {
 		src_release();
 		return ret;
 	}
-	rc = hd_summary_json(r, &b, &m);
+	rc = hd_summary_json(r, &b, &m, modules);
 	src_release();
 	if (rc) {
 		buf_free(&b);

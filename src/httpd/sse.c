@@ -35,6 +35,7 @@
 
 struct sse_client {
 	int want_summary;
+	int want_modules; /* summary events carry module aggregates */
 	int want_module;
 	uint32_t rack, module;
 	int64_t interval_ns;
@@ -117,7 +118,8 @@ static void sse_fill(struct sse_client *cl)
 			int ok = 1;
 
 			if (cl->want_summary) {
-				if (hd_summary_json(r, &sb, &m) == 0)
+				if (hd_summary_json(r, &sb, &m,
+						    cl->want_modules) == 0)
 					json_event(&cl->out, "summary", m.tick,
 						   1, sb.p, sb.len);
 				else
@@ -244,6 +246,7 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 {
 	const char *rk = arg(c, "rack"), *md = arg(c, "module");
 	const char *view = arg(c, "view"), *iv = arg(c, "interval_ms");
+	const char *mo = arg(c, "modules");
 	const char *last =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
 	unsigned period = src_period_ms();
@@ -275,6 +278,11 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 					"non-negative integers");
 		}
 		cl->want_module = 1;
+	}
+	if (hd_parse_flag(mo, &cl->want_modules)) {
+		free(cl);
+		return hd_error(
+		    c, 400, "modules='%.40s': use modules=0 or modules=1", mo);
 	}
 	if (!cl->want_module && !cl->want_summary)
 		cl->want_summary = 1; /* a bare /updates streams the site */

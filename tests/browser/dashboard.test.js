@@ -76,6 +76,8 @@ function freePort() {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'batsim-browser-'));
 const shmName = `/batsim-browser-${process.pid}`;
 const conf = path.join(tmp, 'batsim.conf');
+const confHttpd = path.join(tmp, 'httpd.conf');
+const OT_WARN_C = 10, OT_ALARM_C = 12; /* the cells are at about 25 degC */
 const tokenFile = path.join(tmp, 'token');
 const procs = {};
 
@@ -151,7 +153,12 @@ async function setup() {
     if (r.status !== 0) throw new Error(`batsim-init --config ${conf} failed (${r.status}): ${r.stderr}`);
   }
   startWriter();
-  startProc('httpd', bin('src/httpd/batsim-httpd'), ['--config', conf]);
+  /* The server's own configuration: the same file plus over-temperature
+   * thresholds below the cells' temperature, so that the limits it
+   * publishes (and the page marks) differ from the simulator's BMS, which
+   * raises no alarm. */
+  fs.writeFileSync(confHttpd, fs.readFileSync(conf, 'utf8') + `bms_cell_ot_c = ${OT_WARN_C}, ${OT_ALARM_C}, 90\n`);
+  startProc('httpd', bin('src/httpd/batsim-httpd'), ['--config', confHttpd]);
   await waitFor(async () => {
     for (const n of ['writer', 'httpd']) if (procs[n].exitInfo) throw new Error(`${n} exited (${JSON.stringify(procs[n].exitInfo)}):\n${logTail(n, 20)}`);
     const r = await getJSON('/healthz').catch(() => null);
@@ -198,8 +205,10 @@ async function runPage(ctx) {
   const streams = { started: [], ended: 0 };
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push({ phase, text: m.text() }); });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  const requested = [];
   page.on('request', (r) => {
     const u = r.url();
+    requested.push(u);
     if (!u.startsWith(base + '/')) foreign.push(u);
     if (u.includes('/updates')) streams.started.push(u);
   });
@@ -231,6 +240,20 @@ async function runPage(ctx) {
   ok(consoleErrors.length === 0, 'no console errors on load', consoleErrors.map((e) => e.text).join('\n'));
   ok(failed.length === 0 && badStatus.length === 0, 'no failed requests on load', failed.concat(badStatus).map((e) => e.text).join('\n'));
   ok(foreign.length === 0, 'no request leaves the origin', foreign.join('\n'));
+  /* the grid comes from the summary stream's module aggregates, not from
+   * one request per rack */
+  ok(requested.filter((u) => /\/rack\/\d+(\?|$)/.test(u)).length === 0, 'the grid polls no /rack/R', requested.filter((u) => /\/rack\/\d+(\?|$)/.test(u)).slice(0, 3).join('\n'));
+  ok(streams.started.length > 0 && /[?&]modules=1/.test(streams.started[0]), 'the stream asks for module aggregates (modules=1)', streams.started.join('\n'));
+  const gridVsState = await S(() => {
+    const st = window.batsimDashboard.state.summary, bad = [];
+    for (const t of document.querySelectorAll('#grid .tile')) {
+      const m = st.racks[+t.dataset.rack].modules[+t.dataset.module];
+      const want = m.soc.toFixed(1) + (m.alarms.length ? '!' : '');
+      if (t.textContent !== want) bad.push(`${t.dataset.rack}/${t.dataset.module}: ${t.textContent} != ${want}`);
+    }
+    return bad;
+  });
+  ok(gridVsState.length === 0, 'every tile shows its module\'s SoC from the last summary event', gridVsState.slice(0, 4).join('\n'));
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
 
@@ -265,6 +288,30 @@ async function runPage(ctx) {
     ok(shown.rows.length === CELLS && shown.rows[5][1] === rest.cells[5].voltage.toFixed(4) &&
        shown.rows[5][5] === (rest.cells[5].resistance * 1000).toFixed(4), 'the cell table shows the same values', JSON.stringify(shown.rows[5]));
   }
+  /* limits: the server's configuration puts the over-temperature alarm
+   * below the cells' temperature, so every temperature point and table
+   * cell is marked; the voltages are inside the default limits */
+  if (WRITER !== 'testwriter') {
+    const lim = await S(() => {
+      const ch = Chart.getChart('cell-chart'), ds = ch.data.datasets;
+      return {
+        note: document.getElementById('limits-note').textContent,
+        limits: window.batsimDashboard.state.summary.limits,
+        radius: ds[1].pointRadius, colour: ds[1].pointBackgroundColor,
+        tempCls: [...document.querySelectorAll('#cell-table tbody tr')].map((tr) => tr.cells[3].className),
+        voltCls: [...document.querySelectorAll('#cell-table tbody tr')].map((tr) => tr.cells[1].className),
+        temps: ds[1].data,
+      };
+    });
+    ok(lim.limits && lim.limits.matches_writer === true && lim.limits.cell_ot.alarm === OT_ALARM_C,
+      'summary.limits come from the server\'s configuration', JSON.stringify(lim.limits));
+    ok(/Limits from batsim-httpd's configuration/.test(lim.note) && lim.note.includes(`${OT_WARN_C.toFixed(1)}/${OT_ALARM_C.toFixed(1)} °C`),
+      'the page says where the limits come from', lim.note);
+    ok(lim.temps.every((t) => t > OT_ALARM_C) && Array.isArray(lim.radius) && lim.radius.every((r) => r === 5) &&
+       lim.colour.every((c) => c === '#f85149'), 'temperatures past the alarm threshold are large red points', JSON.stringify(lim.colour.slice(0, 3)));
+    ok(lim.tempCls.length === CELLS && lim.tempCls.every((c) => c === 'lim-out') && lim.voltCls.every((c) => c === ''),
+      'the cell table marks the temperatures, not the voltages', JSON.stringify({ t: lim.tempCls.slice(0, 3), v: lim.voltCls.slice(0, 3) }));
+  }
   /* the tooltip lists every field of the hovered cell */
   const box = await page.locator('#cell-chart').boundingBox();
   const area = await S(() => { const a = Chart.getChart('cell-chart').chartArea; return { left: a.left, right: a.right, top: a.top, bottom: a.bottom }; });
@@ -272,6 +319,9 @@ async function runPage(ctx) {
   const tip = await waitFor(() => S(() => { const t = Chart.getChart('cell-chart').tooltip; return t.opacity > 0 && t.body && t.body.length ? { title: t.title, lines: t.body.flatMap((b) => b.lines) } : null; }), 3000, 'the chart tooltip');
   ok(/cell 7/.test(tip.title.join(' ')) && ['voltage', 'current', 'temperature', 'soc', 'resistance'].every((f) => tip.lines.some((l) => l.startsWith(f))),
     'hovering a bar shows every field of the cell', JSON.stringify(tip));
+  if (WRITER !== 'testwriter') {
+    ok(tip.lines.some((l) => l.startsWith('temperature past the over-temperature alarm')), 'the tooltip says which limit the cell is past', JSON.stringify(tip.lines));
+  }
 
   /* 3. values change between two updates */
   const before = await S(() => ({ tick: window.batsimDashboard.state.moduleData.tick, d: Chart.getChart('cell-chart').data.datasets.map((x) => x.data.slice()), htick: document.getElementById('k-tick').textContent }));

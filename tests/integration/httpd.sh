@@ -98,6 +98,8 @@ cat >"$tmp/conf" <<EOF
 http_stale_ms = 600
 http_max_per_ip = 64
 http_history_s = 60
+v_max = 3.6
+bms_cell_ot_c = 40, 45, 50
 EOF
 
 # ---- no segment yet ----
@@ -140,6 +142,39 @@ json 'all(k in d["site"] for k in ("voltage","current","power","soc","energy_out
 json '0 <= d["site"]["soc"] <= 100 and d["site"]["soc"] > 1' "/summary: soc is a percentage"
 json 'all(set(("module","cell","value")) <= set(r["cell_voltage_min"]) and r["contactor"] in ("closed","open") and isinstance(r["alarms"], list) for r in d["racks"])' \
 	"/summary: rack extremes with location, contactor, alarms"
+json 'all("modules" not in r for r in d["racks"])' "/summary: no module aggregates by default"
+json 'd["limits"]["cell_voltage_max"] == 3.6 and d["limits"]["cell_voltage_min"] == 2.5 and d["limits"]["cell_ot"] == {"warning": 40, "alarm": 45, "protection": 50} and d["limits"]["cell_uv"]["warning"] == 3' \
+	"/summary: limits from the server's configuration"
+json 'd["limits"]["chemistry"] == "lfp280" and d["limits"]["writer_chemistry"] == "test" and d["limits"]["matches_writer"] is False' \
+	"/summary: limits say the writer's chemistry differs"
+
+get "$(url '/summary?modules=1')"
+status 200 "/summary?modules=1"
+json 'all(len(r["modules"]) == 4 and [m["module"] for m in r["modules"]] == [0, 1, 2, 3] for r in d["racks"])' \
+	"/summary?modules=1: every rack has its modules"
+json 'all(set(("voltage","current","soc","cell_voltage_min","cell_voltage_max","temperature_min","temperature_max","contactor","alarms")) <= set(m) and "cells" not in m for r in d["racks"] for m in r["modules"])' \
+	"/summary?modules=1: module aggregates without cells"
+# One snapshot: each rack's extremes are its modules' extremes, at the
+# same place, and its voltage is the sum of the module voltages.
+json 'all(r["cell_voltage_min"]["value"] == min(m["cell_voltage_min"]["value"] for m in r["modules"]) and r["modules"][r["cell_voltage_min"]["module"]]["cell_voltage_min"]["value"] == r["cell_voltage_min"]["value"] and r["temperature_max"]["value"] == max(m["temperature_max"]["value"] for m in r["modules"]) and abs(r["voltage"] - sum(m["voltage"] for m in r["modules"])) < 1e-3 for r in d["racks"])' \
+	"/summary?modules=1: rack and module aggregates from one snapshot"
+cp "$tmp/body" "$tmp/summary-modules"
+get "$(url '/rack/2?cells=0')"
+if "$PY" - "$tmp/summary-modules" "$tmp/body" <<'EOF2'
+import json, sys
+s = json.load(open(sys.argv[1])); r = json.load(open(sys.argv[2]))
+# same tick: identical objects; else at least the same shape
+mods = s["racks"][2]["modules"]
+if s["tick"] == r["tick"]:
+    assert mods == r["modules"], (mods, r["modules"])
+else:
+    assert [sorted(m) for m in mods] == [sorted(m) for m in r["modules"]]
+EOF2
+then ok "/summary?modules=1: the same module objects as /rack/2?cells=0"
+else notok "/summary?modules=1 differs from /rack/2?cells=0"; fi
+get "$(url '/summary?modules=yes')"
+status 400 "/summary?modules=yes"
+json '"modules=0 or modules=1" in d["error"]' "bad modules value: the message gives the form"
 
 get "$(url /rack/1)"
 status 200 "/rack/1"
@@ -227,6 +262,16 @@ print("events", len(events), "ids", ids)
 EOF
 if [ $? = 0 ]; then ok "SSE: >= 3 increasing ids, summary and module events on one stream"
 else notok "SSE stream"; show "$tmp/sse.check" "$tmp/sse"; fi
+curl -sN --max-time 1 "$(url '/updates?view=summary&modules=1')" >"$tmp/ssem" 2>/dev/null
+if "$PY" - "$tmp/ssem" <<'EOF2'
+import json, sys
+data = [json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("data: ")]
+assert data and all(len(r["modules"]) == 4 for d in data for r in d["racks"]), data[:1]
+EOF2
+then ok "SSE ?modules=1: summary events carry the modules"
+else notok "SSE ?modules=1"; show "$tmp/ssem"; fi
+get "$(url '/updates?modules=2')"
+status 400 "SSE modules=2"
 get "$(url /healthz)"
 status 200 "server healthy after SSE clients disconnected"
 tick=$(curl -s "$(url /rack/0/module/0)" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['tick'])")
