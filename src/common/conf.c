@@ -536,7 +536,7 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 	}
 	if (!strcmp(key, "http_listen")) {
 		char buf[CFG_LINE_MAX];
-		char list[8][64];
+		char list[8][64] = { { 0 } };
 		unsigned n = 0;
 		char *save = NULL;
 
