@@ -15,3 +15,8 @@ tests_integration_bsd_peek_SOURCES = tests/integration/bsd-peek.c
 tests_integration_bsd_peek_LDADD = src/lib/libbatsim.la
 TESTS += tests/integration/batsimd.sh
 EXTRA_DIST += tests/integration/batsimd.sh
+
+# the model against an independent integrator (python3, standard library)
+TESTS += tests/integration/trace-check.sh
+EXTRA_DIST += tests/integration/trace-check.sh \
+	tests/integration/trace-check.py
