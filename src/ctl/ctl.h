@@ -29,6 +29,7 @@ struct ctl {
 	/* global */
 	const char *name;   /* segment */
 	const char *socket; /* control socket */
+	const char *config; /* --config FILE, or NULL */
 	int json, csv;
 	uint64_t max_age_ms;
 	int64_t interval_ms; /* watch; -1 = the publish period */

@@ -16,9 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "batsim/batsim.h"
+#include "conf.h"
 #include "ctl.h"
 #include "log.h"
+
+#define DEFAULT_CONFIG SYSCONFDIR "/batsim/batsim.conf"
 
 static void usage(FILE *f)
 {
@@ -58,6 +63,9 @@ static void usage(FILE *f)
 		"                               N faster, 0 flat out)\n"
 		"\n"
 		"Options:\n"
+		"  -c, --config FILE       take shm_name and control_socket "
+		"from FILE\n"
+		"                          (default %s when it exists)\n"
 		"  -n, --name NAME         shm segment (default %s)\n"
 		"  -S, --socket PATH       control socket (default %s)\n"
 		"  -j, --json              print JSON (the HTTP API's "
@@ -76,8 +84,10 @@ static void usage(FILE *f)
 		"running,\n"
 		"4 bad segment, 5 batsimd unreachable, 6 command refused, 7 "
 		"other.\n"
-		"See batsimctl(1).\n",
-		BS_DEFAULT_NAME, BS_DEFAULT_CONTROL_SOCKET);
+		"Options win over BATSIM_SHM_NAME and BATSIM_CONTROL_SOCKET, "
+		"which win\n"
+		"over the configuration file.  See batsimctl(1).\n",
+		DEFAULT_CONFIG, BS_DEFAULT_NAME, BS_DEFAULT_CONTROL_SOCKET);
 }
 
 void ctl_error(const struct ctl *c, const char *fmt, ...)
@@ -157,6 +167,7 @@ enum {
 	O_JSON = 'j',
 	O_HELP = 'h',
 	O_VERSION = 'V',
+	O_CONFIG = 'c',
 	O_CSV = 256,
 	O_MAXAGE,
 	O_INTERVAL,
@@ -173,6 +184,7 @@ enum {
 };
 
 static const struct option longopts[] = {
+    {"config", required_argument, NULL, O_CONFIG},
     {"name", required_argument, NULL, O_NAME},
     {"socket", required_argument, NULL, O_SOCKET},
     {"json", no_argument, NULL, O_JSON},
@@ -213,6 +225,9 @@ static int apply_option(struct ctl *c, int id, const char *optname,
 		return 0;
 	case O_SOCKET:
 		c->socket = arg;
+		return 0;
+	case O_CONFIG:
+		c->config = arg;
 		return 0;
 	case O_JSON:
 		c->json = 1;
@@ -326,7 +341,7 @@ static int scan_rest(struct ctl *c, int argc, char **argv, int i)
 		}
 		if (a[1] != '-') {
 			/* short options, one per word */
-			static const char shorts[] = "nSjhV";
+			static const char shorts[] = "cnSjhV";
 
 			if (a[2] || !strchr(shorts, a[1]))
 				return bad_usage("unknown option '%s'", a);
@@ -364,6 +379,45 @@ static int scan_rest(struct ctl *c, int argc, char **argv, int i)
 	return 0;
 }
 
+/* shm_name and control_socket from --config FILE, or from the default
+ * file when it exists, for what options and environment left unset.  0,
+ * or an exit status. */
+static int load_config(struct ctl *c)
+{
+	static struct bsd_config cfg;
+	const char *path = c->config;
+	char err[512];
+
+	if (!path) {
+		if (c->name && c->socket)
+			return 0; /* nothing to take from it */
+		if (access(DEFAULT_CONFIG, F_OK))
+			return 0;
+		if (access(DEFAULT_CONFIG, R_OK)) {
+			/* e.g. mode 0640 root:batsim and a user outside
+			 * the group: the defaults may still be right. */
+			fprintf(stderr,
+				"batsimctl: warning: cannot read %s (%s): "
+				"using the default segment and socket; give "
+				"--config, --name or --socket\n",
+				DEFAULT_CONFIG, strerror(errno));
+			return 0;
+		}
+		path = DEFAULT_CONFIG;
+	}
+	cfg_defaults(&cfg);
+	if (cfg_load(&cfg, path, err, sizeof err)) {
+		/* cfg_load's message names the file and the fix */
+		fprintf(stderr, "batsimctl: error: %s\n", err);
+		return CTL_EX_USAGE;
+	}
+	if (!c->name)
+		c->name = cfg.shm_name;
+	if (!c->socket)
+		c->socket = cfg.control_socket;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c = {
@@ -383,7 +437,7 @@ int main(int argc, char **argv)
 	log_init(argv[0], LOG_INFO);
 	/* '+': stop at the first word that is not an option (the command),
 	 * so getopt never permutes "-250kW" in front of it. */
-	while ((opt = getopt_long(argc, argv, "+n:S:jhV", longopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "+c:n:S:jhV", longopts, NULL)) !=
 	       -1) {
 		if (opt == '?')
 			return bad_usage("see the options above");
@@ -395,13 +449,17 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? CTL_EX_OK : rc;
 
-	/* Options win over the environment, which wins over the defaults. */
+	/* Options win over the environment, which wins over the
+	 * configuration file, which wins over the defaults. */
 	if (!c.name && (env = getenv("BATSIM_SHM_NAME")) && *env)
 		c.name = env;
-	if (!c.name)
-		c.name = BS_DEFAULT_NAME;
 	if (!c.socket && (env = getenv("BATSIM_CONTROL_SOCKET")) && *env)
 		c.socket = env;
+	rc = load_config(&c);
+	if (rc)
+		return rc;
+	if (!c.name)
+		c.name = BS_DEFAULT_NAME;
 	if (!c.socket)
 		c.socket = BS_DEFAULT_CONTROL_SOCKET;
 	if (c.json && c.csv)

@@ -166,6 +166,16 @@ before=$(nlog)
 BATSIM_CONTROL_SOCKET=$SOCK "$CTL" alarm reset >/dev/null 2>&1 && [ "$(nlog)" = $((before + 1)) ] \
 	&& ok "BATSIM_CONTROL_SOCKET is used" || notok "BATSIM_CONTROL_SOCKET not used"
 
+# the configuration file names the socket; the environment wins over it
+printf 'control_socket = %s\n' "$SOCK" >"$tmp/ctl.conf"
+before=$(nlog)
+"$CTL" --config "$tmp/ctl.conf" alarm reset >/dev/null 2>&1 && [ "$(nlog)" = $((before + 1)) ] \
+	&& ok "--config: control_socket from the file" || notok "--config: control_socket not used"
+BATSIM_CONTROL_SOCKET=$tmp/nothing.sock "$CTL" --config "$tmp/ctl.conf" alarm reset >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 5 ] && grep -q "nothing.sock" "$tmp/err" && ok "BATSIM_CONTROL_SOCKET wins over --config (exit 5)" \
+	|| notok "BATSIM_CONTROL_SOCKET over --config: exit $rc"
+
 # a server that never answers, answers garbage, or hangs up
 start_fake silent
 expect 5 "silent server: timeout" -- "$CTL" --socket "$SOCK" --timeout-ms 300 alarm reset

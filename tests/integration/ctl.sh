@@ -69,6 +69,25 @@ expect 2 "show without a segment" -- "$CTL" --name $N show summary
 BATSIM_SHM_NAME=$N expect 2 "BATSIM_SHM_NAME is used" -- "$CTL" status
 has "$tmp/err" "$N" "BATSIM_SHM_NAME names the segment"
 
+# --config: shm_name from the file; the environment and options win
+printf '# test\nshm_name = %s-conf\nracks = 2\n' "$N" >"$tmp/batsim.conf"
+expect 2 "--config FILE status" -- "$CTL" --config "$tmp/batsim.conf" status
+has "$tmp/err" "$N-conf" "--config: shm_name comes from the file"
+expect 2 "status --config FILE (option after the command)" -- "$CTL" status --config "$tmp/batsim.conf"
+has "$tmp/err" "$N-conf" "--config after the command"
+expect 2 "-c FILE" -- "$CTL" -c "$tmp/batsim.conf" show summary
+has "$tmp/err" "$N-conf" "-c: shm_name comes from the file"
+BATSIM_SHM_NAME=$N-env expect 2 "BATSIM_SHM_NAME over --config" -- "$CTL" --config "$tmp/batsim.conf" status
+has "$tmp/err" "$N-env" "the environment wins over the file"
+BATSIM_SHM_NAME=$N-env expect 2 "--name over both" -- "$CTL" --config "$tmp/batsim.conf" --name $N-opt status
+has "$tmp/err" "$N-opt" "--name wins over the environment and the file"
+expect 1 "--config with a missing file" -- "$CTL" --config "$tmp/missing.conf" status
+has "$tmp/err" "missing.conf" "missing --config: names the file"
+printf 'shm_name = /x\nno_such_key = 1\n' >"$tmp/bad.conf"
+expect 1 "--config with an unknown key" -- "$CTL" --config "$tmp/bad.conf" status
+has "$tmp/err" "no_such_key" "bad --config: names the key"
+expect 1 "--config without a value" -- "$CTL" status --config
+
 # a segment with no writer yet: status prints it, marked, exit 3
 "$INIT" --name $N --topology 3x4x5 >/dev/null 2>&1
 expect 3 "status before any writer" -- "$CTL" --name $N status
