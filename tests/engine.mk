@@ -15,6 +15,15 @@ tests_unit_test_backends_CPPFLAGS = $(ENGINE_TEST_CPPFLAGS)
 tests_unit_test_backends_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_backends_LDADD = $(ENGINE_LIBS) $(CHECK_LIBS)
 
+# a site of 1,048,576 cells is created, stepped and published once
+# (hand-written TAP, no Check)
+check_PROGRAMS += tests/unit/test_engine_scale
+TESTS += tests/unit/test_engine_scale
+tests_unit_test_engine_scale_SOURCES = tests/unit/test_engine_scale.c \
+	tests/unit/test_engine_cfg.h
+tests_unit_test_engine_scale_CPPFLAGS = $(ENGINE_TEST_CPPFLAGS)
+tests_unit_test_engine_scale_LDADD = $(ENGINE_LIBS)
+
 # benchmark (not a test: prints figures, asserts nothing about speed)
 noinst_PROGRAMS += tests/bench/bench_engine
 tests_bench_bench_engine_SOURCES = tests/bench/bench_engine.c \
