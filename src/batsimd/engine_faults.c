@@ -91,20 +91,42 @@ void faults_apply(struct engine *e)
 		eng_rin_thermal(e);
 }
 
-/* Set (capture the present true value) or release stuck sensors. */
+/* Is cell (r, m, c) covered by an active stuck fault on quantity q? */
+static int stuck_elsewhere(const struct engine *e, uint32_t q, uint32_t r,
+			   uint32_t m, uint32_t c)
+{
+	for (unsigned k = 0; k < e->n_faults; k++) {
+		const struct eng_fault *g = &e->faults[k].f;
+		if (g->kind == BS_FAULT_SENSOR_STUCK && g->quantity == q &&
+		    in_scope(g, r, m, c))
+			return 1;
+	}
+	return 0;
+}
+
+/* Set or release the stuck sensors of f's scope.  Set: a sensor that is
+ * not stuck yet freezes at the present true value (one already stuck by
+ * an overlapping fault keeps its frozen value).  Release (f already
+ * removed from the list): only where no other stuck fault on the same
+ * quantity still covers the cell. */
 static void stuck_set(struct engine *e, const struct eng_fault *f, int on)
 {
 	const double *t = eng_tcur(e);
 	uint32_t r = (uint32_t)f->rack;
+	float *stuck = f->quantity == 0 ? e->a.sv_stuck : e->a.st_stuck;
 	for (uint32_t m = 0; m < e->M; m++)
 		for (uint32_t c = 0; c < e->C; c++) {
 			size_t i = ((size_t)r * e->M + m) * e->C + c;
 			if (!in_scope(f, r, m, c))
 				continue;
-			if (f->quantity == 0)
-				e->a.sv_stuck[i] = on ? (float)e->a.v[i] : NAN;
-			else
-				e->a.st_stuck[i] = on ? (float)t[i] : NAN;
+			if (on) {
+				if (stuck[i] == stuck[i]) /* not NaN */
+					continue;
+				stuck[i] = f->quantity == 0 ? (float)e->a.v[i]
+							    : (float)t[i];
+			} else if (!stuck_elsewhere(e, f->quantity, r, m, c)) {
+				stuck[i] = NAN;
+			}
 		}
 }
 
@@ -266,9 +288,10 @@ int engine_fault_clear(engine *e, const struct eng_fault *f, char *err,
 		return -1;
 	for (k = 0; k < e->n_faults;) {
 		if (same_place(&e->faults[k].f, f)) {
-			if (f->kind == BS_FAULT_SENSOR_STUCK)
-				stuck_set(e, &e->faults[k].f, 0);
+			struct eng_fault gone = e->faults[k].f;
 			e->faults[k] = e->faults[--e->n_faults];
+			if (gone.kind == BS_FAULT_SENSOR_STUCK)
+				stuck_set(e, &gone, 0);
 			found++;
 		} else {
 			k++;

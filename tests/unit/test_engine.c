@@ -512,6 +512,60 @@ START_TEST(fault_sensor)
 }
 END_TEST
 
+/* Overlapping stuck sensors: clearing one fault releases only the
+ * sensors that no other stuck fault (same quantity) covers, and a sensor
+ * already stuck keeps the value it froze at. */
+START_TEST(fault_sensor_overlap)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	struct bs_cell t1, t3;
+	struct eng_fault rack = {BS_FAULT_SENSOR_STUCK, 0, -1, -1, 0.0, 0};
+	struct eng_fault cell = {BS_FAULT_SENSOR_STUCK, 0, 0, 1, 0.0, 0};
+	struct eng_fault temp = {BS_FAULT_SENSOR_STUCK, 0, 0, 3, 0.0, 1};
+	char err[200];
+	float v1, v3;
+	tcfg(&c, 1, 2, 4);
+	c.dt_s = 10.0;
+	c.setpoint_a = 140.0;
+	e = mk(&c);
+	view_alloc(&w, &c);
+	engine_step(e, 10);
+	/* cell 1 stuck first, the whole rack later */
+	ck_assert_int_eq(engine_fault_inject(e, &cell, err, sizeof(err)), 0);
+	engine_fill(e, &w.v);
+	v1 = w.v.cells[1].voltage;
+	engine_step(e, 60);
+	ck_assert_int_eq(engine_fault_inject(e, &rack, err, sizeof(err)), 0);
+	ck_assert_int_eq(engine_fault_inject(e, &temp, err, sizeof(err)), 0);
+	engine_fill(e, &w.v);
+	v3 = w.v.cells[3].voltage;
+	ck_assert_float_eq(w.v.cells[1].voltage, v1); /* kept its value */
+	ck_assert_float_ne(v3, v1);
+	engine_step(e, 60);
+	/* clear the cell fault: cell 1 is still covered by the rack one */
+	ck_assert_int_eq(engine_fault_clear(e, &cell, err, sizeof(err)), 0);
+	engine_fill(e, &w.v);
+	engine_cell(e, 0, 0, 1, &t1);
+	ck_assert_float_eq(w.v.cells[1].voltage, v1);
+	ck_assert_double_gt(fabs(t1.voltage - v1), 1e-4);
+	ck_assert_float_eq(w.v.cells[3].voltage, v3);
+	/* a stuck temperature does not hold a voltage sensor: clearing the
+	 * rack releases every voltage sensor */
+	ck_assert_int_eq(engine_fault_clear(e, &rack, err, sizeof(err)), 0);
+	engine_fill(e, &w.v);
+	engine_cell(e, 0, 0, 3, &t3);
+	ck_assert_float_eq(w.v.cells[3].voltage, t3.voltage);
+	engine_cell(e, 0, 0, 1, &t1);
+	ck_assert_float_eq(w.v.cells[1].voltage, t1.voltage);
+	/* and the temperature one is still stuck */
+	ck_assert_uint_eq(engine_faults(e, NULL, 0), 1);
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
 START_TEST(fault_open)
 {
 	struct bsd_config c;
@@ -902,6 +956,7 @@ static Suite *suite(void)
 	tcase_add_test(t, fault_fade);
 	tcase_add_test(t, fault_cooling);
 	tcase_add_test(t, fault_sensor);
+	tcase_add_test(t, fault_sensor_overlap);
 	tcase_add_test(t, fault_open);
 	tcase_add_test(t, fault_runaway);
 	tcase_add_test(t, fault_errors);
