@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,53 @@ static enum MHD_Result forward(struct MHD_Connection *c, json_object *req)
 	return hd_json(c, 400, o);
 }
 
+/* 1 when a ' appears outside a JSON string: json-c 0.16 takes
+ * single-quoted strings even in strict mode. */
+static int single_quote(const char *p, size_t n)
+{
+	int in_str = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (in_str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in_str = 0;
+		} else if (p[i] == '"') {
+			in_str = 1;
+		} else if (p[i] == '\'') {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* 1 when every number in o is finite (1e999 parses as infinity, which
+ * batsimd could not read back). */
+static int finite_numbers(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!finite_numbers(json_object_array_get_idx(o, i)))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(o, key, val)
+		{
+			(void)key;
+			if (!finite_numbers(val))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
 enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 			   const char *sub, const char *method)
 {
@@ -218,30 +266,13 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 		json_object *o = json_object_new_object();
 		const char *allow =
 		    !strcmp(routes[i].method, "GET") ? "GET, HEAD" : "POST";
-		struct MHD_Response *resp;
-		char *copy;
 
 		snprintf(msg, sizeof msg,
-			 "method %s not allowed on /control%s: use %s", method,
-			 sub, allow);
+			 "method %.40s not allowed on /control%s: use %s",
+			 method, sub, allow);
 		json_object_object_add(o, "error", json_object_new_string(msg));
 		json_object_object_add(o, "status", json_object_new_int(405));
-		copy = strdup(view_to_string(o));
-		json_object_put(o);
-		if (!copy)
-			return MHD_NO;
-		resp = MHD_create_response_from_buffer(strlen(copy), copy,
-						       MHD_RESPMEM_MUST_FREE);
-		if (!resp) {
-			free(copy);
-			return MHD_NO;
-		}
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"application/json");
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-		ret = MHD_queue_response(c, 405, resp);
-		MHD_destroy_response(resp);
-		return ret;
+		return hd_json_header(c, 405, o, MHD_HTTP_HEADER_ALLOW, allow);
 	}
 	if (authorise(c, &ret))
 		return ret;
@@ -249,11 +280,16 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 	if (rq->body_len) {
 		struct json_tokener *tk = json_tokener_new();
 		enum json_tokener_error err;
+		size_t end;
 
 		if (!tk)
 			return hd_error(c, 500, "out of memory");
+		/* Strict: no single quotes, trailing commas or other
+		 * extensions of json-c's default mode. */
+		json_tokener_set_flags(tk, JSON_TOKENER_STRICT);
 		req = json_tokener_parse_ex(tk, rq->body, (int)rq->body_len);
 		err = json_tokener_get_error(tk);
+		end = json_tokener_get_parse_end(tk);
 		json_tokener_free(tk);
 		if (!req || err != json_tokener_success) {
 			json_object_put(req);
@@ -262,7 +298,35 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 			    "the request body is not valid JSON (%s): "
 			    "send one JSON object, see "
 			    "batsim-httpd(8)",
-			    json_tokener_error_desc(err));
+			    err == json_tokener_continue
+				? "it ends too early"
+				: json_tokener_error_desc(err));
+		}
+		/* One value, then only white space: "{...} garbage" or
+		 * "{...}{...}" is an error, not the first object. */
+		while (end < rq->body_len && strchr(" \t\r\n", rq->body[end]) &&
+		       rq->body[end] != '\0')
+			end++;
+		if (end < rq->body_len) {
+			json_object_put(req);
+			return hd_error(c, 400,
+					"the request body has data after its "
+					"JSON object (at byte %zu): send one "
+					"JSON object",
+					end);
+		}
+		if (single_quote(rq->body, rq->body_len)) {
+			json_object_put(req);
+			return hd_error(c, 400,
+					"the request body is not valid JSON: "
+					"strings take double quotes");
+		}
+		if (!finite_numbers(req)) {
+			json_object_put(req);
+			return hd_error(c, 400,
+					"the request body has a number out of "
+					"range (not finite): use ordinary "
+					"numbers");
 		}
 		if (!json_object_is_type(req, json_type_object)) {
 			json_object_put(req);

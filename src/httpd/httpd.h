@@ -102,6 +102,7 @@ struct hd_req {
 	char *body;
 	size_t body_len;
 	int too_large;
+	int has_nul; /* "%00" in the request target */
 };
 
 enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -115,6 +116,12 @@ void hd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* Queue a response; hd_json consumes obj. */
 enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
 			json_object *obj);
+/* hd_json with one more response header (e.g. Allow). */
+enum MHD_Result hd_json_header(struct MHD_Connection *c, unsigned status,
+			       json_object *obj, const char *header,
+			       const char *value);
+/* Replace every byte of s[0..n) that is not part of valid UTF-8 by '?'. */
+void hd_utf8_scrub(char *s, size_t n);
 enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
 			 const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

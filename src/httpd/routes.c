@@ -52,9 +52,56 @@ enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
 	return queue(c, status, resp);
 }
 
-enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
-			json_object *obj)
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
 {
+	size_t len;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+void hd_utf8_scrub(char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+
+		if (k == 0) {
+			s[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+}
+
+enum MHD_Result hd_json_header(struct MHD_Connection *c, unsigned status,
+			       json_object *obj, const char *header,
+			       const char *value)
+{
+	struct MHD_Response *resp;
 	const char *s;
 	char *copy;
 	size_t len;
@@ -66,11 +113,36 @@ enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
 	copy = malloc(len + 2);
 	if (copy) {
 		memcpy(copy, s, len);
+		/* json-c copies strings as they are: request text echoed in
+		 * a message (a path, a method) may not be UTF-8, which
+		 * would make the whole answer invalid JSON. */
+		hd_utf8_scrub(copy, len);
 		copy[len++] = '\n';
 		copy[len] = '\0';
 	}
 	json_object_put(obj);
-	return hd_text(c, status, "application/json", copy, len);
+	if (!header)
+		return hd_text(c, status, "application/json", copy, len);
+	if (!copy)
+		return MHD_NO;
+	resp =
+	    MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(copy);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	MHD_add_response_header(resp, header, value);
+	return queue(c, status, resp);
+}
+
+enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
+			json_object *obj)
+{
+	return hd_json_header(c, status, obj, NULL, NULL);
 }
 
 static json_object *error_obj(unsigned status, const char *msg)
@@ -110,29 +182,11 @@ static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
 					  const char *allow)
 {
 	char msg[256];
-	json_object *o;
-	const char *s;
-	char *copy;
-	struct MHD_Response *resp;
 
-	snprintf(msg, sizeof msg, "method %s not allowed on %.100s: use %s",
+	snprintf(msg, sizeof msg, "method %.40s not allowed on %.100s: use %s",
 		 method, url, allow);
-	o = error_obj(405, msg);
-	s = view_to_string(o);
-	copy = strdup(s);
-	json_object_put(o);
-	if (!copy)
-		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(copy), copy,
-					       MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(copy);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	return queue(c, 405, resp);
+	return hd_json_header(c, 405, error_obj(405, msg),
+			      MHD_HTTP_HEADER_ALLOW, allow);
 }
 
 /* ---- helpers ---- */
@@ -560,8 +614,13 @@ void *hd_uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
 
 	(void)cls;
 	(void)c;
-	if (rq)
+	if (rq) {
 		rq->uri_len = strlen(uri);
+		/* libmicrohttpd decodes %00 into a NUL that silently cuts
+		 * the path or argument short ("/summary%00x" would serve
+		 * /summary): refuse it (seen before decoding). */
+		rq->has_nul = strstr(uri, "%00") != NULL;
+	}
 	return rq;
 }
 
@@ -603,6 +662,10 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
 	if (!strncmp(url, "/vendor/chart.js/", 17)) {
 		if (!is_get(method))
 			return method_not_allowed(c, method, url, "GET, HEAD");
+		if (url[17] == '\0')
+			return hd_error(c, 404,
+					"no file named: use "
+					"/vendor/chart.js/chart.min.js");
 		return files_handle(c, hd_cfg->http_chartjs, url + 17);
 	}
 
@@ -662,6 +725,10 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
 					"request target of %zu bytes is too "
 					"long: the limit is %u",
 					rq->uri_len, HD_MAX_URI);
+		if (rq->has_nul)
+			return hd_error(c, 400,
+					"the request target contains an "
+					"encoded NUL byte (%%00): remove it");
 		cl = MHD_lookup_connection_value(
 		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HD_MAX_BODY)
