@@ -22,6 +22,7 @@ N=/bs-test-httpd-$$
 tmp=$(mktemp -d)
 wpid= hpid= h2pid= fpid=
 cleanup() {
+	[ -n "$wpid" ] && kill -CONT "$wpid" 2>/dev/null
 	for p in $wpid $hpid $h2pid $fpid; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	"$PY" -c "import os,sys
@@ -274,11 +275,38 @@ get "$(url '/updates?modules=2')"
 status 400 "SSE modules=2"
 get "$(url /healthz)"
 status 200 "server healthy after SSE clients disconnected"
-tick=$(curl -s "$(url /rack/0/module/0)" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['tick'])")
-curl -sN --max-time 1 -H "Last-Event-ID: $tick" "$(url '/updates?rack=0&module=0')" >"$tmp/sse2" 2>/dev/null
-first=$(sed -n 's/^id: //p' "$tmp/sse2" | head -1)
-if [ -n "$first" ] && [ "$first" -gt "$tick" ]; then ok "Last-Event-ID: resumes after $tick (first id $first)"
-else notok "Last-Event-ID $tick: first id '$first'"; show "$tmp/sse2"; fi
+# Last-Event-ID: a reconnecting client that has tick T must not get T
+# again.  A second server with a long stale limit, and the writer stopped
+# (SIGSTOP): the tick stands still and the data stays live for seconds.
+sed 's/^http_stale_ms = .*/http_stale_ms = 10000/' "$tmp/conf" >"$tmp/conf3"
+"$HD" --listen 127.0.0.1:0 --name "$N" --config "$tmp/conf3" 2>"$tmp/h3.log" &
+h2pid=$!
+wait_port "$tmp/h3.log"
+poll 5 status_is 200 /healthz
+kill -STOP $wpid
+sleep 0.3
+get "$(url /rack/0/module/0)"
+tick=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['tick'])" "$tmp/body")
+sse_ids() { sed -n 's/^id: //p' "$1" | tr '\n' ' '; }
+curl -sN --max-time 1 "$(url '/updates?rack=0&module=0&view=summary')" >"$tmp/lei0" 2>/dev/null &
+curl -sN --max-time 1 -H "Last-Event-ID: $tick" "$(url '/updates?rack=0&module=0&view=summary')" >"$tmp/lei1" 2>/dev/null &
+curl -sN --max-time 1 -H "Last-Event-ID: x$tick" "$(url '/updates?rack=0&module=0&view=summary')" >"$tmp/lei2" 2>/dev/null &
+wait $! 2>/dev/null; sleep 0.2
+ids0=$(sse_ids "$tmp/lei0") ids1=$(sse_ids "$tmp/lei1") ids2=$(sse_ids "$tmp/lei2")
+kill -CONT $wpid
+[ "$ids0" = "$tick $tick " ] && ok "writer paused: a new stream gets tick $tick (summary and module)" ||
+	{ notok "paused writer: a new stream got ids '$ids0', want '$tick $tick '"; show "$tmp/lei0"; }
+if [ -z "$ids1" ] && ! grep -q '^data:' "$tmp/lei1" && grep -q '^retry:' "$tmp/lei1"; then
+	ok "Last-Event-ID: $tick: tick $tick is not sent again"
+else notok "Last-Event-ID: $tick: got ids '$ids1'"; show "$tmp/lei1"; fi
+[ "$ids2" = "$tick $tick " ] && ok "a Last-Event-ID that is not a tick is ignored" ||
+	{ notok "Last-Event-ID x$tick: ids '$ids2'"; show "$tmp/lei2"; }
+curl -sN --max-time 1 -H "Last-Event-ID: $tick" "$(url '/updates?rack=0&module=0')" >"$tmp/lei3" 2>/dev/null
+first=$(sed -n 's/^id: //p' "$tmp/lei3" | head -1)
+if [ -n "$first" ] && [ "$first" -gt "$tick" ]; then ok "Last-Event-ID: $tick, writer running: resumes with tick $first"
+else notok "Last-Event-ID $tick after resuming the writer: first id '$first'"; show "$tmp/lei3"; fi
+kill $h2pid; wait $h2pid 2>/dev/null; h2pid=
+port=$(port_of "$tmp/h.log")
 
 # ---- history ----
 poll 5 sh -c "curl -s '$(url /history)' | grep -q '\"tick\".*\"tick\"'"
