@@ -706,45 +706,32 @@ static char *cmd_alarm_reset(ctl_server *s, json_object *req)
 	return reply_json(ok_object());
 }
 
-/* The alarms of every rack, from a private fill of the current state
- * (not from the segment, so a reset shows at once). */
+/* The alarms of every rack, read from the engine (not from the segment,
+ * so a reset shows at once; no snapshot is built, which matters for
+ * sites of a million cells). */
 static char *cmd_alarms(ctl_server *s, json_object *req)
 {
 	static const char *const f[] = {"cmd", NULL};
 	const struct bsd_config *cfg = s->cfg;
 	uint32_t cpm = cfg->cells_per_module;
-	uint64_t n_mod = (uint64_t)cfg->racks * cfg->modules_per_rack;
-	uint64_t n_cells = n_mod * cpm;
-	struct bs_slot_view v = {0};
 	json_object *o, *arr;
 	char err[256];
 
 	if (check_fields(req, f, err, sizeof err))
 		return reply_error("%s", err);
-	v.site = calloc(1, sizeof *v.site);
-	v.racks = calloc(cfg->racks, sizeof *v.racks);
-	v.modules = calloc(n_mod, sizeof *v.modules);
-	v.cells = calloc(n_cells, sizeof *v.cells);
-	if (!v.site || !v.racks || !v.modules || !v.cells) {
-		free(v.site);
-		free(v.racks);
-		free(v.modules);
-		free(v.cells);
-		return reply_error("out of memory reading the alarms");
-	}
-	engine_fill(s->e, &v);
 	arr = json_object_new_array();
 	for (uint32_t r = 0; r < cfg->racks; r++) {
-		const struct bs_rack *rk = &v.racks[r];
+		struct eng_rack_alarms rk;
 
+		if (engine_rack_alarms(s->e, r, &rk) != 0)
+			break;
 		for (uint32_t t = 0; t < BS_TIERS; t++) {
 			for (uint32_t k = 0; k < BS_ALARM_KINDS; k++) {
 				uint32_t bit = BS_ALARM_BIT(t, k);
-				uint32_t idx = rk->alarm_cell[k];
+				uint32_t idx = rk.cell[k];
 				json_object *a;
 
-				if (!((rk->alarm_active | rk->alarm_latched) &
-				      bit))
+				if (!((rk.active | rk.latched) & bit))
 					continue;
 				a = json_object_new_object();
 				json_object_object_add(
@@ -758,11 +745,11 @@ static char *cmd_alarms(ctl_server *s, json_object *req)
 				json_object_object_add(
 				    a, "active",
 				    json_object_new_boolean(
-					!!(rk->alarm_active & bit)));
+					!!(rk.active & bit)));
 				json_object_object_add(
 				    a, "latched",
 				    json_object_new_boolean(
-					!!(rk->alarm_latched & bit)));
+					!!(rk.latched & bit)));
 				if (idx < cfg->modules_per_rack * cpm) {
 					json_object_object_add(
 					    a, "module",
@@ -775,16 +762,11 @@ static char *cmd_alarms(ctl_server *s, json_object *req)
 				}
 				json_object_object_add(
 				    a, "time_s",
-				    json_object_new_double(
-					rk->alarm_time_s[k]));
+				    json_object_new_double(rk.time_s[k]));
 				json_object_array_add(arr, a);
 			}
 		}
 	}
-	free(v.site);
-	free(v.racks);
-	free(v.modules);
-	free(v.cells);
 	o = ok_object();
 	json_object_object_add(o, "alarms", arr);
 	return reply_json(o);

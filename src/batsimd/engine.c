@@ -861,6 +861,21 @@ int engine_set_profile(engine *e, const struct cfg_profile *p, char *err,
 	return prof_set(e, p, err, errlen);
 }
 
+int engine_rack_alarms(const engine *e, uint32_t r, struct eng_rack_alarms *out)
+{
+	const struct eng_rack *k;
+	if (r >= e->R)
+		return -1;
+	k = &e->rk[r];
+	out->active = k->alarm_active;
+	out->latched = k->alarm_latched;
+	for (unsigned q = 0; q < BS_ALARM_KINDS; q++) {
+		out->cell[q] = k->alarm_cell[q];
+		out->time_s[q] = k->alarm_time_s[q];
+	}
+	return 0;
+}
+
 void engine_alarm_reset(engine *e, int rack)
 {
 	bms_reset(e, rack);

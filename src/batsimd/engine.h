@@ -81,6 +81,17 @@ int engine_fault_clear(engine *e, const struct eng_fault *f, char *err,
 /* Number of active faults; copy up to max of them into out. */
 unsigned engine_faults(const engine *e, struct eng_fault *out, unsigned max);
 
+/* The alarms of rack r as engine_fill would publish them (bits
+ * BS_ALARM_BIT, the first cell and simulated time of each latched kind),
+ * without building a snapshot; 0, or -1 when r is out of range. */
+struct eng_rack_alarms {
+	uint32_t active, latched;
+	uint32_t cell[BS_ALARM_KINDS]; /* flat index in the rack */
+	double time_s[BS_ALARM_KINDS];
+};
+int engine_rack_alarms(const engine *e, uint32_t r,
+                       struct eng_rack_alarms *out);
+
 /* Reset latched alarms (rack -1 = all) and close contactors opened by
  * protection where the condition is gone. */
 void engine_alarm_reset(engine *e, int rack);

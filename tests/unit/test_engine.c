@@ -317,6 +317,24 @@ START_TEST(protection_opens_and_reset_closes)
 	ck_assert_uint_eq(w.v.racks[0].contactor, 0);
 	ck_assert(w.v.racks[0].alarm_latched & p);
 	ck_assert_uint_eq(w.v.racks[0].alarm_cell[BS_ALARM_CELL_OV], 1);
+	/* engine_rack_alarms (the control socket's "alarms") says what the
+	 * snapshot says */
+	for (uint32_t r = 0; r < 2; r++) {
+		struct eng_rack_alarms ra;
+		ck_assert_int_eq(engine_rack_alarms(e, r, &ra), 0);
+		ck_assert_uint_eq(ra.active, w.v.racks[r].alarm_active);
+		ck_assert_uint_eq(ra.latched, w.v.racks[r].alarm_latched);
+		for (unsigned q = 0; q < BS_ALARM_KINDS; q++) {
+			ck_assert_uint_eq(ra.cell[q],
+					  w.v.racks[r].alarm_cell[q]);
+			ck_assert_double_eq(ra.time_s[q],
+					    w.v.racks[r].alarm_time_s[q]);
+		}
+	}
+	{
+		struct eng_rack_alarms ra;
+		ck_assert_int_eq(engine_rack_alarms(e, 2, &ra), -1);
+	}
 	ck_assert_double_le(fabs(w.v.racks[0].current_a), 0.0);
 	ck_assert_double_le(fabs(w.v.racks[1].current_a - 10.0f), 1e-4);
 	/* reset while the condition holds: stays open */
