@@ -9,7 +9,9 @@
 #   run 1: 0.5 C constant-current discharge for 1 h, dt 10 s (the nmc100
 #          OCV table, a second RC pair and an entropic term);
 #   run 2: a constant-power discharge for 1 h then 1 h of rest from a CSV
-#          profile, dt 5 s (the lfp OCV table).
+#          profile, dt 5 s (the lfp OCV table);
+#   run 3: charging along a power ramp (interpolated), then held, dt 2 s,
+#          a negative entropic coefficient, another ambient.
 set -u
 
 : "${abs_top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -128,6 +130,36 @@ profile_csv = $tmp/profile.csv
 profile_loop = no
 EOF
 run rest 7200
+
+# charging: a power ramp (interpolated between the profile's points),
+# then held after the last point; a negative entropic coefficient
+printf '%s\n' 'time_s,power_w' '# charge: negative power' '0,-50' \
+	'1800,-200' >"$tmp/ramp.csv"
+conf charge <<EOF
+chemistry = nmc100
+ocv_csv = $CHEM/ocv_nmc100.csv
+capacity_ah = 100
+v_min = 3.0
+v_max = 4.2
+r0_ohm = 0.001
+r0_soc_factor = 1.2
+ea_j_mol = 22000
+r1_ohm = 0.0008
+tau1_s = 25
+r2_ohm = 0.0002
+tau2_s = 600
+heat_capacity_j_k = 1500
+ha_w_k = 2.0
+conduction_w_k = 0.5
+dudt_v_k = -0.0002
+initial_soc = 0.2
+ambient_c = 22
+dt_s = 2
+profile = csv
+profile_csv = $tmp/ramp.csv
+profile_loop = no
+EOF
+run charge 3600
 
 echo "1..$((passes + fails))"
 echo "# $passes passed, $fails failed"
