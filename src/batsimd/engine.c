@@ -553,8 +553,8 @@ static void host_prepare(struct engine *e)
 	}
 }
 
-/* Then the BMS limits, the bus solved for the setpoint of time 0 (the
- * profile's value there), and each cell's terminal voltage for its rack
+/* Then the BMS limits and alarms, the bus solved for the setpoint of
+ * time 0 (the profile's value there), and each cell's terminal voltage for its rack
  * current, V = E' - R'*I (the OCV at rest; what the first step's solve
  * gives too), so that the snapshot published before the first step is
  * physical and consistent: strings sum to the bus voltage. */
@@ -562,6 +562,9 @@ static void initial_terminal(struct engine *e)
 {
 	struct eng_profile saved = e->prof; /* the cycle's state machine */
 	bms_limits(e);
+	/* alarms that hold at time 0 show at once (a protection still waits
+	 * for its delay unless that is 0) */
+	bms_eval(e, 0.0);
 	prof_apply(e, 0.0);
 	e->prof.cyc_phase = saved.cyc_phase;
 	e->prof.cyc_i_a = saved.cyc_i_a;

@@ -897,6 +897,27 @@ static void check_first_fill(const char *chem, uint32_t mode, double sp,
 	engine_destroy(e);
 }
 
+/* An alarm whose condition holds at time 0 is in the first snapshot. */
+START_TEST(first_fill_alarms)
+{
+	struct bsd_config c;
+	engine *e;
+	struct view w;
+	uint32_t warn = BS_ALARM_BIT(BS_TIER_WARNING, BS_ALARM_SOC_LOW);
+	tcfg(&c, 2, 1, 4);
+	c.initial_soc = 0.08; /* below the 10 % warning */
+	e = mk(&c);
+	view_alloc(&w, &c);
+	engine_fill(e, &w.v);
+	ck_assert(w.v.racks[0].alarm_active & warn);
+	ck_assert(w.v.racks[1].alarm_latched & warn);
+	ck_assert_uint_eq(w.site.alarm_count[BS_TIER_WARNING], 2);
+	ck_assert_uint_eq(w.site.racks_closed, 2);
+	view_free(&w);
+	engine_destroy(e);
+}
+END_TEST
+
 START_TEST(first_fill_physical)
 {
 	check_first_fill("lfp280", BS_MODE_POWER, 30e3, 25.0);
@@ -983,6 +1004,7 @@ static Suite *suite(void)
 	tcase_add_test(t, profile_regulation_neutral);
 	tcase_add_test(t, profile_cycle);
 	tcase_add_test(t, first_fill_physical);
+	tcase_add_test(t, first_fill_alarms);
 	tcase_add_test(t, create_errors);
 	tcase_add_test(t, presets);
 	suite_add_tcase(s, t);
