@@ -554,8 +554,8 @@ static void host_prepare(struct engine *e)
 }
 
 /* Then the BMS limits and alarms, the bus solved for the setpoint of
- * time 0 (the profile's value there), and each cell's terminal voltage for its rack
- * current, V = E' - R'*I (the OCV at rest; what the first step's solve
+ * time 0 (the profile's value there), and each cell's terminal voltage for its
+ * rack current, V = E' - R'*I (the OCV at rest; what the first step's solve
  * gives too), so that the snapshot published before the first step is
  * physical and consistent: strings sum to the bus voltage. */
 static void initial_terminal(struct engine *e)
