@@ -191,6 +191,34 @@ rc=$?
 check "topology mismatch: exit 1 telling to run batsim-init --force" \
 	sh -c "test $rc -eq 1 && echo \"\$1\" | grep -q 'batsim-init --force'" _ "$err"
 
+# ---- the snapshot of tick 0 (the dashboard's first point) ----
+# dt 60 s at speed 1: the first step comes a minute after the start, so
+# the snapshot published at start stays long enough to be read
+sed 's/^setpoint_a = 50/setpoint_a = 50\
+dt_s = 60/' "$conf" >"$tmp/tick0.conf"
+"$BATSIMD" --config "$tmp/tick0.conf" --speed 1 2>"$tmp/tick0.log" &
+pid=$!
+published() { [ "$(peek live)" = 1 ] && [ -n "$(peek tick)" ]; }
+if wait_for 20 published; then
+	check "tick 0 is published first" test "$(peek tick)" = 0
+	check "tick 0 is physical: cells in 2.5-3.65 V, the bus at 8 cells'" \
+		python3 - "$("$PEEK" "$shm" 1 1 3)" <<'EOF'
+import sys
+d = dict(l.split('=', 1) for l in sys.argv[1].splitlines())
+v, bus = float(d['cell_voltage']), float(d['bus_voltage_v'])
+assert 2.5 < v < 3.65, v
+assert 8 * 3.0 < bus < 8 * 3.65 and abs(bus - 8 * v) < 0.2, (bus, v)
+assert abs(float(d['site_current_a']) - 50) < 1e-3, d['site_current_a']
+assert abs(float(d['site_power_w']) - 50 * bus) < 1, d['site_power_w']
+EOF
+else
+	fail "tick 0 was not published"
+	sed 's/^/# /' "$tmp/tick0.log"
+fi
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+pid=
+
 # ---- a live daemon: publication, control, signals ----
 # a stale socket file from a dead daemon is removed at start
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$sock"
