@@ -29,6 +29,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "util.h"
 
 /* A client that does not read its replies is dropped beyond this. */
 #define CTL_MAX_OUT (64u << 20)
@@ -72,14 +73,6 @@ static const char *const alarm_names[BS_ALARM_KINDS] = {
 
 static const char *const tier_names[BS_TIERS] = {"warning", "alarm",
 						 "protection"};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- socket setup ---- */
 
@@ -1127,7 +1120,7 @@ void ctl_wait(ctl_server *s, uint64_t deadline_ns, int wake_fd)
 		struct pollfd pfd[CTL_MAX_CLIENTS + 2];
 		int idx[CTL_MAX_CLIENTS + 2];
 		struct timespec ts = {0, 0};
-		uint64_t now = now_ns();
+		uint64_t now = util_mono_ns();
 		int n = 0, rc;
 
 		if (!first && (deadline_ns == 0 || now >= deadline_ns))

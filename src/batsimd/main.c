@@ -36,6 +36,7 @@
 #include "legacy.h"
 #include "log.h"
 #include "trace.h"
+#include "util.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -56,14 +57,6 @@
 /* Behind real time by more than this many publish periods: the speed
  * cannot be held; restart the clock instead of catching up forever. */
 #define MAX_LAG_PERIODS 10
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void notify(const char *msg)
 {
@@ -383,7 +376,7 @@ static int publish(struct daemon *dm)
 		log_error("segment %s: %s", dm->cfg.shm_name, bs_strerror(rc));
 		return -1;
 	}
-	dm->last_beat = now_ns();
+	dm->last_beat = util_mono_ns();
 	dm->last_pub_tick = engine_tick(dm->e);
 	return 0;
 }
@@ -450,7 +443,7 @@ static void read_signals(struct daemon *dm)
 /* Chores that fall due whatever the loop does: heartbeat, watchdog. */
 static void chores(struct daemon *dm)
 {
-	uint64_t now = now_ns();
+	uint64_t now = util_mono_ns();
 
 	if (now - dm->last_beat >= HEARTBEAT_MAX_NS) {
 		bs_writer_heartbeat(dm->w);
@@ -467,12 +460,12 @@ static int main_loop(struct daemon *dm)
 {
 	const uint64_t period = (uint64_t)dm->cfg.publish_period_ms * 1000000u;
 	const double dt = dm->cfg.dt_s;
-	uint64_t base_ns = now_ns(), base_tick = engine_tick(dm->e);
+	uint64_t base_ns = util_mono_ns(), base_tick = engine_tick(dm->e);
 	uint64_t next_pub = base_ns + period;
 	int lag_warned = 0;
 
 	while (!dm->stop) {
-		uint64_t now = now_ns(), tick = engine_tick(dm->e);
+		uint64_t now = util_mono_ns(), tick = engine_tick(dm->e);
 		uint64_t deadline;
 
 		if (dm->d.rebase) {
@@ -514,17 +507,17 @@ static int main_loop(struct daemon *dm)
 				/* as fast as possible until the next
 				 * publication, in chunks of about 10 ms */
 				while (!dm->stop && !dm->d.rebase &&
-				       now_ns() < next_pub &&
+				       util_mono_ns() < next_pub &&
 				       engine_tick(dm->e) < dm->max_ticks) {
 					uint64_t left =
 					    dm->max_ticks - engine_tick(dm->e);
 					uint64_t n =
 					    dm->chunk < left ? dm->chunk : left;
-					uint64_t t0 = now_ns(), el;
+					uint64_t t0 = util_mono_ns(), el;
 
 					if (run_steps(dm, n) != 0)
 						break;
-					el = now_ns() - t0;
+					el = util_mono_ns() - t0;
 					if (el < CHUNK_TARGET_NS / 2 &&
 					    dm->chunk < (1u << 20))
 						dm->chunk *= 2;
@@ -539,7 +532,7 @@ static int main_loop(struct daemon *dm)
 		}
 		if (dm->failed)
 			break;
-		now = now_ns();
+		now = util_mono_ns();
 		if (now >= next_pub || engine_tick(dm->e) >= dm->max_ticks ||
 		    dm->stop) {
 			if (publish(dm) != 0) {
@@ -700,7 +693,7 @@ int main(int argc, char **argv)
 	log_info("publishing to %s, control socket %s", dm.cfg.shm_name,
 		 dm.cfg.control_socket);
 	notify("READY=1\nSTATUS=publishing");
-	dm.last_watchdog = now_ns();
+	dm.last_watchdog = util_mono_ns();
 
 	rc = main_loop(&dm);
 

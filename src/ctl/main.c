@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "log.h"
+#include "util.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/batsim/batsim.conf"
 
@@ -118,46 +118,11 @@ static int bad_usage(const char *fmt, ...)
 
 int ctl_parse_index(const char *s, int64_t *out)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
+	if (util_parse_u64(s, 0, UINT32_MAX, &v))
 		return -1;
 	*out = (int64_t)v;
-	return 0;
-}
-
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !isfinite(v))
-		return -1;
-	*out = v;
 	return 0;
 }
 
@@ -236,21 +201,21 @@ static int apply_option(struct ctl *c, int id, const char *optname,
 		c->csv = 1;
 		return 0;
 	case O_MAXAGE:
-		if (parse_u64(arg, 1, UINT64_MAX / 1000000, &u))
+		if (util_parse_u64(arg, 1, UINT64_MAX / 1000000, &u))
 			return bad_usage("--max-age-ms '%s': give a positive "
 					 "number of milliseconds",
 					 arg);
 		c->max_age_ms = u;
 		return 0;
 	case O_INTERVAL:
-		if (parse_u64(arg, 10, 86400000, &u))
+		if (util_parse_u64(arg, 10, 86400000, &u))
 			return bad_usage("--interval-ms '%s': give 10 to "
 					 "86400000 milliseconds",
 					 arg);
 		c->interval_ms = (int64_t)u;
 		return 0;
 	case O_TIMEOUT:
-		if (parse_u64(arg, 1, 3600000, &u))
+		if (util_parse_u64(arg, 1, 3600000, &u))
 			return bad_usage("--timeout-ms '%s': give 1 to 3600000 "
 					 "milliseconds",
 					 arg);
@@ -273,7 +238,7 @@ static int apply_option(struct ctl *c, int id, const char *optname,
 			return bad_usage("%s and %s exclude each other: give "
 					 "one value",
 					 c->value_opt, optname);
-		if (parse_double(arg, &c->value))
+		if (util_parse_double(arg, &c->value))
 			return bad_usage("%s '%s': give a number", optname,
 					 arg);
 		c->have_value = 1;
@@ -292,7 +257,7 @@ static int apply_option(struct ctl *c, int id, const char *optname,
 		c->loop = 1;
 		return 0;
 	case O_SCALE:
-		if (parse_double(arg, &c->scale))
+		if (util_parse_double(arg, &c->scale))
 			return bad_usage("--scale '%s': give a number", arg);
 		c->have_scale = 1;
 		return 0;

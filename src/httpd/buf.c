@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "httpd.h"
+#include "util.h"
 
 static int buf_reserve(struct buf *b, size_t extra)
 {
@@ -95,8 +95,5 @@ void buf_free(struct buf *b)
 
 int64_t hd_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)util_mono_ns();
 }

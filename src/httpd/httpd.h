@@ -39,7 +39,8 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 char *buf_take(struct buf *b);
 void buf_free(struct buf *b);
 
-/* Monotonic clock in ns. */
+/* Monotonic clock in ns (util_mono_ns), signed like the deadlines
+ * computed from it. */
 int64_t hd_now_ns(void);
 
 /* ---- source.c: the shared memory segment ---- */

@@ -27,6 +27,8 @@
 #include "batsim/batsim.h"
 #include "conf.h"
 #include "log.h"
+#include "util.h"
+#include "views.h"
 
 /* Exit statuses, documented in batsim-init(8). */
 enum {
@@ -110,21 +112,6 @@ static int name_ok(const char *n)
 	return len >= 2 && len < 64 && n[0] == '/' && !strchr(n + 1, '/');
 }
 
-static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!*s || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 static int parse_mode(const char *s, mode_t *out)
 {
 	char *end;
@@ -145,7 +132,7 @@ static int parse_mode(const char *s, mode_t *out)
 static int parse_group(const char *s, gid_t *out)
 {
 	struct group *g;
-	uint32_t n;
+	uint64_t n;
 
 	errno = 0;
 	g = getgrnam(s);
@@ -153,7 +140,7 @@ static int parse_group(const char *s, gid_t *out)
 		*out = g->gr_gid;
 		return 0;
 	}
-	if (parse_u32(s, 0, UINT32_MAX - 1, &n) == 0) {
+	if (util_parse_u64(s, 0, UINT32_MAX - 1, &n) == 0) {
 		*out = (gid_t)n;
 		return 0;
 	}
@@ -169,22 +156,6 @@ static const char *state_name(uint32_t s)
 		return "RUNNING";
 	case BS_STATE_STOPPED:
 		return "STOPPED (the writer exited)";
-	default:
-		return "unknown";
-	}
-}
-
-static const char *backend_name(uint32_t b)
-{
-	switch (b) {
-	case BS_BACKEND_NONE:
-		return "none";
-	case BS_BACKEND_CPU:
-		return "cpu";
-	case BS_BACKEND_CUDA:
-		return "cuda";
-	case BS_BACKEND_TEST:
-		return "test writer";
 	default:
 		return "unknown";
 	}
@@ -278,7 +249,7 @@ static int do_check(const struct init_opts *o)
 	} else {
 		printf("writer pid:     none\n");
 	}
-	printf("backend:        %s\n", backend_name(in.backend));
+	printf("backend:        %s\n", view_backend_name(in.backend));
 	if (in.chemistry[0])
 		printf("chemistry:      %.*s\n", (int)sizeof(in.chemistry),
 		       in.chemistry);
@@ -463,6 +434,7 @@ int main(int argc, char **argv)
 	};
 	const char *config = NULL, *topology = NULL;
 	int name_set = 0, slots_set = 0, opt, rc;
+	uint64_t u;
 	char msg[300];
 
 	log_init(argv[0], LOG_INFO);
@@ -489,13 +461,14 @@ int main(int argc, char **argv)
 			config = optarg;
 			break;
 		case 's':
-			if (parse_u32(optarg, 2, BS_MAX_SLOTS, &o.slots)) {
+			if (util_parse_u64(optarg, 2, BS_MAX_SLOTS, &u)) {
 				snprintf(msg, sizeof(msg),
 					 "--slots '%s': give a number from 2 "
 					 "to %u",
 					 optarg, BS_MAX_SLOTS);
 				return bad_usage(msg);
 			}
+			o.slots = (uint32_t)u;
 			slots_set = 1;
 			break;
 		case 'g':

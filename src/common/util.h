@@ -1,0 +1,21 @@
+/*
+ * util.h - small helpers that several batsim programs need alike: the
+ * monotonic clock and strict parsing of numbers given on command lines.
+ * (batsim.conf values have their own, more lenient, parsers in conf.c.)
+ */
+#ifndef BATSIM_COMMON_UTIL_H
+#define BATSIM_COMMON_UTIL_H
+
+#include <stdint.h>
+
+/* CLOCK_MONOTONIC in nanoseconds (the clock of heartbeat_ns). */
+uint64_t util_mono_ns(void);
+
+/* A decimal integer in [lo, hi] and nothing else: no sign, no space, no
+ * suffix.  0, or -1 (out stays untouched). */
+int util_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* A finite number in strtod syntax and nothing after it.  0, or -1. */
+int util_parse_double(const char *s, double *out);
+
+#endif
