@@ -104,6 +104,25 @@ static int read_error(const struct ctl *c, int rc)
 	return rc == -BS_ERANGE ? CTL_EX_USAGE : CTL_EX_OTHER;
 }
 
+/* After a bs_read_* call that returned rc: CTL_EX_OK when the data was
+ * read and is live, else the message (stale data explains a failed read
+ * better than the read's own code, but a bad index is the user's) and
+ * the exit status. */
+static int read_outcome(const struct ctl *c, bs_reader *r, int rc)
+{
+	struct bs_info in;
+	int live;
+
+	bs_reader_info(r, &in);
+	live = bs_reader_live(r);
+	if (rc)
+		return live && rc != -BS_ERANGE ? stale_error(c, &in, live)
+						: read_error(c, rc);
+	if (live)
+		return stale_error(c, &in, live);
+	return CTL_EX_OK;
+}
+
 static int range_check(const struct ctl *c, const char *what, uint32_t v,
 		       uint32_t n)
 {
@@ -272,23 +291,16 @@ static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 	struct bs_rack *racks = calloc(n, sizeof(*racks));
 	struct bs_site s;
 	struct bs_meta m;
-	struct bs_info in;
-	int rc, live;
+	int rc;
 
 	if (!racks) {
 		ctl_error(c, "out of memory");
 		return CTL_EX_OTHER;
 	}
-	rc = bs_read_site(r, &m, &s, racks);
-	bs_reader_info(r, &in);
-	live = bs_reader_live(r);
+	rc = read_outcome(c, r, bs_read_site(r, &m, &s, racks));
 	if (rc) {
 		free(racks);
-		return live ? stale_error(c, &in, live) : read_error(c, rc);
-	}
-	if (live) {
-		free(racks);
-		return stale_error(c, &in, live);
+		return rc;
 	}
 	if (c->json) {
 		rc = print_json(out, view_summary(h, &m, &s, racks, 0));
@@ -387,8 +399,7 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 	struct bs_cell *cells = calloc((size_t)mpr * cpm, sizeof(*cells));
 	struct bs_rack k;
 	struct bs_meta m;
-	struct bs_info in;
-	int rc, live;
+	int rc;
 
 	if (!mods || !cells) {
 		free(mods);
@@ -396,15 +407,10 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 		ctl_error(c, "out of memory");
 		return CTL_EX_OTHER;
 	}
-	rc = bs_read_rack(r, rack, &m, &k, mods, cells);
-	bs_reader_info(r, &in);
-	live = bs_reader_live(r);
+	rc = read_outcome(c, r, bs_read_rack(r, rack, &m, &k, mods, cells));
 	if (rc)
-		rc = live && rc != -BS_ERANGE ? stale_error(c, &in, live)
-					      : read_error(c, rc);
-	else if (live)
-		rc = stale_error(c, &in, live);
-	else if (c->json)
+		goto out;
+	if (c->json)
 		rc =
 		    print_json(out, view_rack(h, &m, rack, &k, mods, cells, 1));
 	else if (c->csv) {
@@ -468,6 +474,7 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 			    (double)d->temp_max_c, (double)d->temp_mean_c, al);
 		}
 	}
+out:
 	free(mods);
 	free(cells);
 	return rc;
@@ -483,22 +490,16 @@ static int show_module(const struct ctl *c, bs_reader *r, FILE *out,
 	struct bs_cell *cells = calloc(cpm, sizeof(*cells));
 	struct bs_module d;
 	struct bs_meta m;
-	struct bs_info in;
-	int rc, live;
+	int rc;
 
 	if (!cells) {
 		ctl_error(c, "out of memory");
 		return CTL_EX_OTHER;
 	}
-	rc = bs_read_module(r, rack, module, &m, &d, cells);
-	bs_reader_info(r, &in);
-	live = bs_reader_live(r);
+	rc = read_outcome(c, r, bs_read_module(r, rack, module, &m, &d, cells));
 	if (rc)
-		rc = live && rc != -BS_ERANGE ? stale_error(c, &in, live)
-					      : read_error(c, rc);
-	else if (live)
-		rc = stale_error(c, &in, live);
-	else if (c->json)
+		goto out;
+	if (c->json)
 		rc = print_json(out,
 				view_module(h, &m, rack, module, &d, cells));
 	else if (c->csv) {
@@ -540,6 +541,7 @@ static int show_module(const struct ctl *c, bs_reader *r, FILE *out,
 				(double)cells[j].temperature, pct(cells[j].soc),
 				(double)cells[j].resistance * 1e3);
 	}
+out:
 	free(cells);
 	return rc;
 }
@@ -552,17 +554,11 @@ static int show_cell(const struct ctl *c, bs_reader *r, FILE *out,
 	const struct bs_shm_header *h = bs_reader_header(r);
 	struct bs_cell cl;
 	struct bs_meta m;
-	struct bs_info in;
-	int rc, live;
+	int rc;
 
-	rc = bs_read_cell(r, rack, module, cell, &m, &cl);
-	bs_reader_info(r, &in);
-	live = bs_reader_live(r);
+	rc = read_outcome(c, r, bs_read_cell(r, rack, module, cell, &m, &cl));
 	if (rc)
-		return live && rc != -BS_ERANGE ? stale_error(c, &in, live)
-						: read_error(c, rc);
-	if (live)
-		return stale_error(c, &in, live);
+		return rc;
 	if (c->json)
 		return print_json(out,
 				  view_cell(h, &m, rack, module, cell, &cl));
