@@ -262,17 +262,12 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 				sub);
 	if (!strcmp(routes[i].method, "GET") ? !is_get
 					     : strcmp(method, "POST")) {
-		char msg[200];
-		json_object *o = json_object_new_object();
-		const char *allow =
-		    !strcmp(routes[i].method, "GET") ? "GET, HEAD" : "POST";
+		char url[64];
 
-		snprintf(msg, sizeof msg,
-			 "method %.40s not allowed on /control%s: use %s",
-			 method, sub, allow);
-		json_object_object_add(o, "error", json_object_new_string(msg));
-		json_object_object_add(o, "status", json_object_new_int(405));
-		return hd_json_header(c, 405, o, MHD_HTTP_HEADER_ALLOW, allow);
+		snprintf(url, sizeof url, "/control%s", sub);
+		return hd_method_not_allowed(
+		    c, method, url,
+		    !strcmp(routes[i].method, "GET") ? "GET, HEAD" : "POST");
 	}
 	if (authorise(c, &ret))
 		return ret;

@@ -126,6 +126,12 @@ void hd_utf8_scrub(char *s, size_t n);
 enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
 			 const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The body of every error answer: {"error": msg, "status": status}. */
+json_object *hd_error_obj(unsigned status, const char *msg);
+/* 405 with the Allow header (allow: "GET, HEAD" or "POST"). */
+enum MHD_Result hd_method_not_allowed(struct MHD_Connection *c,
+				      const char *method, const char *url,
+				      const char *allow);
 /* 503 for a segment that is not live: {"error","status","stale"}. */
 enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
 			       const char *why);

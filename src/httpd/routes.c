@@ -145,7 +145,7 @@ enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
 	return hd_json_header(c, status, obj, NULL, NULL);
 }
 
-static json_object *error_obj(unsigned status, const char *msg)
+json_object *hd_error_obj(unsigned status, const char *msg)
 {
 	json_object *o = json_object_new_object();
 
@@ -163,29 +163,28 @@ enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return hd_json(c, status, error_obj(status, msg));
+	return hd_json(c, status, hd_error_obj(status, msg));
 }
 
 enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
 			       const char *why)
 {
-	json_object *o = error_obj(503, why);
+	json_object *o = hd_error_obj(503, why);
 
 	json_object_object_add(o, "stale",
 			       json_object_new_boolean(st != SRC_ABSENT));
 	return hd_json(c, 503, o);
 }
 
-/* 405 with the Allow header. */
-static enum MHD_Result method_not_allowed(struct MHD_Connection *c,
-					  const char *method, const char *url,
-					  const char *allow)
+enum MHD_Result hd_method_not_allowed(struct MHD_Connection *c,
+				      const char *method, const char *url,
+				      const char *allow)
 {
 	char msg[256];
 
 	snprintf(msg, sizeof msg, "method %.40s not allowed on %.100s: use %s",
 		 method, url, allow);
-	return hd_json_header(c, 405, error_obj(405, msg),
+	return hd_json_header(c, 405, hd_error_obj(405, msg),
 			      MHD_HTTP_HEADER_ALLOW, allow);
 }
 
@@ -559,7 +558,7 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
 		json_object_object_add(o, "writer", view_info(&info));
 		return hd_json(c, 200, o);
 	}
-	o = error_obj(503, why);
+	o = hd_error_obj(503, why);
 	json_object_object_add(o, "stale",
 			       json_object_new_boolean(st != SRC_ABSENT));
 	json_object_object_add(o, "segment",
@@ -661,7 +660,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
 		return ctl_handle(c, rq, url + 8, method);
 	if (!strncmp(url, "/vendor/chart.js/", 17)) {
 		if (!is_get(method))
-			return method_not_allowed(c, method, url, "GET, HEAD");
+			return hd_method_not_allowed(c, method, url,
+						     "GET, HEAD");
 		if (url[17] == '\0')
 			return hd_error(c, 404,
 					"no file named: use "
@@ -679,7 +679,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
 	     !strcmp(seg[0], "updates") || !strcmp(seg[0], "history") ||
 	     !strcmp(seg[0], "metrics") || !strcmp(seg[0], "healthz"))) {
 		if (!is_get(method))
-			return method_not_allowed(c, method, url, "GET, HEAD");
+			return hd_method_not_allowed(c, method, url,
+						     "GET, HEAD");
 		if (!strcmp(seg[0], "rack")) {
 			if (n < 2 || n > 6)
 				return hd_error(c, 404,
@@ -701,7 +702,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
 		return get_healthz(c);
 	}
 	if (!is_get(method))
-		return method_not_allowed(c, method, url, "GET, HEAD");
+		return hd_method_not_allowed(c, method, url, "GET, HEAD");
 	return files_handle(c, hd_cfg->http_www, url + 1);
 }
 

@@ -66,12 +66,9 @@ static void json_event(struct buf *b, const char *event, uint64_t id,
 
 static void error_event(struct sse_client *cl, unsigned status, const char *msg)
 {
-	json_object *o = json_object_new_object();
-	const char *s;
+	json_object *o = hd_error_obj(status, msg);
+	const char *s = view_to_string(o);
 
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	json_object_object_add(o, "status", json_object_new_int((int)status));
-	s = view_to_string(o);
 	json_event(&cl->out, "error", 0, 0, s, strlen(s));
 	json_object_put(o);
 }
