@@ -10,7 +10,7 @@ tests_unit_test_engine_CPPFLAGS = $(ENGINE_TEST_CPPFLAGS)
 tests_unit_test_engine_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_engine_LDADD = $(ENGINE_LIBS) $(CHECK_LIBS)
 tests_unit_test_backends_SOURCES = tests/unit/test_backends.c \
-	tests/unit/test_engine_cfg.h
+	tests/unit/test_engine_cfg.h tests/unit/tap.h
 tests_unit_test_backends_CPPFLAGS = $(ENGINE_TEST_CPPFLAGS)
 tests_unit_test_backends_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_backends_LDADD = $(ENGINE_LIBS) $(CHECK_LIBS)
@@ -20,7 +20,7 @@ tests_unit_test_backends_LDADD = $(ENGINE_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/unit/test_engine_scale
 TESTS += tests/unit/test_engine_scale
 tests_unit_test_engine_scale_SOURCES = tests/unit/test_engine_scale.c \
-	tests/unit/test_engine_cfg.h
+	tests/unit/test_engine_cfg.h tests/unit/tap.h
 tests_unit_test_engine_scale_CPPFLAGS = $(ENGINE_TEST_CPPFLAGS)
 tests_unit_test_engine_scale_LDADD = $(ENGINE_LIBS)
 

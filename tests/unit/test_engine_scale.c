@@ -12,42 +12,17 @@
 #include "config.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
+#include "tap.h"
 #include "test_engine_cfg.h"
 
 #define R_ 32u
 #define M_ 32u
 #define C_ 1024u
-
-static int n_test, n_fail;
-
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-	n_test++;
-	if (!cond)
-		n_fail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static int skip(const char *why)
-{
-	const char *h = getenv("CK_TAP_LOG_FILE_NAME");
-	printf("1..0 # SKIP %s\n", why);
-	return h && strcmp(h, "-") == 0 ? 0 : 77;
-}
 
 /* MemAvailable in bytes, or -1. */
 static double mem_available(void)
@@ -177,6 +152,5 @@ int main(void)
 	free(w.v.racks);
 	free(w.v.modules);
 	free(w.v.cells);
-	printf("# %d passed, %d failed\n", n_test - n_fail, n_fail);
-	return n_fail ? 1 : 0;
+	return tap_done();
 }
