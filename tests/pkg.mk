@@ -9,6 +9,9 @@ EXTRA_DIST += tests/pkg/symbols.sh
 # Debian package test, run by scripts/test-all, or by hand with
 # `make check-deb`.
 EXTRA_DIST += tests/pkg/deb.sh
+# Not run by make either: the units under a real systemd in a container
+# (tests/pkg/systemd-boot.sh, see docs/PACKAGING.md).
+EXTRA_DIST += tests/pkg/systemd-boot.sh
 check-deb:
 	$(srcdir)/tests/pkg/deb.sh
 .PHONY: check-deb
