@@ -7,3 +7,6 @@ TOOLS_TESTS = \
 	tests/integration/ctl-control.sh
 TESTS += $(TOOLS_TESTS)
 EXTRA_DIST += $(TOOLS_TESTS) tests/integration/fake-batsimd.py
+# sourced by the shell tests of this file, of tests/httpd.mk and by
+# tests/fuzz/http-fuzz.sh
+EXTRA_DIST += tests/integration/harness.sh

@@ -8,28 +8,16 @@
 # Run by `make check` (exit 0 pass, 77 skip, else fail).
 # Environment: HTTP_FUZZ_SEED (default 1), HTTP_FUZZ_COUNT (default 150).
 
-b=${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
-s=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/harness.sh"
 HD=$b/src/httpd/batsim-httpd
 TW=$b/tests/testwriter/bs-testwriter
-for p in "$HD" "$TW"; do
-	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
-done
-PY=$(command -v python3 || true)
-[ -n "$PY" ] || { echo "SKIP: python3 not installed"; exit 77; }
+need "$HD" "$TW"
+need_python
 
 N=/bs-test-fuzz-$$
-tmp=$(mktemp -d)
 wpid= hpid= fpid=
-cleanup() {
-	for p in $wpid $hpid $fpid; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	"$PY" -c "import os,sys
-try: os.unlink('/dev/shm' + sys.argv[1])
-except OSError: pass" "$N"
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+at_exit_kill wpid hpid fpid
+at_exit_remove $N
 
 TOKEN=fuzz-$$-token
 MAX_PER_IP=8
@@ -51,13 +39,7 @@ fpid=$!
 "$HD" --listen 127.0.0.1:0 --name "$N" --config "$tmp/conf" \
 	--www "$s/data/www" --chartjs "$s/data/www" 2>"$tmp/h.log" &
 hpid=$!
-i=0
-until grep -q 'listening on http://127.0.0.1' "$tmp/h.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && { echo "not ok - batsim-httpd did not start"; sed 's/^/#   /' "$tmp/h.log"; exit 1; }
-	sleep 0.1
-done
-port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$tmp/h.log" | head -1)
+wait_port "$tmp/h.log"
 
 "$PY" "$s/tests/fuzz/http-fuzz.py" --port "$port" --pid "$hpid" \
 	--token "$TOKEN" --max-per-ip $MAX_PER_IP --timeout-s $TIMEOUT_S \

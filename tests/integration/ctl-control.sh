@@ -5,20 +5,17 @@
 # argument checks that need no server.
 # Run by `make check` (exit 0 pass, 77 skip, else fail).
 
-b=${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
-s=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/harness.sh"
 CTL=$b/src/ctl/batsimctl
 FAKE=$s/tests/integration/fake-batsimd.py
-[ -x "$CTL" ] || { echo "SKIP: $CTL not built"; exit 77; }
-PY=$(command -v python3) || { echo "SKIP: python3 (Debian package python3) not installed"; exit 77; }
+need "$CTL"
+need_python
 
-tmp=$(mktemp -d /tmp/bs-ctl-control.XXXXXX)
 SOCK=$tmp/batsimd.sock
 LOG=$tmp/requests.log
 fpid=
+at_exit_kill fpid
 stop_fake() { [ -n "$fpid" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null; fpid=; }
-cleanup() { stop_fake; rm -rf "$tmp"; }
-trap cleanup EXIT INT TERM
 
 # start_fake MODE: a fresh server on $SOCK
 start_fake() {
@@ -26,28 +23,9 @@ start_fake() {
 	rm -f "$SOCK"
 	"$PY" "$FAKE" "$SOCK" "$LOG" "$1" &
 	fpid=$!
-	i=0
-	until [ -S "$SOCK" ]; do
-		i=$((i + 1)); [ $i -gt 200 ] && { echo "fake server did not start"; exit 1; }
-		sleep 0.02
-	done
+	poll 4 test -S "$SOCK" || { echo "fake server did not start"; exit 1; }
 }
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $1"; }
-notok() { fail=$((fail + 1)); echo "not ok - $1"; sed 's/^/#   /' "$tmp/out" "$tmp/err" 2>/dev/null; }
-expect() {
-	want=$1 what=$2
-	shift 3
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" = "$want" ]; then ok "$what (exit $got)"
-	else notok "$what: exit $got, want $want"; fi
-}
-has() {
-	if grep -Eq -- "$2" "$1"; then ok "$3"
-	else notok "$3: /$2/ not in $1"; fi
-}
 nlog() { [ -f "$LOG" ] && wc -l <"$LOG" || echo 0; }
 # sends 'JSON' DESCRIPTION -- batsimctl args: exit 0 and the last request
 # equals JSON (as parsed objects: 1 == 1.0, key order free)
@@ -57,7 +35,7 @@ sends() {
 	before=$(nlog)
 	"$CTL" --socket "$SOCK" "$@" >"$tmp/out" 2>"$tmp/err"
 	got=$?
-	if [ "$got" != 0 ]; then notok "$what: exit $got"; return; fi
+	if [ "$got" != 0 ]; then notok "$what: exit $got"; show "$tmp/out" "$tmp/err"; return; fi
 	if [ "$(nlog)" != $((before + 1)) ]; then notok "$what: $(($(nlog) - before)) requests sent, want 1"; return; fi
 	if tail -n 1 "$LOG" | "$PY" -c "import json,sys; got=json.loads(sys.stdin.read()); want=json.loads(sys.argv[1]); sys.exit(0 if got == want else 1)" "$want"
 	then ok "$what sends $want"
@@ -195,5 +173,4 @@ has "$tmp/err" "batsimd is not running: no control socket at $tmp/none.sock.*sys
 expect 5 "nobody listening" -- "$CTL" --socket "$tmp/dead.sock" set power 0
 has "$tmp/err" "batsimd is not running: nobody is listening on" "refused connection explained"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -3,57 +3,22 @@
 # --json, --csv), out-of-range indices, stale and stopped writers, watch.
 # Run by `make check` (exit 0 pass, 77 skip, else fail).
 
-b=${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/harness.sh"
 CTL=$b/src/ctl/batsimctl
 INIT=$b/src/init/batsim-init
 TW=$b/tests/testwriter/bs-testwriter
-for p in "$CTL" "$INIT" "$TW"; do
-	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
-done
-PY=$(command -v python3 || true)
+need "$CTL" "$INIT" "$TW"
 
 N=/bs-test-ctl-$$
-tmp=$(mktemp -d)
 wpid= vpid=
-cleanup() {
-	[ -n "$wpid" ] && kill "$wpid" 2>/dev/null
-	[ -n "$vpid" ] && kill "$vpid" 2>/dev/null
-	"$INIT" --name $N --remove --force >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+at_exit_kill wpid vpid
+at_exit_remove $N
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $1"; }
-notok() { fail=$((fail + 1)); echo "not ok - $1"; sed 's/^/#   /' "$tmp/err" 2>/dev/null; }
-expect() {
-	want=$1 what=$2
-	shift 3
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" = "$want" ]; then ok "$what (exit $got)"
-	else notok "$what: exit $got, want $want"; sed 's/^/#   /' "$tmp/out"; fi
-}
-has() {
-	if grep -Eq -- "$2" "$1"; then ok "$3"
-	else notok "$3: /$2/ not in $1:"; sed 's/^/#   /' "$1"; fi
-}
 empty() {
-	if [ ! -s "$1" ]; then ok "$2"; else notok "$2: not empty:"; sed 's/^/#   /' "$1"; fi
-}
-# json FILE PYTHON-EXPRESSION DESCRIPTION: d is the parsed JSON
-json() {
-	if [ -z "$PY" ]; then echo "# no python3: skipped $3"; return; fi
-	if "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1" 2>"$tmp/pyerr"
-	then ok "$3"; else notok "$3: ($2) is false for:"; sed 's/^/#   /' "$1" "$tmp/pyerr"; fi
+	if [ ! -s "$1" ]; then ok "$2"; else notok "$2: not empty:"; show "$1"; fi
 }
 # wait_live: until status says live (at most about 5 s)
-wait_live() {
-	i=0
-	until "$CTL" --name $N status >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -gt 100 ] && return 1; sleep 0.05
-	done
-}
+wait_live() { poll 5 "$CTL" --name $N status >/dev/null 2>&1; }
 
 expect 0 "--help" -- "$CTL" --help
 has "$tmp/out" "show module R M" "--help lists show module"
@@ -110,7 +75,7 @@ has "$tmp/out" "^heartbeat age: +[0-9.]+ s" "status: heartbeat age"
 has "$tmp/out" "^topology: +3x4x5 \(60 cells\), 3 slots" "status: topology"
 has "$tmp/out" "^live: +yes" "status: live"
 expect 0 "status --json" -- "$CTL" --name $N --json status
-json "$tmp/out" "d['stale'] is False and d['state']=='running' and d['topology']['cells']==60 and d['tick']>=1" "status --json fields"
+json "d['stale'] is False and d['state']=='running' and d['topology']['cells']==60 and d['tick']>=1" "status --json fields" "$tmp/out"
 
 expect 0 "show summary" -- "$CTL" --name $N show summary
 has "$tmp/out" "^site: tick [0-9]+" "summary: site line"
@@ -118,14 +83,14 @@ has "$tmp/out" "^RACK +CONTCT +VOLTAGE_V" "summary: rack table header"
 rows=$(grep -Ec '^ +[0-9]+ (closed|OPEN) ' "$tmp/out")
 [ "$rows" = 3 ] && ok "summary: one row per rack" || notok "summary: $rows rack rows, want 3"
 expect 0 "show summary --json (option after the command)" -- "$CTL" --name $N show summary --json
-json "$tmp/out" "len(d['racks'])==3 and 'site' in d and d['stale'] is False and isinstance(d['tick'], int) and 0 <= d['site']['soc'] <= 100" "summary --json shape"
+json "len(d['racks'])==3 and 'site' in d and d['stale'] is False and isinstance(d['tick'], int) and 0 <= d['site']['soc'] <= 100" "summary --json shape" "$tmp/out"
 
 expect 0 "show rack 2" -- "$CTL" --name $N show rack 2
 has "$tmp/out" "^rack 2: tick" "rack: header"
 rows=$(grep -Ec '^ +[0-9]+ +[0-9.]+ +-?[0-9.]+ ' "$tmp/out")
 [ "$rows" = 4 ] && ok "rack: one row per module" || notok "rack: $rows module rows, want 4"
 expect 0 "show rack 2 --json" -- "$CTL" --json --name $N show rack 2
-json "$tmp/out" "d['rack']==2 and len(d['modules'])==4 and all(len(m['cells'])==5 for m in d['modules'])" "rack --json shape"
+json "d['rack']==2 and len(d['modules'])==4 and all(len(m['cells'])==5 for m in d['modules'])" "rack --json shape" "$tmp/out"
 expect 0 "show rack 2 --csv" -- "$CTL" --name $N show rack 2 --csv
 [ "$(wc -l <"$tmp/out")" = 21 ] && ok "rack --csv: header + 20 cells" || notok "rack --csv: $(wc -l <"$tmp/out") lines"
 
@@ -134,7 +99,7 @@ has "$tmp/out" "^CELL +VOLTAGE_V +CURRENT_A +TEMP_C +SOC_%" "module: cell table"
 rows=$(grep -Ec '^ +[0-9]+ +[0-9.]+ +-?[0-9.]+ +-?[0-9.]+ +[0-9.]+ +[0-9.]+$' "$tmp/out")
 [ "$rows" = 5 ] && ok "module: one row per cell" || notok "module: $rows cell rows, want 5"
 expect 0 "show module 1 3 --json" -- "$CTL" --name $N show module 1 3 --json
-json "$tmp/out" "d['rack']==1 and d['module']==3 and isinstance(d['tick'], int) and len(d['cells'])==5 and sorted(d['cells'][0])==['current','resistance','soc','temperature','voltage'] and all(0 <= c['soc'] <= 100 and c['voltage'] > 0 for c in d['cells'])" "module --json: the original shape, soc in percent"
+json "d['rack']==1 and d['module']==3 and isinstance(d['tick'], int) and len(d['cells'])==5 and sorted(d['cells'][0])==['current','resistance','soc','temperature','voltage'] and all(0 <= c['soc'] <= 100 and c['voltage'] > 0 for c in d['cells'])" "module --json: the original shape, soc in percent" "$tmp/out"
 expect 0 "show module 1 3 --csv" -- "$CTL" --name $N show module 1 3 --csv
 [ "$(head -1 "$tmp/out")" = "rack,module,cell,voltage,current,temperature,soc,resistance" ] && ok "csv header" || notok "csv header: $(head -1 "$tmp/out")"
 [ "$(wc -l <"$tmp/out")" = 6 ] && ok "module --csv: header + 5 cells" || notok "module --csv lines"
@@ -143,7 +108,7 @@ has "$tmp/out" "^1,3,4,[0-9.]+,-?[0-9.]+,-?[0-9.]+,[0-9.]+,[0-9.e-]+$" "csv row 
 expect 0 "show cell 2 3 4" -- "$CTL" --name $N show cell 2 3 4
 has "$tmp/out" "^ +voltage +[0-9.]+ V" "cell: voltage"
 expect 0 "show cell --json" -- "$CTL" --name $N --json show cell 2 3 4
-json "$tmp/out" "(d['rack'],d['module'],d['cell'])==(2,3,4) and 0 <= d['soc'] <= 100" "cell --json"
+json "(d['rack'],d['module'],d['cell'])==(2,3,4) and 0 <= d['soc'] <= 100" "cell --json" "$tmp/out"
 
 # out of range and malformed
 expect 1 "rack out of range" -- "$CTL" --name $N show rack 3
@@ -196,7 +161,6 @@ expect 3 "show after a crash" -- "$CTL" --name $N --max-age-ms 200 show summary
 has "$tmp/err" "stale.*heartbeat" "crash: stale heartbeat explained"
 empty "$tmp/out" "crash: nothing printed"
 expect 3 "status after a crash" -- "$CTL" --name $N --max-age-ms 200 status --json
-json "$tmp/out" "d['stale'] is True and d['state']=='running'" "crash: status --json says stale"
+json "d['stale'] is True and d['state']=='running'" "crash: status --json says stale" "$tmp/out"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

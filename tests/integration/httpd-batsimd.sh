@@ -4,51 +4,18 @@
 # (batsimd stops: 503; starts again: 200 without restarting the server).
 # Run by `make check` (exit 0 pass, 77 skip, else fail).
 
-b=${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/harness.sh"
 HD=$b/src/httpd/batsim-httpd
 BSD=$b/src/batsimd/batsimd
 INIT=$b/src/init/batsim-init
-for p in "$HD" "$BSD" "$INIT"; do
-	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
-done
+need "$HD" "$BSD" "$INIT"
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
-PY=$(command -v python3 || true)
-[ -n "$PY" ] || { echo "SKIP: python3 not installed"; exit 77; }
+need_python
 
 N=/bs-test-httpd-bsd-$$
-tmp=$(mktemp -d)
 dpid= hpid=
-cleanup() {
-	for p in $dpid $hpid; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	"$INIT" --name $N --remove --force >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $1"; }
-notok() { fail=$((fail + 1)); echo "not ok - $1"; }
-show() { sed 's/^/#   /' "$@" 2>/dev/null | head -20; }
-get() {
-	code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 10 "$@" 2>/dev/null)
-}
-url() { echo "http://127.0.0.1:$port$1"; }
-status() {
-	if [ "$code" = "$1" ]; then ok "$2 ($code)"
-	else notok "$2: status $code, want $1"; show "$tmp/body"; fi
-}
-json() {
-	if "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
-		"$tmp/body" 2>"$tmp/pyerr"; then ok "$2"
-	else notok "$2: ($1) is false for:"; show "$tmp/body" "$tmp/pyerr"; fi
-}
-poll() {
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; n=$((n - 1)); sleep 0.1; done
-	return 1
-}
-status_is() { get "$(url "$2")"; [ "$code" = "$1" ]; }
+at_exit_kill dpid hpid
+at_exit_remove $N
 
 printf 'tok-%s\n' $$ >"$tmp/token"
 cat >"$tmp/conf" <<EOF
@@ -67,8 +34,7 @@ EOF
 dpid=$!
 "$HD" --config "$tmp/conf" --listen 127.0.0.1:0 2>"$tmp/h.log" &
 hpid=$!
-poll 10 grep -q 'listening on' "$tmp/h.log" || { notok "no listen"; show "$tmp/h.log"; exit 1; }
-port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$tmp/h.log")
+wait_port "$tmp/h.log"
 
 if poll 10 status_is 200 /healthz; then ok "live with batsimd"
 else notok "not live"; show "$tmp/h.log" "$tmp/d.log"; exit 1; fi
@@ -128,5 +94,4 @@ else notok "no recovery"; show "$tmp/h.log"; fi
 
 kill -TERM $hpid; wait $hpid; rc=$?; hpid=
 [ $rc = 0 ] && ok "SIGTERM: exit 0" || notok "SIGTERM: exit $rc"
-echo "# $pass passed, $fail failed"
-[ $fail = 0 ]
+finish

@@ -5,83 +5,24 @@
 # control socket), static files, the stale path and SIGTERM.
 # Run by `make check` (exit 0 pass, 77 skip, else fail).
 
-b=${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
-s=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/harness.sh"
 HD=$b/src/httpd/batsim-httpd
 TW=$b/tests/testwriter/bs-testwriter
 FAKE=$s/tests/integration/fake-batsimd.py
-for p in "$HD" "$TW"; do
-	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
-done
+need "$HD" "$TW"
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
-PY=$(command -v python3 || true)
-[ -n "$PY" ] || { echo "SKIP: python3 not installed"; exit 77; }
+need_python
 PROMTOOL=$(command -v promtool || true)
 
 N=/bs-test-httpd-$$
-tmp=$(mktemp -d)
 wpid= hpid= h2pid= fpid=
-cleanup() {
-	[ -n "$wpid" ] && kill -CONT "$wpid" 2>/dev/null
-	for p in $wpid $hpid $h2pid $fpid; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	"$PY" -c "import os,sys
-try: os.unlink('/dev/shm' + sys.argv[1])
-except OSError: pass" "$N"
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+at_exit_kill wpid hpid h2pid fpid
+at_exit_remove $N
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $1"; }
-notok() { fail=$((fail + 1)); echo "not ok - $1"; }
-show() { sed 's/^/#   /' "$@" 2>/dev/null | head -20; }
-
-# get [CURL-ARGS...] PATH: body in $tmp/body, headers in $tmp/hdr, status
-# in $code.
-get() {
-	path=$1; eval "last=\${$#}"
-	code=$(curl -s -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' \
-		--max-time 10 "$@" 2>"$tmp/curlerr")
-}
-url() { echo "http://127.0.0.1:$port$1"; }
-status() { # status WANT DESCRIPTION
-	if [ "$code" = "$1" ]; then ok "$2 ($code)"
-	else notok "$2: status $code, want $1"; show "$tmp/body"; fi
-}
-# json PY-EXPR DESCRIPTION: d is the parsed body
-json() {
-	if "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
-		"$tmp/body" 2>"$tmp/pyerr"; then ok "$2"
-	else notok "$2: ($1) is false for:"; show "$tmp/body" "$tmp/pyerr"; fi
-}
-header() { # header REGEX DESCRIPTION
-	if tr -d '\r' <"$tmp/hdr" | grep -Eqi -- "$1"; then ok "$2"
-	else notok "$2: /$1/ not in headers"; show "$tmp/hdr"; fi
-}
-has() { # has FILE REGEX DESCRIPTION
-	if grep -Eq -- "$2" "$1"; then ok "$3"
-	else notok "$3: /$2/ not in $1"; show "$1"; fi
-}
-# poll N CMD...: retry every 0.1 s for at most N seconds
-poll() {
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; n=$((n - 1)); sleep 0.1; done
-	return 1
-}
-status_is() { get "$(url "$2")"; [ "$code" = "$1" ]; }
-port_of() { # port_of LOGFILE
-	sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$1" | head -1
-}
 start_httpd() { # start_httpd LOG ARGS...: sets $! (caller saves), port
 	log=$1; shift
 	"$HD" --listen 127.0.0.1:0 --name "$N" --config "$tmp/conf" \
 		--www "$s/data/www" "$@" 2>"$log" &
-}
-wait_port() {
-	poll 10 sh -c "grep -q 'listening on http://127.0.0.1' '$1'" ||
-		{ notok "server did not start"; show "$1"; exit 1; }
-	port=$(port_of "$1")
 }
 
 # ---- options ----
@@ -450,5 +391,4 @@ hpid=
 poll 5 sh -c "! kill -0 $cpid 2>/dev/null" && ok "the stream was closed" ||
 	{ notok "stream still open"; kill $cpid; }
 
-echo "# $pass passed, $fail failed"
-[ $fail = 0 ]
+finish

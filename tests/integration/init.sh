@@ -4,41 +4,17 @@
 # --check, --remove, invalid segments, configuration files, permissions.
 # Run by `make check` (exit 0 pass, 77 skip, else fail).
 
-b=${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/harness.sh"
 INIT=$b/src/init/batsim-init
 TW=$b/tests/testwriter/bs-testwriter
-[ -x "$INIT" ] || { echo "SKIP: $INIT not built"; exit 77; }
+need "$INIT"
 [ -d /dev/shm ] || { echo "SKIP: no /dev/shm"; exit 77; }
 
 N=/bs-test-init-$$
 F=/dev/shm/${N#/}
-tmp=$(mktemp -d)
 wpid=
-cleanup() {
-	[ -n "$wpid" ] && kill "$wpid" 2>/dev/null
-	rm -f "$F" "$F-2"
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $1"; }
-notok() { fail=$((fail + 1)); echo "not ok - $1"; sed 's/^/#   /' "$tmp/err" 2>/dev/null; }
-
-# expect STATUS DESCRIPTION -- command...: checks the exit status
-expect() {
-	want=$1 what=$2
-	shift 3
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" = "$want" ]; then ok "$what (exit $got)"
-	else notok "$what: exit $got, want $want"; fi
-}
-# has FILE REGEX DESCRIPTION
-has() {
-	if grep -Eq -- "$2" "$1"; then ok "$3"
-	else notok "$3: /$2/ not in $1:"; sed 's/^/#   /' "$1"; fi
-}
+at_exit_kill wpid
+at_exit_remove $N $N-2
 
 expect 0 "--help" -- "$INIT" --help
 has "$tmp/out" "--topology" "--help lists --topology"
@@ -142,10 +118,7 @@ rm -f "$F-2"
 if [ -x "$TW" ]; then
 	"$TW" --name $N --topology 4x10x40 --period-ms 50 --duration-s 20 >/dev/null 2>&1 &
 	wpid=$!
-	i=0
-	until "$INIT" --name $N --check 2>/dev/null | grep -q "^live: *yes"; do
-		i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05
-	done
+	poll 5 sh -c "'$INIT' --name $N --check 2>/dev/null | grep -q '^live: *yes'"
 	"$INIT" --name $N --check >"$tmp/out" 2>&1
 	has "$tmp/out" "^state: +RUNNING" "--check: RUNNING under a writer"
 	has "$tmp/out" "^writer pid: +$wpid\$" "--check: writer pid"
@@ -177,5 +150,4 @@ else
 	echo "# not root or no setpriv: permission checks skipped"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
