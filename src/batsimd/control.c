@@ -334,15 +334,12 @@ static const char *get_string(json_object *req, const char *key, int *bad)
 
 static char *cmd_setpoint(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = {"cmd", "mode", "value", NULL};
 	char err[256];
 	const char *mode;
 	uint32_t m;
 	double v;
 	int bad, r;
 
-	if (check_fields(req, f, err, sizeof err))
-		return reply_error("%s", err);
 	mode = get_string(req, "mode", &bad);
 	if (!mode || (strcmp(mode, "power") && strcmp(mode, "current")))
 		return reply_error("setpoint needs \"mode\": \"power\" or "
@@ -368,13 +365,10 @@ static char *cmd_setpoint(ctl_server *s, json_object *req)
 
 static char *cmd_ambient(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = {"cmd", "value", NULL};
 	char err[256];
 	double v;
 	int r;
 
-	if (check_fields(req, f, err, sizeof err))
-		return reply_error("%s", err);
 	r = get_number(req, "value", &v, err, sizeof err);
 	if (r < 0)
 		return reply_error("%s", err);
@@ -392,8 +386,6 @@ static char *cmd_ambient(ctl_server *s, json_object *req)
 
 static char *cmd_profile(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = {"cmd",	"name",	 "path",
-					"loop", "scale", NULL};
 	static const char *const names[] = {
 	    "none", "csv", "peak-shaving", "regulation", "cycle", NULL};
 	struct cfg_profile p;
@@ -403,8 +395,6 @@ static char *cmd_profile(ctl_server *s, json_object *req)
 	int bad, r;
 	size_t i;
 
-	if (check_fields(req, f, err, sizeof err))
-		return reply_error("%s", err);
 	name = get_string(req, "name", &bad);
 	for (i = 0; name && names[i]; i++)
 		if (!strcmp(name, names[i]))
@@ -514,9 +504,6 @@ static struct eng_fault *faults_copy(engine *e, unsigned *n)
 
 static char *cmd_fault(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = {"cmd",	 "action",   "type",
-					"rack",	 "module",   "cell",
-					"value", "quantity", NULL};
 	const struct bsd_config *cfg = s->cfg;
 	struct eng_fault fl = {.rack = -1, .module = -1, .cell = -1};
 	const char *action, *type, *quantity;
@@ -524,8 +511,6 @@ static char *cmd_fault(ctl_server *s, json_object *req)
 	int inject, all = 0, bad, r, have_value, have_loc;
 	uint32_t kind;
 
-	if (check_fields(req, f, err, sizeof err))
-		return reply_error("%s", err);
 	action = get_string(req, "action", &bad);
 	if (!action || (strcmp(action, "inject") && strcmp(action, "clear")))
 		return reply_error("fault needs \"action\": \"inject\" or "
@@ -684,12 +669,10 @@ static char *cmd_fault(ctl_server *s, json_object *req)
 
 static char *cmd_alarm_reset(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = {"cmd", "rack", NULL};
 	char err[256];
 	int32_t rack = -1;
 
-	if (check_fields(req, f, err, sizeof err) ||
-	    get_index(req, "rack", s->cfg->racks, &rack, err, sizeof err) < 0)
+	if (get_index(req, "rack", s->cfg->racks, &rack, err, sizeof err) < 0)
 		return reply_error("%s", err);
 	engine_alarm_reset(s->e, rack);
 	if (rack >= 0)
@@ -704,14 +687,11 @@ static char *cmd_alarm_reset(ctl_server *s, json_object *req)
  * sites of a million cells). */
 static char *cmd_alarms(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = {"cmd", NULL};
 	const struct bsd_config *cfg = s->cfg;
 	uint32_t cpm = cfg->cells_per_module;
 	json_object *o, *arr;
-	char err[256];
 
-	if (check_fields(req, f, err, sizeof err))
-		return reply_error("%s", err);
+	(void)req;
 	arr = json_object_new_array();
 	for (uint32_t r = 0; r < cfg->racks; r++) {
 		struct eng_rack_alarms rk;
@@ -767,15 +747,12 @@ static char *cmd_alarms(ctl_server *s, json_object *req)
 
 static char *cmd_state(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = {"cmd", NULL};
 	struct eng_control c;
 	json_object *o, *p, *arr;
 	struct eng_fault *list;
 	unsigned n;
-	char err[256];
 
-	if (check_fields(req, f, err, sizeof err))
-		return reply_error("%s", err);
+	(void)req;
 	engine_control(s->e, &c);
 	o = ok_object();
 	json_object_object_add(o, "mode",
@@ -821,13 +798,8 @@ static char *cmd_state(ctl_server *s, json_object *req)
 	return reply_json(o);
 }
 
-static char *cmd_pause(ctl_server *s, json_object *req, int pause)
+static char *set_paused(ctl_server *s, int pause)
 {
-	static const char *const f[] = {"cmd", NULL};
-	char err[256];
-
-	if (check_fields(req, f, err, sizeof err))
-		return reply_error("%s", err);
 	if (s->d->paused != pause) {
 		s->d->paused = pause;
 		s->d->rebase = 1;
@@ -837,15 +809,24 @@ static char *cmd_pause(ctl_server *s, json_object *req, int pause)
 	return reply_json(ok_object());
 }
 
+static char *cmd_pause(ctl_server *s, json_object *req)
+{
+	(void)req;
+	return set_paused(s, 1);
+}
+
+static char *cmd_resume(ctl_server *s, json_object *req)
+{
+	(void)req;
+	return set_paused(s, 0);
+}
+
 static char *cmd_speed(ctl_server *s, json_object *req)
 {
-	static const char *const f[] = {"cmd", "value", NULL};
 	char err[256];
 	double v;
 	int r;
 
-	if (check_fields(req, f, err, sizeof err))
-		return reply_error("%s", err);
 	r = get_number(req, "value", &v, err, sizeof err);
 	if (r < 0)
 		return reply_error("%s", err);
@@ -859,14 +840,38 @@ static char *cmd_speed(ctl_server *s, json_object *req)
 	return reply_json(ok_object());
 }
 
+/* The commands and the fields each takes: check_fields refuses any other
+ * before the command runs. */
+static const struct {
+	const char *name;
+	char *(*run)(ctl_server *s, json_object *req);
+	const char *const *fields;
+} commands[] = {
+    {"setpoint", cmd_setpoint,
+     (const char *const[]){"cmd", "mode", "value", NULL}},
+    {"ambient", cmd_ambient, (const char *const[]){"cmd", "value", NULL}},
+    {"profile", cmd_profile,
+     (const char *const[]){"cmd", "name", "path", "loop", "scale", NULL}},
+    {"fault", cmd_fault,
+     (const char *const[]){"cmd", "action", "type", "rack", "module", "cell",
+			   "value", "quantity", NULL}},
+    {"alarm_reset", cmd_alarm_reset,
+     (const char *const[]){"cmd", "rack", NULL}},
+    {"alarms", cmd_alarms, (const char *const[]){"cmd", NULL}},
+    {"state", cmd_state, (const char *const[]){"cmd", NULL}},
+    {"pause", cmd_pause, (const char *const[]){"cmd", NULL}},
+    {"resume", cmd_resume, (const char *const[]){"cmd", NULL}},
+    {"speed", cmd_speed, (const char *const[]){"cmd", "value", NULL}},
+};
+
 char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 {
 	json_tokener *tok;
 	json_object *req, *cmdv;
 	enum json_tokener_error jerr;
 	const char *cmd;
-	size_t end;
-	char *reply;
+	size_t end, i;
+	char *reply, err[512];
 
 	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
 		       line[len - 1] == '\t'))
@@ -914,26 +919,13 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 	}
 	cmd = json_object_get_string(cmdv);
 	log_debug("control: request %.*s", (int)(len > 200 ? 200 : len), line);
-	if (!strcmp(cmd, "setpoint"))
-		reply = cmd_setpoint(s, req);
-	else if (!strcmp(cmd, "ambient"))
-		reply = cmd_ambient(s, req);
-	else if (!strcmp(cmd, "profile"))
-		reply = cmd_profile(s, req);
-	else if (!strcmp(cmd, "fault"))
-		reply = cmd_fault(s, req);
-	else if (!strcmp(cmd, "alarm_reset"))
-		reply = cmd_alarm_reset(s, req);
-	else if (!strcmp(cmd, "alarms"))
-		reply = cmd_alarms(s, req);
-	else if (!strcmp(cmd, "state"))
-		reply = cmd_state(s, req);
-	else if (!strcmp(cmd, "pause"))
-		reply = cmd_pause(s, req, 1);
-	else if (!strcmp(cmd, "resume"))
-		reply = cmd_pause(s, req, 0);
-	else if (!strcmp(cmd, "speed"))
-		reply = cmd_speed(s, req);
+	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(cmd, commands[i].name))
+			break;
+	if (i < sizeof commands / sizeof commands[0])
+		reply = check_fields(req, commands[i].fields, err, sizeof err)
+			    ? reply_error("%s", err)
+			    : commands[i].run(s, req);
 	else
 		reply = reply_error("unknown cmd \"%.64s\": setpoint, ambient, "
 				    "profile, fault, alarm_reset, alarms, "

@@ -245,6 +245,11 @@ check "state: mode, setpoint, backend" \
 	test "$(field "$r" ok)" = true -a "$(field "$r" mode)" = current \
 	-a "$(field "$r" setpoint)" = 50.0 -a "$(field "$r" backend)" = cpu
 
+r=$(ctl '{"cmd":"setpoint","mode":"power","modul":1,"value":-3000}')
+check "a field the command does not take is refused and named" \
+	sh -c 'printf "%s\n" "$1" | grep -q "\"ok\":false.*unknown field .*modul"' _ "$r"
+r=$(ctl '{"cmd":"resume","value":1}')
+check "resume takes no fields" test "$(field "$r" ok)" = false
 r=$(ctl '{"cmd":"setpoint","mode":"power","value":-3000}')
 check "setpoint power accepted" test "$(field "$r" ok)" = true
 published_power() { [ "$(peek mode)" = power ] && [ "$(peek setpoint)" = -3000 ]; }
