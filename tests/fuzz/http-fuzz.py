@@ -534,17 +534,20 @@ def batch_flood():
     try:
         for _ in range(args.max_per_ip):
             idle.append(connect())
-        time.sleep(0.3)
+        # let the server accept them all (a settle delay, not an
+        # assertion); the idle timeout (--timeout-s, 10 s in the .sh) is
+        # long enough that none of them is closed before the attempts end
+        time.sleep(1.0)
         refused = served = 0
-        for _ in range(5):
-            a, raw = exchange(request("GET", "/healthz"), timeout=3.0)
+        for _ in range(3):
+            a, raw = exchange(request("GET", "/healthz"), timeout=2.0)
             if a is not None and a.status == 200:
                 served += 1
             else:
                 refused += 1
                 ok(a is None or a.status >= 400, "an extra connection is refused, not half served",
                    raw[:200])
-        ok(refused == 5 and served == 0,
+        ok(refused == 3 and served == 0,
            f"{args.max_per_ip} open connections: the per-IP limit refuses more "
            f"({refused} refused, {served} served)")
     finally:

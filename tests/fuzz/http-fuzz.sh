@@ -21,7 +21,7 @@ at_exit_remove $N
 
 TOKEN=fuzz-$$-token
 MAX_PER_IP=8
-TIMEOUT_S=3
+TIMEOUT_S=10
 printf '%s\n' "$TOKEN" >"$tmp/token"
 cat >"$tmp/conf" <<CONF
 http_max_per_ip = $MAX_PER_IP
