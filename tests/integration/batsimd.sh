@@ -324,6 +324,15 @@ for l in lines[:10]:
     r = json.loads(l); assert r["ok"] is False and r["error"], l
 assert json.loads(lines[10])["ok"] is True
 ' "$r"
+# fault value ranges are the engine's: its message comes back
+r=$(ctl '{"cmd":"fault","action":"inject","type":"high_r","rack":0,"module":0,"cell":0,"value":5000}' \
+	'{"cmd":"fault","action":"inject","type":"cooling","rack":0,"value":0}')
+check "out-of-range fault values are refused with the engine's range" python3 -c '
+import json, sys
+a, b = [json.loads(l) for l in sys.argv[1].splitlines()]
+assert a["ok"] is False and "(0, 1000]" in a["error"], a
+assert b["ok"] is False and "(0, 10]" in b["error"], b
+' "$r"
 check "an over-long line gets an error, the connection goes on" python3 - "$sock" <<'EOF'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
