@@ -404,8 +404,12 @@ int main(int argc, char **argv)
 	 * so getopt never permutes "-250kW" in front of it. */
 	while ((opt = getopt_long(argc, argv, "+c:n:S:jhV", longopts, NULL)) !=
 	       -1) {
-		if (opt == '?')
-			return bad_usage("see the options above");
+		if (opt == '?') {
+			/* getopt has said which option is wrong */
+			fputs("Try 'batsimctl --help' for more information.\n",
+			      stderr);
+			return CTL_EX_USAGE;
+		}
 		rc = apply_option(&c, opt, argv[optind - 1], optarg);
 		if (rc)
 			return rc < 0 ? CTL_EX_OK : rc;

@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("batsim-httpd %s (libbatsim %s)\n",
+			printf("batsim-httpd (batsim) %s, libbatsim %s\n",
 			       PACKAGE_VERSION, bs_version());
 			return 0;
 		default:
