@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,7 +92,17 @@ CONTROL_EXPORT int bs_control_open(const char *path, int timeout_ms,
 		return errno == ENOMEM || errno == ENOBUFS ? -BS_ENOMEM
 							   : -BS_ESYS;
 	/* A connect to a UNIX socket does not wait for the peer's accept(),
-	 * so a blocking connect cannot hang on a stuck daemon. */
+	 * but it does block while the listen backlog is full: a stuck
+	 * daemon with that many clients queued would hang this connect.
+	 * The send timeout bounds that wait (Linux: EAGAIN when it runs
+	 * out); sends use MSG_DONTWAIT, so it bounds nothing else. */
+	{
+		int ms = timeout_ms ? timeout_ms : CONTROL_DEFAULT_TIMEOUT_MS;
+		struct timeval tv = {.tv_sec = ms / 1000,
+				     .tv_usec = (ms % 1000) * 1000};
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 
@@ -100,6 +111,9 @@ CONTROL_EXPORT int bs_control_open(const char *path, int timeout_ms,
 		close(fd);
 		errno = e;
 		switch (e) {
+		case EAGAIN:
+		case ETIMEDOUT:
+			return -BS_ETIMEDOUT; /* backlog full all along */
 		case ENOENT:
 		case ENOTDIR:
 			return -BS_ENOENT;

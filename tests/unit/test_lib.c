@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -989,6 +991,39 @@ START_TEST(test_busy)
 }
 END_TEST
 
+/* ---- control client ---- */
+
+/* A daemon that stops accepting (hung) with its listen backlog full: the
+ * connect blocks in the kernel; bs_control_open must still give up after
+ * its timeout instead of hanging (Check's timeout fails the test). */
+START_TEST(test_control_backlog)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	bs_control *c[8] = {NULL};
+	int l, rc = 0, i;
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "/tmp/bs-test-lib-%d.sock",
+		 (int)getpid());
+	unlink(sa.sun_path);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(l, 0), 0);
+	for (i = 0; i < 8; i++) {
+		rc = bs_control_open(sa.sun_path, 100, &c[i]);
+		if (rc != 0)
+			break;
+	}
+	unlink(sa.sun_path);
+	ck_assert_msg(i < 8, "every connect succeeded: no backlog limit?");
+	ck_assert_int_eq(rc, -BS_ETIMEDOUT);
+	ck_assert_ptr_null(c[i]);
+	for (int k = 0; k < i; k++)
+		bs_control_close(c[k]);
+	close(l);
+}
+END_TEST
+
 /* ---- errors ---- */
 
 START_TEST(test_strerror)
@@ -1030,6 +1065,7 @@ static Suite *lib_suite(void)
 	tcase_add_test(tc, test_mode);
 	tcase_add_test(tc, test_check_name);
 	tcase_add_test(tc, test_busy);
+	tcase_add_test(tc, test_control_backlog);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);
 	return s;

@@ -233,8 +233,9 @@ typedef struct bs_control bs_control;
 #define BS_DEFAULT_CONTROL_SOCKET "/run/batsim/batsimd.sock"
 
 /* Connect to batsimd's control socket (path NULL = default).  timeout_ms
- * bounds every later request (0 = 5000).  0 or -BS_ENOENT, -BS_EACCES,
- * -BS_ECONNREFUSED, -BS_ENOMEM, -BS_ESYS. */
+ * bounds every later request (0 = 5000), and the connect itself while
+ * the daemon's listen backlog is full.  0 or -BS_ENOENT, -BS_EACCES,
+ * -BS_ECONNREFUSED, -BS_ETIMEDOUT, -BS_ENOMEM, -BS_ESYS. */
 int bs_control_open(const char *path, int timeout_ms, bs_control **out);
 
 /* Send one request (a JSON object, without newline) and wait for its one
