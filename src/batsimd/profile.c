@@ -117,7 +117,9 @@ int prof_set(struct engine *e, const struct cfg_profile *cp, char *err,
 	struct eng_profile p;
 	memset(&p, 0, sizeof(p));
 	p.cfg = *cp;
-	if (!(p.cfg.scale != 0.0))
+	/* the scale is the caller's (default 1 in the config and the
+	 * control socket); 0 is a valid factor that mutes the profile */
+	if (!isfinite(p.cfg.scale))
 		p.cfg.scale = 1.0;
 	if (strcmp(cp->name, "csv") == 0) {
 		if (!cp->csv_path[0]) {

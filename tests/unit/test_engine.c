@@ -735,6 +735,15 @@ START_TEST(profile_csv)
 	engine_control(e, &ctl);
 	ck_assert_double_le(fabs(ctl.setpoint - 1000.0), 1e-9);
 	ck_assert_str_eq(ctl.profile.name, "csv");
+	/* profile_scale = 0 (the parser accepts it) mutes the profile: it
+	 * is a factor like any other, not "unset, take 1" */
+	p.scale = 0.0;
+	ck_assert_int_eq(engine_set_profile(e, &p, err, sizeof(err)), 0);
+	engine_step(e, 1);
+	engine_control(e, &ctl);
+	ck_assert_double_eq(ctl.profile.scale, 0.0);
+	ck_assert_double_eq(ctl.setpoint, 0.0);
+	p.scale = 2.0;
 	/* errors name the file and line */
 	f = fopen(path, "w");
 	fprintf(f, "time_s,power_w\n0,0\n10,x\n");
