@@ -166,6 +166,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
+	/* An SSE stream ends this way when its client left (sse.c says
+	 * itself when the cause is another): routine, not a warning. */
+	if (strstr(msg, "application error generating response")) {
+		log_debug("libmicrohttpd: %s", msg);
+		return;
+	}
 	log_warn("libmicrohttpd: %s", msg);
 }
 

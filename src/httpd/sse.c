@@ -202,8 +202,11 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *dst, size_t max)
 		cl->out.len = 0;
 		cl->out_pos = 0;
 		sse_fill(cl);
-		if (cl->out.oom)
+		if (cl->out.oom) {
+			log_error("out of memory building an SSE event: "
+				  "closing the stream");
 			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
 		if (cl->out.len)
 			break;
 		/* Nothing due: sleep until the next event may be sent (then

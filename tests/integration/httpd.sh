@@ -216,6 +216,11 @@ get "$(url '/updates?modules=2')"
 status 400 "SSE modules=2"
 get "$(url /healthz)"
 status 200 "server healthy after SSE clients disconnected"
+# A client leaving is routine: no warning per closed stream in the log.
+sleep 1.2 # the stream notices a departed client within a second
+if grep -q 'application error' "$tmp/h.log"; then
+	notok "a client closing its stream logs a warning"; show "$tmp/h.log"
+else ok "SSE client disconnects are not logged as warnings"; fi
 # Last-Event-ID: a reconnecting client that has tick T must not get T
 # again.  A second server with a long stale limit, and the writer stopped
 # (SIGSTOP): the tick stands still and the data stays live for seconds.
