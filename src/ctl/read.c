@@ -723,8 +723,10 @@ static int watch(struct ctl *c, const struct view_req *v)
 		}
 		/* The frame is built in memory and written at once, so the
 		 * screen never shows half a table.  Errors go into the frame
-		 * too: watch keeps going and shows when the writer is back. */
-		c->err = f;
+		 * too: watch keeps going and shows when the writer is back.
+		 * Except --json on a pipe: there stdout carries only JSON
+		 * lines, and the errors go to stderr. */
+		c->err = c->json && !tty ? NULL : f;
 		if (r && bs_reader_check_name(r) == -BS_ECHANGED) {
 			/* the segment was recreated (batsim-init --force):
 			 * follow the name */

@@ -162,5 +162,14 @@ has "$tmp/err" "stale.*heartbeat" "crash: stale heartbeat explained"
 empty "$tmp/out" "crash: nothing printed"
 expect 3 "status after a crash" -- "$CTL" --name $N --max-age-ms 200 status --json
 json "d['stale'] is True and d['state']=='running'" "crash: status --json says stale" "$tmp/out"
+# watch --json on a pipe: stdout is JSON lines only, the errors on stderr
+"$CTL" --name $N --max-age-ms 200 --interval-ms 50 --json watch status >"$tmp/wj" 2>"$tmp/wje" &
+vpid=$!
+sleep 0.5
+kill -INT $vpid; wait $vpid; vpid=
+if [ -s "$tmp/wj" ] && "$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/wj" 2>/dev/null
+then ok "watch --json when stale: stdout is JSON lines"
+else notok "watch --json when stale: not JSON lines"; show "$tmp/wj"; fi
+has "$tmp/wje" "stale" "watch --json when stale: the reason on stderr"
 
 finish
