@@ -16,6 +16,10 @@ tests_integration_bsd_peek_LDADD = src/lib/libbatsim.la
 TESTS += tests/integration/batsimd.sh
 EXTRA_DIST += tests/integration/batsimd.sh
 
+# batsimd with a full /dev/shm (private mount namespace; skips unless root)
+TESTS += tests/integration/batsimd-shmfull.sh
+EXTRA_DIST += tests/integration/batsimd-shmfull.sh
+
 # the model against an independent integrator (python3, standard library)
 TESTS += tests/integration/trace-check.sh
 EXTRA_DIST += tests/integration/trace-check.sh \

@@ -52,6 +52,21 @@ int legacy_open(const char *name, uint64_t n_cells, legacy **out, char *err,
 		close(fd);
 		return -1;
 	}
+	/* Reserve the pages now: a full /dev/shm is an error here rather
+	 * than SIGBUS at the first legacy_write (ftruncate only makes the
+	 * object sparse). */
+	{
+		int rc = posix_fallocate(fd, 0, (off_t)size);
+
+		if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+			snprintf(err, errlen,
+				 "legacy_shm_name %s: cannot reserve %zu "
+				 "bytes: %s (free space in /dev/shm)",
+				 name, size, strerror(rc));
+			close(fd);
+			return -1;
+		}
+	}
 	l = calloc(1, sizeof *l);
 	if (!l) {
 		close(fd);
