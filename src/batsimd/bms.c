@@ -23,6 +23,9 @@
 /* Linear ramp: 0 at x0, 1 at x1 (x0 < x1: rising; x0 > x1: falling). */
 static double ramp(double x, double x0, double x1)
 {
+	/* equal thresholds (the config allows them): a step, not 0/0 */
+	if (x1 == x0)
+		return x >= x1 ? 1.0 : 0.0;
 	double f = (x - x0) / (x1 - x0);
 	return f < 0.0 ? 0.0 : (f > 1.0 ? 1.0 : f);
 }
