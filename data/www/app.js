@@ -1298,7 +1298,12 @@
         S.esState = 'reconnecting';
         S.connError = 'Cannot open the live stream from batsim-httpd; retrying…';
         checkHealth();
-        S.esTimer = setTimeout(openStream, S.esRetryMs);
+        /* re-read the topology first: after a restart the segment may
+         * have fewer racks or modules, and the server refuses (404) a
+         * selection out of range each time */
+        S.esTimer = setTimeout(() => {
+          refreshTopology().then(() => select(S.sel.rack, S.sel.module, { force: true }));
+        }, S.esRetryMs);
         S.esRetryMs = Math.min(15000, S.esRetryMs * 2);
       } else {
         S.esState = 'reconnecting'; /* EventSource retries by itself */

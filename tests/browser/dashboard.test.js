@@ -468,6 +468,30 @@ async function runPage(ctx) {
   ok(overflow <= 1, 'no horizontal scrolling at phone width (390 px)', `${overflow} px too wide`);
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: true });
+
+  /* batsim-httpd restarted on a segment recreated with fewer racks while
+   * the page shows the last rack: the page follows the new topology
+   * (the server answers 404 to the old selection). */
+  if (WRITER !== 'testwriter') {
+    phase = 'topology';
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.evaluate(([r, m]) => window.batsimDashboard.select(r, m), [RACKS - 1, MODULES - 1]);
+    await sleep(500);
+    await stopProc('httpd');
+    await stopProc('writer');
+    for (const f of [conf, confHttpd]) fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace(/^racks = \d+$/m, 'racks = 2'));
+    const r = cp.spawnSync(bin('src/init/batsim-init'), ['--config', conf, '--force'], { encoding: 'utf8' });
+    ok(r.status === 0, 'segment recreated with 2 racks', r.stderr);
+    startWriter();
+    startProc('httpd', bin('src/httpd/batsim-httpd'), ['--config', confHttpd]);
+    const back = await waitFor(() => S(() => {
+      const st = window.batsimDashboard.state;
+      return st.topo && st.topo.racks === 2 && st.sel.rack === 1 && st.esState === 'live' &&
+        document.getElementById('banner').hidden;
+    }), 30000, 'the page to follow the new topology').catch((e) => { note(e.message, logTail('httpd', 10)); return false; });
+    ok(back, 'after an httpd restart on a smaller site the page reconnects with the selection clamped to it',
+      await S(() => JSON.stringify({ topo: window.batsimDashboard.state.topo, sel: window.batsimDashboard.state.sel, es: window.batsimDashboard.state.esState })));
+  }
 }
 
 (async () => {
