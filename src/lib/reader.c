@@ -136,15 +136,35 @@ BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
 	info->abi_minor = h->abi_minor;
 	info->total_size = r->g.total_size;
 
-	/* Acquire the state first: it is release-stored after the writer
-	 * wrote its identity, generation and heartbeat, so a RUNNING state
-	 * comes with the identity of that writer. */
-	info->state = BS_LOAD32(&h->state, memory_order_acquire);
-	info->generation = BS_LOAD64(&h->generation, memory_order_relaxed);
 	/* The identity line is written (with atomic word stores) only while
-	 * no writer runs; copy it the same way. */
-	bs_copy_from_shm((unsigned char *)&id + 128,
-			 (const unsigned char *)h + 128, 64);
+	 * the state is not RUNNING, before the generation is bumped and
+	 * RUNNING is release-stored.  Copy it like a seqlock's data, with
+	 * (state, generation) as the sequence: a copy made while both stay
+	 * the same is one writer's whole identity.  Bounded: a writer
+	 * restarts at most a few times while we look. */
+	for (unsigned tries = 0; tries < 16; tries++) {
+		/* Acquire: a RUNNING state comes with the identity, the
+		 * generation and the heartbeat stored before it. */
+		uint32_t s1 = BS_LOAD32(&h->state, memory_order_acquire);
+		uint64_t g1 = BS_LOAD64(&h->generation, memory_order_relaxed);
+		bs_copy_from_shm((unsigned char *)&id + 128,
+				 (const unsigned char *)h + 128, 64);
+		/* Acquire fence: pairs with the writer's release fence
+		 * after it leaves RUNNING; if the copy saw any word of a
+		 * new identity, the loads below see the state change. */
+#ifndef BS_TSAN
+		atomic_thread_fence(memory_order_acquire);
+		uint32_t s2 = BS_LOAD32(&h->state, memory_order_relaxed);
+#else
+		/* TSan build only, as in the slot read below */
+		uint32_t s2 = BS_LOAD32(&h->state, memory_order_acquire);
+#endif
+		uint64_t g2 = BS_LOAD64(&h->generation, memory_order_relaxed);
+		info->state = s2;
+		info->generation = g2;
+		if (s1 == s2 && g1 == g2)
+			break;
+	}
 	info->writer_pid = id.writer_pid;
 	info->backend = id.backend;
 	info->writer_start_ns = id.writer_start_ns;

@@ -84,10 +84,23 @@ BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
 	}
 
 	/* A previous writer that died left RUNNING behind: leave RUNNING
-	 * before rewriting the identity.  Release orders nothing useful
-	 * here but keeps every state store a release store. */
-	if (BS_LOAD32(&h->state, memory_order_relaxed) == BS_STATE_RUNNING)
-		BS_STORE32(&h->state, BS_STATE_STOPPED, memory_order_release);
+	 * before rewriting the identity. */
+	/* Acquire: the previous writer's STOPPED (release-stored in its
+	 * close) then happens-before the fence below. */
+	if (BS_LOAD32(&h->state, memory_order_acquire) == BS_STATE_RUNNING)
+		BS_STORE32(&h->state, BS_STATE_STOPPED, memory_order_relaxed);
+	/* Release fence, as the seqlock's after its odd sequence: a reader
+	 * (bs_reader_info) whose copy sees any identity word stored below
+	 * has its acquire fence synchronize with this fence, so its
+	 * re-load of the state sees the STOPPED (or INIT) that preceded
+	 * the fence, here or in the previous writer's close, or a later
+	 * value, and it does not take a half-written identity for that of
+	 * the RUNNING writer it saw first. */
+#ifndef BS_TSAN
+	atomic_thread_fence(memory_order_release);
+#else
+	atomic_fetch_or_explicit(BS_A32(&h->state), 0, memory_order_acq_rel);
+#endif
 
 	/* Identity (header line 2), written word by word with atomic
 	 * stores because readers may copy it at any time. */

@@ -28,7 +28,7 @@ static pid_t main_pid; /* the runner's pid: names are unique per run */
  * unchecked teardown (which runs in the runner, even when a test fails). */
 static const char *const tags[] = {"rt",   "create", "force", "mode",
 				   "name", "busy",   "stale", "retry",
-				   "bad",  "gen",    "dead"};
+				   "bad",  "gen",    "dead", "ident"};
 
 static const char *seg_name(const char *tag)
 {
@@ -687,6 +687,62 @@ START_TEST(test_generation)
 }
 END_TEST
 
+/* A writer's identity is read whole: writers restart with alternating
+ * identities in another process while this one reads bs_reader_info;
+ * every RUNNING identity must be one writer's, never a mix.  (The race
+ * window is a few dozen nanoseconds against a restart's system calls,
+ * so this is a smoke test of the invariant, not a proof of the fences:
+ * those are argued in the comments of writer.c and reader.c.) */
+START_TEST(test_identity_whole)
+{
+	const char *n = seg_name("ident");
+	create_small(n);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		for (int k = 0; k < 400; k++) {
+			struct bs_writer_params p = {
+			    .backend = (k & 1) ? BS_BACKEND_CPU : BS_BACKEND_TEST,
+			    .tick_period_ns = (k & 1) ? 111111111 : 333333333,
+			    .dt_ns = (k & 1) ? 1111111 : 3333333,
+			    .chemistry = (k & 1) ? "one" : "three",
+			};
+			bs_writer *w = NULL;
+			if (bs_writer_open(n, &topo_small, &p, &w) != 0)
+				_exit(2);
+			bs_writer_close(w);
+		}
+		_exit(0);
+	}
+	bs_reader *r;
+	ck_assert_int_eq(bs_reader_open(n, &r), 0);
+	unsigned long running = 0, mixed = 0;
+	int status;
+	while (waitpid(child, &status, WNOHANG) == 0) {
+		struct bs_info info;
+		bs_reader_info(r, &info);
+		if (info.state != BS_STATE_RUNNING)
+			continue;
+		running++;
+		int one = info.backend == BS_BACKEND_CPU &&
+			  info.tick_period_ns == 111111111 &&
+			  info.dt_ns == 1111111 &&
+			  !strcmp(info.chemistry, "one");
+		int three = info.backend == BS_BACKEND_TEST &&
+			    info.tick_period_ns == 333333333 &&
+			    info.dt_ns == 3333333 &&
+			    !strcmp(info.chemistry, "three");
+		if (!one && !three)
+			mixed++;
+	}
+	bs_reader_close(r);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "writer child failed");
+	ck_assert_msg(mixed == 0, "%lu of %lu RUNNING identities were mixed",
+		      mixed, running);
+}
+END_TEST
+
 /* ---- bounded retry ---- */
 
 START_TEST(test_bounded_retry)
@@ -1057,6 +1113,7 @@ static Suite *lib_suite(void)
 	tcase_add_test(tc, test_validate_segments);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_generation);
+	tcase_add_test(tc, test_identity_whole);
 	tcase_add_test(tc, test_bounded_retry);
 	tcase_add_test(tc, test_staleness);
 	tcase_add_test(tc, test_dead_writer);
