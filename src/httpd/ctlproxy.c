@@ -147,9 +147,15 @@ static enum MHD_Result forward(struct MHD_Connection *c, json_object *req)
 			    "denied (run batsim-httpd in the batsim "
 			    "group)",
 			    path);
-		return hd_error(c, 503,
-				"batsimd's control socket %s: %s (is "
-				"batsimd.service running?)",
+		if (rc == -BS_ETIMEDOUT)
+			return hd_error(c, 504, "batsimd's control socket %s: %s",
+					path, bs_strerror(rc));
+		if (rc == -BS_ENOENT)
+			return hd_error(c, 503,
+					"batsimd's control socket %s does not "
+					"exist (is batsimd.service running?)",
+					path);
+		return hd_error(c, 503, "batsimd's control socket %s: %s",
 				path, bs_strerror(rc));
 	}
 	log_info("control: %s", view_to_string(req));

@@ -125,6 +125,20 @@ def connect():
     return s
 
 
+def conn_open(s):
+    """True while the server has neither closed nor reset s."""
+    t = s.gettimeout()
+    s.settimeout(0)  # a peek that never waits
+    try:
+        return s.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.settimeout(t)
+
+
 def recv_answer(s, timeout=IO_TIMEOUT_S):
     """Read until the server closes, a whole answer arrived, or timeout."""
     raw = b""
@@ -532,12 +546,20 @@ def batch_flood():
     """More connections than the per-IP limit."""
     idle = []
     try:
-        for _ in range(args.max_per_ip):
-            idle.append(connect())
-        # let the server accept them all (a settle delay, not an
-        # assertion); the idle timeout (--timeout-s, 10 s in the .sh) is
-        # long enough that none of them is closed before the attempts end
-        time.sleep(1.0)
+        # Hold exactly max_per_ip live connections.  Connections of the
+        # earlier batches that the server has not yet noticed closing
+        # still count against the limit for a moment, so some of ours may
+        # be refused (closed by the server): replace those until all of
+        # ours stay open (bounded).  The idle timeout (--timeout-s, 10 s
+        # in the .sh) is long enough for the attempts below.
+        deadline = time.monotonic() + 15.0
+        while True:
+            idle = [c for c in idle if conn_open(c)]
+            while len(idle) < args.max_per_ip:
+                idle.append(connect())
+            time.sleep(0.5)
+            if all(conn_open(c) for c in idle) or time.monotonic() > deadline:
+                break
         refused = served = 0
         for _ in range(3):
             a, raw = exchange(request("GET", "/healthz"), timeout=2.0)
