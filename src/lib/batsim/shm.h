@@ -35,7 +35,7 @@ extern "C" {
 #define BS_MAGIC "BATSIMv1" /* 8 bytes, no terminating NUL in the segment */
 #define BS_MAGIC_LEN 8
 #define BS_ABI_MAJOR 1
-#define BS_ABI_MINOR 0
+#define BS_ABI_MINOR 1
 
 #define BS_HEADER_SIZE 4096u      /* the header page */
 #define BS_SLOT_ALIGN 4096u       /* slot stride is a multiple of this */
@@ -150,7 +150,12 @@ struct bs_rack {
 	uint32_t alarm_cell[BS_ALARM_KINDS]; /* flat cell index that first
 	                                        raised kind k (latched) */
 	double alarm_time_s[BS_ALARM_KINDS]; /* simulated time it was raised */
-	uint8_t reserved[80];
+	/* abi_minor 1: appended in what was reserved space (zero from an
+	 * abi_minor 0 writer) */
+	uint8_t physics[32];        /* offset 176: cell model (SoH, cycles,
+	                               charge state), see below when defined */
+	uint8_t modbus[16];         /* offset 208: Modbus-facing state */
+	uint8_t reserved[32];
 };
 
 /* The site: racks in parallel on one DC bus. */
@@ -176,7 +181,14 @@ struct bs_site {
 	uint32_t profile;       /* 0 none, 1 csv, 2 peak-shaving, 3 regulation,
 	                           4 cycle */
 	uint32_t faults_active; /* number of injected faults */
-	uint8_t reserved[152];
+	/* abi_minor 1: appended in what was reserved space (zero from an
+	 * abi_minor 0 writer) */
+	uint32_t paused;        /* offset 104: 1 while the engine is paused */
+	float speed;            /* offset 108: 1 real time, > 1 faster, 0 as
+	                           fast as possible */
+	uint8_t physics[32];    /* offset 112: cell model aggregates */
+	uint8_t modbus[64];     /* offset 144: Modbus-facing state */
+	uint8_t reserved[48];
 };
 
 /* The start of every slot. */
@@ -238,7 +250,17 @@ struct bs_shm_header {
 	uint32_t latest;           /* atomic: index of newest complete slot */
 	uint8_t pad6[BS_CACHE_LINE - 4];
 
-	uint8_t reserved[BS_HEADER_SIZE - 7 * BS_CACHE_LINE];
+	/* abi_minor 1, appended (zero in an abi_minor 0 segment) */
+	/* line 7: site identity, written only while state != RUNNING */
+	char site_name[32];        /* NUL-terminated, site_name in batsim.conf */
+	uint8_t pad7[32];
+	/* line 8: per-cell and per-module extension regions in each slot,
+	 * part of the geometry (0 when absent) */
+	uint8_t ext_geometry[64];
+	/* line 9: Modbus */
+	uint8_t modbus[64];
+
+	uint8_t reserved[BS_HEADER_SIZE - 10 * BS_CACHE_LINE];
 };
 
 /* The ABI fixes these; a change is an abi_major bump. */
@@ -255,9 +277,17 @@ _Static_assert(sizeof(struct bs_rack) == 256, "rack record size");
 _Static_assert(offsetof(struct bs_rack, v_min_cell) == 48, "rack idx");
 _Static_assert(offsetof(struct bs_rack, alarm_cell) == 80, "rack alarm_cell");
 _Static_assert(offsetof(struct bs_rack, alarm_time_s) == 112, "rack time");
+_Static_assert(offsetof(struct bs_rack, physics) == 176, "rack physics");
+_Static_assert(offsetof(struct bs_rack, modbus) == 208, "rack modbus");
+_Static_assert(offsetof(struct bs_rack, reserved) == 224, "rack reserved");
 _Static_assert(sizeof(struct bs_site) == 256, "site record size");
 _Static_assert(offsetof(struct bs_site, bus_voltage_v) == 16, "site bus");
 _Static_assert(offsetof(struct bs_site, mode) == 64, "site mode");
+_Static_assert(offsetof(struct bs_site, paused) == 104, "site paused");
+_Static_assert(offsetof(struct bs_site, speed) == 108, "site speed");
+_Static_assert(offsetof(struct bs_site, physics) == 112, "site physics");
+_Static_assert(offsetof(struct bs_site, modbus) == 144, "site modbus");
+_Static_assert(offsetof(struct bs_site, reserved) == 208, "site reserved");
 _Static_assert(sizeof(struct bs_slot_header) == 128, "slot header size");
 _Static_assert(offsetof(struct bs_slot_header, tick) == 64, "slot tick");
 _Static_assert(offsetof(struct bs_slot_header, generation) == 88, "slot gen");
@@ -269,6 +299,9 @@ _Static_assert(offsetof(struct bs_shm_header, generation) == 192, "gen line");
 _Static_assert(offsetof(struct bs_shm_header, state) == 256, "state line");
 _Static_assert(offsetof(struct bs_shm_header, heartbeat_ns) == 320, "hb line");
 _Static_assert(offsetof(struct bs_shm_header, latest) == 384, "latest line");
+_Static_assert(offsetof(struct bs_shm_header, site_name) == 448, "line 7");
+_Static_assert(offsetof(struct bs_shm_header, ext_geometry) == 512, "line 8");
+_Static_assert(offsetof(struct bs_shm_header, modbus) == 576, "line 9");
 
 /* Region offsets inside a slot, as the writer lays them out (readers use
  * the header's values, not these). */
