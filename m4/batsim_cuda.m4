@@ -66,8 +66,31 @@ AS_IF([test "x$have_cuda" = xyes], [
   NVCC_ARCHFLAGS="$NVCC_ARCHFLAGS -gencode arch=compute_$n,code=compute_$n"
   AC_DEFINE([HAVE_CUDA], [1], [Define to 1 to build the CUDA backend.])
 ])
+# The host compiler for nvcc: checked here, so that a missing or
+# unsupported one is a configure error, not a failure inside nvcc at make.
 NVCC_CCBIN=
-AS_IF([test "x$with_nvcc_ccbin" != xno], [NVCC_CCBIN="-ccbin $with_nvcc_ccbin"])
+nvcc_ccbin_desc="nvcc's default"
+AS_IF([test "x$with_nvcc_ccbin" = xyes],
+  [AC_MSG_ERROR([--with-nvcc-ccbin needs a compiler, e.g. --with-nvcc-ccbin=g++-10])])
+AS_IF([test "x$with_nvcc_ccbin" != xno], [
+  AS_IF([test "x$have_cuda" != xyes], [
+    nvcc_ccbin_desc="$with_nvcc_ccbin (unused: no CUDA backend)"
+  ], [
+    AC_PATH_PROG([nvcc_ccbin_path], [$with_nvcc_ccbin])
+    AS_IF([test -z "$nvcc_ccbin_path"],
+      [AC_MSG_ERROR([--with-nvcc-ccbin=$with_nvcc_ccbin: no such compiler in PATH; install it (e.g. apt install $with_nvcc_ccbin) or give its full path, or leave the option out to use nvcc's default])])
+    AC_MSG_CHECKING([whether $NVCC accepts -ccbin $nvcc_ccbin_path])
+    echo '__global__ void batsim_conftest(void) {}' > conftest.cu
+    AS_IF([$NVCC -ccbin "$nvcc_ccbin_path" -c conftest.cu -o conftest.$OBJEXT >conftest.err 2>&1],
+      [AC_MSG_RESULT([yes]); rm -f conftest.cu conftest.$OBJEXT conftest.err],
+      [AC_MSG_RESULT([no])
+       sed 's/^/  /' conftest.err >&AS_MESSAGE_FD
+       rm -f conftest.cu conftest.$OBJEXT conftest.err
+       AC_MSG_ERROR([$NVCC cannot use $nvcc_ccbin_path as its host compiler (see above: usually a version this CUDA release does not support); choose another with --with-nvcc-ccbin])])
+    NVCC_CCBIN="-ccbin $nvcc_ccbin_path"
+    nvcc_ccbin_desc=$nvcc_ccbin_path
+  ])
+])
 AC_SUBST([CUDA_CPPFLAGS])
 AC_SUBST([CUDA_LDFLAGS])
 AC_SUBST([CUDA_LIBS])
