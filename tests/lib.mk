@@ -27,7 +27,8 @@ if HAVE_TSAN
 check_PROGRAMS += tests/stress/torn_tsan
 TESTS += tests/stress/torn_tsan
 tests_stress_torn_tsan_SOURCES = tests/stress/torn.c \
-	src/lib/shm.c src/lib/reader.c src/lib/writer.c src/lib/error.c
+	src/lib/shm.c src/lib/reader.c src/lib/writer.c src/lib/error.c \
+	src/lib/guard.c
 tests_stress_torn_tsan_CPPFLAGS = $(AM_CPPFLAGS) -DBS_TSAN -DTORN_THREADS_ONLY
 tests_stress_torn_tsan_CFLAGS = $(AM_CFLAGS) -fsanitize=thread -O1 -g
 tests_stress_torn_tsan_LDFLAGS = -fsanitize=thread
