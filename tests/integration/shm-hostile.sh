@@ -22,8 +22,8 @@ need_python
 
 N=/bs-test-hostile-$$
 F=/dev/shm/${N#/}
-dpid= hpid=
-at_exit_kill dpid hpid
+dpid= hpid= wpid=
+at_exit_kill dpid hpid wpid
 at_exit_remove $N
 
 cat >"$tmp/conf" <<EOF
@@ -60,6 +60,10 @@ EOF
 }
 
 # ---- defect 1: the header rewritten under the readers ----
+# batsimctl watch keeps its reader open across the rewrite
+"$CTL" --name $N --interval-ms 50 watch show summary >"$tmp/watch.out" 2>&1 &
+wpid=$!
+poll 10 grep -qs "^site:" "$tmp/watch.out" || notok "batsimctl watch shows nothing"
 put_u32 24 1 # n_racks (offset 24, batsim-shm(7))
 if poll 10 status_is 503 /summary; then ok "/summary with n_racks rewritten: 503"
 else notok "/summary with n_racks rewritten: $code, want 503"; show "$tmp/body"; fi
@@ -77,7 +81,17 @@ kill -0 $hpid 2>/dev/null && ok "batsim-httpd survived the rewrite" ||
 	{ notok "batsim-httpd died"; show "$tmp/h.log"; }
 has "$tmp/h.log" "corrupt" "batsim-httpd logged the corrupt segment"
 
+if poll 10 grep -Eqs "inconsistent|corrupt" "$tmp/watch.out"; then
+	ok "batsimctl watch says the segment is corrupt"
+else notok "batsimctl watch: no corrupt segment reported"; show "$tmp/watch.out"; fi
+kill -0 $wpid 2>/dev/null && ok "batsimctl watch survived the rewrite" ||
+	{ notok "batsimctl watch died"; show "$tmp/watch.out"; }
 put_u32 24 4 # put it back: a valid segment again
+: >"$tmp/watch.out"
+if poll 10 grep -qs "^site:" "$tmp/watch.out"; then ok "batsimctl watch reads again"
+else notok "batsimctl watch does not recover"; show "$tmp/watch.out"; fi
+kill $wpid; wait $wpid; st=$?; wpid=
+[ "$st" = 0 ] && ok "batsimctl watch ends cleanly" || notok "batsimctl watch exit status $st"
 if poll 10 status_is 200 /summary; then ok "header restored: batsim-httpd re-attached (200)"
 else notok "header restored: $code, want 200"; show "$tmp/body" "$tmp/h.log"; fi
 json 'len(d["racks"]) == 4' "/summary has 4 racks again"
