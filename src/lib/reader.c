@@ -155,9 +155,10 @@ BS_EXPORT void bs_reader_set_retries(bs_reader *r, unsigned retries)
 
 BS_EXPORT const struct bs_shm_header *bs_reader_header(const bs_reader *r)
 {
-	/* The copy validated at open, not the mapping: a caller that sizes
-	 * something from it cannot be misled by a rewritten header. */
-	return r ? &r->hc : NULL;
+	/* The mapping, as always (callers use it as the segment's base):
+	 * live, and as untrusted as the segment's owner.  Sizes come from
+	 * bs_reader_geometry(). */
+	return r ? r->h : NULL;
 }
 
 struct info_args {

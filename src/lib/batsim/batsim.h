@@ -160,10 +160,10 @@ struct bs_geometry {
 /* The reader's geometry; valid until bs_reader_close.  NULL for NULL. */
 const struct bs_geometry *bs_reader_geometry(const bs_reader *r);
 
-/* A copy of the header page as bs_reader_open validated it (not the
- * mapping): geometry, record sizes and offsets as of the open.  Its live
- * fields (state, generation, heartbeat, latest, writer identity) are
- * those of that moment; use bs_reader_info and bs_reader_live for them. */
+/* The mapped header, read only.  The segment's owner can rewrite it at
+ * any time: never size a buffer or check an index with its fields (use
+ * bs_reader_geometry), and read the live ones through bs_reader_info and
+ * bs_reader_live, which survive a truncated segment. */
 const struct bs_shm_header *bs_reader_header(const bs_reader *r);
 
 /* Copy the header's current values into *info. */
