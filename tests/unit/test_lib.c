@@ -1233,16 +1233,28 @@ START_TEST(test_foreign_sigbus)
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		size_t size;
-		volatile unsigned char *p = map_rw(n, &size);
-		truncate_seg(n, 0);
-		(void)p[size - 1]; /* SIGBUS, not the library's */
+		/* No ck_assert here: exit 3 when the setup fails. */
+		int fd = shm_open(n, O_RDWR, 0);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			_exit(3);
+		volatile unsigned char *p =
+		    mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED || ftruncate(fd, 0) < 0)
+			_exit(3);
+		(void)p[st.st_size - 1]; /* SIGBUS, not the library's */
 		_exit(0);
 	}
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert(WIFSIGNALED(st));
-	ck_assert_int_eq(WTERMSIG(st), SIGBUS);
+	/* Killed by SIGBUS; under a sanitizer, whose handler the library's
+	 * passed the fault to, a report and a non-zero exit instead. */
+	if (WIFSIGNALED(st))
+		ck_assert_int_eq(WTERMSIG(st), SIGBUS);
+	else
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0 &&
+			  WEXITSTATUS(st) != 3);
 	bs_reader_close(r);
 }
 END_TEST
