@@ -3,7 +3,7 @@
 # (tests/fuzz/http-fuzz.py, python3, seeded and bounded); load scripts
 # (not tests) under tests/bench/.
 HTTPD_TESTS = tests/integration/httpd.sh tests/integration/httpd-batsimd.sh \
-	tests/fuzz/http-fuzz.sh
+	tests/fuzz/http-fuzz.sh tests/integration/shm-hostile.sh
 TESTS += $(HTTPD_TESTS)
 EXTRA_DIST += $(HTTPD_TESTS) tests/fuzz/http-fuzz.py
 # Load script (run by hand, see docs/PERFORMANCE.md).

@@ -27,11 +27,31 @@ if HAVE_TSAN
 check_PROGRAMS += tests/stress/torn_tsan
 TESTS += tests/stress/torn_tsan
 tests_stress_torn_tsan_SOURCES = tests/stress/torn.c \
-	src/lib/shm.c src/lib/reader.c src/lib/writer.c src/lib/error.c
+	src/lib/shm.c src/lib/reader.c src/lib/writer.c src/lib/error.c \
+	src/lib/guard.c
 tests_stress_torn_tsan_CPPFLAGS = $(AM_CPPFLAGS) -DBS_TSAN -DTORN_THREADS_ONLY
 tests_stress_torn_tsan_CFLAGS = $(AM_CFLAGS) -fsanitize=thread -O1 -g
 tests_stress_torn_tsan_LDFLAGS = -fsanitize=thread
 tests_stress_torn_tsan_LDADD = $(PTHREAD_LIBS)
+endif
+
+# A header rewritten under readers (issue 9, defect 1): the plain build,
+# and under AddressSanitizer with the library compiled in so that ASan
+# instruments it too (an out-of-bounds access is a report and a failure).
+check_PROGRAMS += tests/stress/hdr_rewrite
+TESTS += tests/stress/hdr_rewrite
+tests_stress_hdr_rewrite_SOURCES = tests/stress/hdr_rewrite.c
+tests_stress_hdr_rewrite_LDADD = src/lib/libbatsim.la $(PTHREAD_LIBS)
+if HAVE_ASAN
+check_PROGRAMS += tests/stress/hdr_rewrite_asan
+TESTS += tests/stress/hdr_rewrite_asan
+tests_stress_hdr_rewrite_asan_SOURCES = tests/stress/hdr_rewrite.c \
+	src/lib/shm.c src/lib/reader.c src/lib/writer.c src/lib/error.c \
+	src/lib/guard.c
+tests_stress_hdr_rewrite_asan_CFLAGS = $(AM_CFLAGS) -fsanitize=address \
+	-fno-omit-frame-pointer -O1 -g
+tests_stress_hdr_rewrite_asan_LDFLAGS = -fsanitize=address
+tests_stress_hdr_rewrite_asan_LDADD = $(PTHREAD_LIBS)
 endif
 
 # Only bs_* symbols are exported, and all of batsim.h is.

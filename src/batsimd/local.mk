@@ -4,7 +4,8 @@ src_batsimd_batsimd_SOURCES = \
 	src/batsimd/main.c \
 	src/batsimd/control.c src/batsimd/control.h \
 	src/batsimd/trace.c src/batsimd/trace.h \
-	src/batsimd/legacy.c src/batsimd/legacy.h
+	src/batsimd/legacy.c src/batsimd/legacy.h \
+	src/batsimd/sigbus.c src/batsimd/sigbus.h
 src_batsimd_batsimd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/batsimd \
 	$(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
 src_batsimd_batsimd_LDADD = $(ENGINE_LIBS) src/lib/libbatsim.la \

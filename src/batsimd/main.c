@@ -35,6 +35,7 @@
 #include "engine.h"
 #include "legacy.h"
 #include "log.h"
+#include "sigbus.h"
 #include "trace.h"
 #include "util.h"
 
@@ -364,6 +365,13 @@ static int publish(struct daemon *dm)
 	struct bs_slot_view v;
 	int rc = bs_writer_begin(dm->w, &v);
 
+	if (rc == -BS_ETRUNC) {
+		log_error("segment %s was truncated under batsimd: stopping; "
+			  "recreate it with batsim-init --force and restart "
+			  "batsimd, and check what else writes to it",
+			  dm->cfg.shm_name);
+		return -1;
+	}
 	if (rc < 0) {
 		log_error("segment %s: %s", dm->cfg.shm_name, bs_strerror(rc));
 		return -1;
@@ -634,6 +642,8 @@ int main(int argc, char **argv)
 	dm.d.backend_desc = engine_backend_desc(dm.e);
 	dm.chunk = 1;
 
+	/* A segment truncated under us: exit with a message, not SIGBUS */
+	sigbus_arm("batsimd", dm.cfg.shm_name, NULL, 0, EX_FAIL);
 	rc = open_segment(&dm.cfg, dm.e, &dm.w);
 	if (rc) {
 		engine_destroy(dm.e);
@@ -644,6 +654,10 @@ int main(int argc, char **argv)
 		size_t len;
 
 		bs_writer_slots(dm.w, &base, &len);
+		sigbus_arm("batsimd", dm.cfg.shm_name, bs_writer_header(dm.w),
+			   (size_t)((char *)base + len -
+				    (const char *)bs_writer_header(dm.w)),
+			   EX_FAIL);
 		if (engine_register_host(dm.e, base, len) != 0)
 			log_warn("cannot page-lock the segment for the GPU: "
 				 "copying through a staging buffer");

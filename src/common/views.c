@@ -128,7 +128,7 @@ static void add_bool(json_object *o, const char *key, int v)
 
 /* {"value", "module", "cell"} for an extreme at a flat index within a
  * rack (module * cells_per_module + cell). */
-static json_object *extreme_in_rack(const struct bs_shm_header *h, double v,
+static json_object *extreme_in_rack(const struct bs_geometry *h, double v,
 				    uint32_t flat)
 {
 	json_object *o = json_object_new_object();
@@ -164,7 +164,7 @@ json_object *view_cell_fields(const struct bs_cell *c)
 	return o;
 }
 
-json_object *view_rack_alarms(const struct bs_shm_header *h,
+json_object *view_rack_alarms(const struct bs_geometry *h,
 			      const struct bs_rack *rack)
 {
 	json_object *a = json_object_new_array();
@@ -270,7 +270,7 @@ json_object *view_site(const struct bs_site *s, uint32_t n_racks)
 	return o;
 }
 
-json_object *view_rack_summary(const struct bs_shm_header *h, uint32_t rack,
+json_object *view_rack_summary(const struct bs_geometry *h, uint32_t rack,
 			       const struct bs_rack *r)
 {
 	json_object *o = json_object_new_object();
@@ -310,7 +310,7 @@ static void add_meta(json_object *o, const struct bs_meta *m)
 	add_num(o, "time_s", m->sim_time_s, F64);
 }
 
-json_object *view_summary(const struct bs_shm_header *h,
+json_object *view_summary(const struct bs_geometry *h,
 			  const struct bs_meta *m, const struct bs_site *s,
 			  const struct bs_rack *racks, int stale)
 {
@@ -370,7 +370,7 @@ static json_object *cell_array(const struct bs_cell *cells, uint32_t n)
 	return a;
 }
 
-json_object *view_module(const struct bs_shm_header *h, const struct bs_meta *m,
+json_object *view_module(const struct bs_geometry *h, const struct bs_meta *m,
 			 uint32_t rack, uint32_t module,
 			 const struct bs_module *rec,
 			 const struct bs_cell *cells)
@@ -390,7 +390,7 @@ json_object *view_module(const struct bs_shm_header *h, const struct bs_meta *m,
 	return o;
 }
 
-json_object *view_rack_modules(const struct bs_shm_header *h,
+json_object *view_rack_modules(const struct bs_geometry *h,
 			       const struct bs_module *modules)
 {
 	json_object *arr = json_object_new_array_ext((int)h->modules_per_rack);
@@ -437,7 +437,7 @@ json_object *view_limits(const struct bsd_config *cfg)
 	return o;
 }
 
-json_object *view_rack(const struct bs_shm_header *h, const struct bs_meta *m,
+json_object *view_rack(const struct bs_geometry *h, const struct bs_meta *m,
 		       uint32_t rack, const struct bs_rack *rec,
 		       const struct bs_module *modules,
 		       const struct bs_cell *cells, int with_cells)
@@ -465,7 +465,7 @@ json_object *view_rack(const struct bs_shm_header *h, const struct bs_meta *m,
 	return o;
 }
 
-json_object *view_cell(const struct bs_shm_header *h, const struct bs_meta *m,
+json_object *view_cell(const struct bs_geometry *h, const struct bs_meta *m,
 		       uint32_t rack, uint32_t module, uint32_t cell,
 		       const struct bs_cell *c)
 {

@@ -50,7 +50,7 @@ json_object *view_cell_fields(const struct bs_cell *c);
 /* Active/latched alarms of a rack: [{"kind","tier","active","latched",
  * "module","cell","time_s"}] for every bit set in active | latched;
  * module and cell locate the cell that first raised the kind. */
-json_object *view_rack_alarms(const struct bs_shm_header *h,
+json_object *view_rack_alarms(const struct bs_geometry *h,
 			      const struct bs_rack *rack);
 
 /* Alarm bits without locations (module records): [{"kind","tier"}]. */
@@ -67,12 +67,12 @@ json_object *view_site(const struct bs_site *s, uint32_t n_racks);
 /* Rack aggregates (no modules): {"rack","voltage","current","power","soc",
  * "cell_voltage_min":{"value","module","cell"},...,"contactor":"closed"|
  * "open","alarms":[...],"faults":[...]}. */
-json_object *view_rack_summary(const struct bs_shm_header *h, uint32_t rack,
+json_object *view_rack_summary(const struct bs_geometry *h, uint32_t rack,
 			       const struct bs_rack *rec);
 
 /* GET /summary: {"tick","time_s","wall_time_ns","generation","stale",
  * "topology":{...},"site":{...},"racks":[rack summaries]}. */
-json_object *view_summary(const struct bs_shm_header *h,
+json_object *view_summary(const struct bs_geometry *h,
 			  const struct bs_meta *m, const struct bs_site *s,
 			  const struct bs_rack *racks, int stale);
 
@@ -81,7 +81,7 @@ json_object *view_summary(const struct bs_shm_header *h,
  * "cell"},...,"temperature_max":{...},"contactor","alarms":[...]}] for
  * the modules_per_rack records at modules (the same objects as the
  * "modules" of GET /rack/{r}?cells=0). */
-json_object *view_rack_modules(const struct bs_shm_header *h,
+json_object *view_rack_modules(const struct bs_geometry *h,
 			       const struct bs_module *modules);
 
 /* Cell limits of a configuration (batsim-httpd's own batsim.conf, which
@@ -94,7 +94,7 @@ json_object *view_limits(const struct bsd_config *cfg);
 /* GET /rack/{r}/module/{m}: {"rack","module","tick","time_s", module
  * aggregates when rec is not NULL, "cells":[cells_per_module cells]}
  * (cells omitted when cells is NULL). */
-json_object *view_module(const struct bs_shm_header *h, const struct bs_meta *m,
+json_object *view_module(const struct bs_geometry *h, const struct bs_meta *m,
 			 uint32_t rack, uint32_t module,
 			 const struct bs_module *rec,
 			 const struct bs_cell *cells);
@@ -102,14 +102,14 @@ json_object *view_module(const struct bs_shm_header *h, const struct bs_meta *m,
 /* GET /rack/{r}: the rack summary plus "tick","time_s" and "modules":
  * [{"module", aggregates, "cells" when with_cells}]; cells points at
  * modules_per_rack * cells_per_module records (NULL when !with_cells). */
-json_object *view_rack(const struct bs_shm_header *h, const struct bs_meta *m,
+json_object *view_rack(const struct bs_geometry *h, const struct bs_meta *m,
 		       uint32_t rack, const struct bs_rack *rec,
 		       const struct bs_module *modules,
 		       const struct bs_cell *cells, int with_cells);
 
 /* GET /rack/{r}/module/{m}/cell/{c}: {"rack","module","cell","tick",
  * "time_s", cell fields}. */
-json_object *view_cell(const struct bs_shm_header *h, const struct bs_meta *m,
+json_object *view_cell(const struct bs_geometry *h, const struct bs_meta *m,
 		       uint32_t rack, uint32_t module, uint32_t cell,
 		       const struct bs_cell *c);
 

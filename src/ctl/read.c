@@ -93,6 +93,11 @@ static int stale_error(const struct ctl *c, const struct bs_info *in, int live)
 
 static int read_error(const struct ctl *c, int rc)
 {
+	if (rc == -BS_ETRUNC || rc == -BS_ELAYOUT) {
+		ctl_error(c, "segment %s is corrupt: %s", c->name,
+			  bs_strerror(rc));
+		return CTL_EX_SEGMENT;
+	}
 	if (rc == -BS_ENODATA) {
 		ctl_error(c,
 			  "no data: the writer of %s has not published "
@@ -115,6 +120,11 @@ static int read_outcome(const struct ctl *c, bs_reader *r, int rc)
 
 	bs_reader_info(r, &in);
 	live = bs_reader_live(r);
+	/* A corrupt segment explains everything else. */
+	if (live == -BS_ETRUNC)
+		return read_error(c, live);
+	if (rc == -BS_ETRUNC || rc == -BS_ELAYOUT)
+		return read_error(c, rc);
 	if (rc)
 		return live && rc != -BS_ERANGE ? stale_error(c, &in, live)
 						: read_error(c, rc);
@@ -286,7 +296,7 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 
 static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 {
-	const struct bs_shm_header *h = bs_reader_header(r);
+	const struct bs_geometry *h = bs_reader_geometry(r);
 	uint32_t n = h->n_racks, i;
 	struct bs_rack *racks = calloc(n, sizeof(*racks));
 	struct bs_site s;
@@ -361,7 +371,7 @@ static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 
 /* ---- show rack ---- */
 
-static void print_rack_alarms(FILE *out, const struct bs_shm_header *h,
+static void print_rack_alarms(FILE *out, const struct bs_geometry *h,
 			      const struct bs_rack *k)
 {
 	uint32_t bits = k->alarm_active | k->alarm_latched;
@@ -393,7 +403,7 @@ static void print_rack_alarms(FILE *out, const struct bs_shm_header *h,
 static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 		     uint32_t rack)
 {
-	const struct bs_shm_header *h = bs_reader_header(r);
+	const struct bs_geometry *h = bs_reader_geometry(r);
 	uint32_t mpr = h->modules_per_rack, cpm = h->cells_per_module, i, j;
 	struct bs_module *mods = calloc(mpr, sizeof(*mods));
 	struct bs_cell *cells = calloc((size_t)mpr * cpm, sizeof(*cells));
@@ -485,7 +495,7 @@ out:
 static int show_module(const struct ctl *c, bs_reader *r, FILE *out,
 		       uint32_t rack, uint32_t module)
 {
-	const struct bs_shm_header *h = bs_reader_header(r);
+	const struct bs_geometry *h = bs_reader_geometry(r);
 	uint32_t cpm = h->cells_per_module, j;
 	struct bs_cell *cells = calloc(cpm, sizeof(*cells));
 	struct bs_module d;
@@ -551,7 +561,7 @@ out:
 static int show_cell(const struct ctl *c, bs_reader *r, FILE *out,
 		     uint32_t rack, uint32_t module, uint32_t cell)
 {
-	const struct bs_shm_header *h = bs_reader_header(r);
+	const struct bs_geometry *h = bs_reader_geometry(r);
 	struct bs_cell cl;
 	struct bs_meta m;
 	int rc;
@@ -649,7 +659,7 @@ static int parse_view(const struct ctl *c, char **w, int n, struct view_req *v)
 static int render(const struct ctl *c, bs_reader *r, const struct view_req *v,
 		  FILE *out)
 {
-	const struct bs_shm_header *h = bs_reader_header(r);
+	const struct bs_geometry *h = bs_reader_geometry(r);
 	int rc;
 
 	if (v->kind >= V_RACK &&
@@ -727,11 +737,17 @@ static int watch(struct ctl *c, const struct view_req *v)
 		 * Except --json on a pipe: there stdout carries only JSON
 		 * lines, and the errors go to stderr. */
 		c->err = c->json && !tty ? NULL : f;
-		if (r && bs_reader_check_name(r) == -BS_ECHANGED) {
-			/* the segment was recreated (batsim-init --force):
-			 * follow the name */
-			bs_reader_close(r);
-			r = NULL;
+		if (r) {
+			int crc = bs_reader_check_name(r);
+
+			/* recreated (batsim-init --force): follow the name;
+			 * shrunk or rewritten (corrupt): reopen, which says
+			 * what is wrong until a valid one is there */
+			if (crc == -BS_ECHANGED || crc == -BS_ETRUNC ||
+			    crc == -BS_ELAYOUT) {
+				bs_reader_close(r);
+				r = NULL;
+			}
 		}
 		if (!r)
 			status = open_reader(c, &r);
@@ -751,9 +767,12 @@ static int watch(struct ctl *c, const struct view_req *v)
 			break; /* a bad index does not get better */
 
 		if (period_ms < 0) {
-			const struct bs_shm_header *h =
-			    r ? bs_reader_header(r) : NULL;
-			uint64_t p = h ? h->tick_period_ns : 0;
+			struct bs_info in = {0};
+			uint64_t p;
+
+			if (r)
+				bs_reader_info(r, &in);
+			p = in.tick_period_ns;
 
 			period_ms = p ? (int64_t)((p + 999999) / 1000000) : 200;
 			if (period_ms < 10)

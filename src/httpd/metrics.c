@@ -76,7 +76,7 @@ static unsigned popcount_tier(uint32_t bits, unsigned tier)
 }
 
 struct snap {
-	const struct bs_shm_header *h;
+	const struct bs_geometry *h;
 	struct bs_meta m;
 	struct bs_site site;
 	struct bs_rack *racks;
@@ -368,7 +368,7 @@ enum MHD_Result metrics_handle(struct MHD_Connection *c)
 		       (double)info.tick_period_ns / 1e9);
 	}
 	if (st == SRC_LIVE) {
-		const struct bs_shm_header *h = bs_reader_header(r);
+		const struct bs_geometry *h = bs_reader_geometry(r);
 		size_t nmod = (size_t)h->n_racks * h->modules_per_rack;
 
 		s.h = h;

@@ -255,7 +255,7 @@ static json_object *summary_limits(bs_reader *r)
 static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
 				  int *rc)
 {
-	const struct bs_shm_header *h = bs_reader_header(r);
+	const struct bs_geometry *h = bs_reader_geometry(r);
 	struct bs_site site;
 	struct bs_rack *racks;
 	struct bs_module *mods = NULL;
@@ -368,6 +368,17 @@ static enum MHD_Result read_failed(struct MHD_Connection *c, int rc)
 		return hd_error(c, 503,
 				"no consistent snapshot could be read (the "
 				"writer is too fast for this reader): retry");
+	if (rc == -BS_ETRUNC || rc == -BS_ELAYOUT)
+		return hd_unavailable(c, SRC_ABSENT,
+				      rc == -BS_ETRUNC
+					  ? "the segment shrank under "
+					    "batsim-httpd (corrupt): it "
+					    "re-attaches when a valid segment "
+					    "appears"
+					  : "the segment's header was rewritten "
+					    "under batsim-httpd (corrupt): it "
+					    "re-attaches when a valid segment "
+					    "appears");
 	return hd_error(c, 500, "reading the segment failed: %s",
 			bs_strerror(rc));
 }
@@ -447,7 +458,7 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 {
 	enum MHD_Result ret = MHD_NO;
 	bs_reader *r = live_reader(c, &ret);
-	const struct bs_shm_header *h;
+	const struct bs_geometry *h;
 	uint32_t ri, mi, ci;
 	struct bs_meta m;
 	json_object *o = NULL;
@@ -455,7 +466,7 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 
 	if (!r)
 		goto out;
-	h = bs_reader_header(r);
+	h = bs_reader_geometry(r);
 	if (check_index(c, &ret, "rack", seg[0], h->n_racks, &ri))
 		goto out;
 	if (n == 1) {

@@ -146,6 +146,16 @@ enum src_state src_check(bs_reader *r, char *why, size_t n)
 		return SRC_ABSENT;
 	}
 	rc = bs_reader_live(r);
+	if (rc == 0)
+		rc = bs_read_site(r, &m, NULL, NULL);
+	if (rc == -BS_ETRUNC || rc == -BS_ELAYOUT) {
+		/* The sampler re-attaches (bs_reader_check_name). */
+		snprintf(why, n,
+			 "segment %s is corrupt: %s: batsim-httpd re-attaches "
+			 "when a valid segment appears",
+			 cfg->shm_name, bs_strerror(rc));
+		return SRC_ABSENT;
+	}
 	if (rc == -BS_ESTOPPED) {
 		bs_reader_info(r, &info);
 		if (info.state == BS_STATE_INIT)
@@ -171,7 +181,6 @@ enum src_state src_check(bs_reader *r, char *why, size_t n)
 			 cfg->http_stale_ms, (int)info.writer_pid);
 		return SRC_STALE;
 	}
-	rc = bs_read_site(r, &m, NULL, NULL);
 	if (rc == -BS_ENODATA) {
 		snprintf(why, n,
 			 "the writer has not published a snapshot yet: "
@@ -396,8 +405,8 @@ static void *sampler_main(void *arg)
 			int rc = bs_reader_open(cfg->shm_name, &r);
 
 			if (rc == 0) {
-				const struct bs_shm_header *h =
-				    bs_reader_header(r);
+				const struct bs_geometry *h =
+				    bs_reader_geometry(r);
 
 				bs_reader_set_max_age(
 				    r, (uint64_t)cfg->http_stale_ms * 1000000u);
@@ -437,15 +446,26 @@ static void *sampler_main(void *arg)
 			struct bs_meta m = {0};
 			struct bs_info info;
 
-			if (bs_reader_check_name(reader) == -BS_ECHANGED) {
-				log_notice("segment %s was removed or "
-					   "recreated: re-attaching",
-					   cfg->shm_name);
+			int crc = bs_reader_check_name(reader);
+
+			if (crc == -BS_ECHANGED || crc == -BS_ETRUNC ||
+			    crc == -BS_ELAYOUT) {
+				if (crc == -BS_ECHANGED)
+					log_notice("segment %s was removed or "
+						   "recreated: re-attaching",
+						   cfg->shm_name);
+				else
+					log_error("segment %s is corrupt: %s: "
+						  "detached, re-attaching when "
+						  "a valid one appears",
+						  cfg->shm_name,
+						  bs_strerror(crc));
 				pthread_rwlock_wrlock(&rd_lock);
 				bs_reader_close(reader);
 				reader = NULL;
 				pthread_rwlock_unlock(&rd_lock);
-				set_absent_why(-BS_ENOENT);
+				set_absent_why(crc == -BS_ECHANGED ? -BS_ENOENT
+								   : crc);
 				last_state = SRC_ABSENT;
 				bump();
 				if (src_stopping())

@@ -110,7 +110,7 @@ static void sse_fill(struct sse_client *cl)
 			   (!cl->have_last || m.tick != cl->last_tick ||
 			    (cl->last_gen != UINT64_MAX &&
 			     m.generation != cl->last_gen))) {
-			const struct bs_shm_header *h = bs_reader_header(r);
+			const struct bs_geometry *h = bs_reader_geometry(r);
 			struct buf sb = {0};
 			int ok = 1;
 
@@ -323,7 +323,7 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 		bs_reader *r = src_acquire();
 
 		if (r) {
-			const struct bs_shm_header *h = bs_reader_header(r);
+			const struct bs_geometry *h = bs_reader_geometry(r);
 			uint32_t nr = h->n_racks, nm = h->modules_per_rack;
 
 			src_release();

@@ -53,8 +53,22 @@ struct bs_geom {
 	uint64_t site_offset, rack_offset, module_offset, cell_offset;
 };
 
-/* Fill *g from a header that bs_header_validate() accepted. */
+/* Fill *g from a header that bs_header_validate() accepted: a private
+ * copy, never the mapping (see bs__map_segment). */
 void bs__geom_from_header(struct bs_geom *g, const struct bs_shm_header *h);
+
+/* The public view of a geometry (bs_reader_geometry). */
+void bs__geom_public(struct bs_geometry *pub, const struct bs_geom *g);
+
+/* Bytes of the header that never change for the life of a segment object
+ * (lines 0 and 1: identity, topology, record sizes, offsets).  A reader
+ * compares them with its copy; any difference is a corrupt segment. */
+#define BS_HEADER_FIXED_BYTES 128u
+
+/* Run fn(arg) with SIGBUS faults inside [map, map + size) turned into a
+ * -BS_ETRUNC return (the segment shrank under us); otherwise fn's value.
+ * fn's outputs are garbage after -BS_ETRUNC.  See guard.c. */
+int bs__guarded(const void *map, size_t size, int (*fn)(void *), void *arg);
 
 /* Check a segment name ("/name", no other slash, short enough); NULL
  * becomes BS_DEFAULT_NAME.  0 or -BS_EINVAL. */
@@ -63,12 +77,18 @@ int bs__check_name(const char **name);
 /* Map errno after a failed system call to a BS_E* code (negative). */
 int bs__errno_code(int err);
 
-/* Open, fstat, map and validate a segment.  On success *fd, *map,
- * *map_size, *st are set and the geometry is in *g.  writable selects
- * O_RDWR + PROT_WRITE. */
+/* Open, fstat, map and validate a segment.  The header page is copied
+ * out of the mapping once (into *hcopy), the copy is validated and the
+ * geometry *g comes from that copy: a header rewritten meanwhile can
+ * never make the caller index outside the mapping.  On success *fd, *map,
+ * *map_size are set.  writable selects O_RDWR + PROT_WRITE. */
 int bs__map_segment(const char *name, int writable, int *fd, void **map,
-		    size_t *map_size, struct bs_geom *g, dev_t *dev,
-		    ino_t *ino);
+		    size_t *map_size, struct bs_shm_header *hcopy,
+		    struct bs_geom *g, dev_t *dev, ino_t *ino);
+
+/* 0 when the object behind fd still has at least size bytes, -BS_ETRUNC
+ * when it shrank, another code when fstat fails. */
+int bs__check_size(int fd, uint64_t size);
 
 /* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds. */
 uint64_t bs__mono_ns(void);

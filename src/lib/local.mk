@@ -6,6 +6,7 @@ src_lib_libbatsim_la_SOURCES = \
 	src/lib/writer.c \
 	src/lib/control.c \
 	src/lib/error.c \
+	src/lib/guard.c \
 	src/lib/internal.h
 src_lib_libbatsim_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 src_lib_libbatsim_la_LDFLAGS = -version-info $(LIBBATSIM_VERSION_INFO) \

@@ -23,8 +23,13 @@
 struct bs_reader {
 	const unsigned char *map;
 	size_t map_size;
-	const struct bs_shm_header *h;
-	struct bs_geom g; /* private copy: never re-read from the segment */
+	const struct bs_shm_header *h; /* the mapping: live fields only */
+	int fd;			       /* to notice the object shrinking */
+	/* Private copies made once at open and validated there; sizes and
+	 * offsets come from these only, never from the mapping. */
+	struct bs_geom g;
+	struct bs_geometry pub;
+	struct bs_shm_header hc;
 	char *name;
 	dev_t dev;
 	ino_t ino;
@@ -75,17 +80,18 @@ BS_EXPORT int bs_reader_open(const char *name, bs_reader **out)
 		free(r);
 		return -BS_ENOMEM;
 	}
-	rc =
-	    bs__map_segment(name, 0, &fd, &map, &size, &r->g, &r->dev, &r->ino);
+	rc = bs__map_segment(name, 0, &fd, &map, &size, &r->hc, &r->g, &r->dev,
+			     &r->ino);
 	if (rc < 0) {
 		free(r->name);
 		free(r);
 		return rc;
 	}
-	close(fd); /* the mapping keeps the object alive */
+	r->fd = fd; /* kept: fstat tells when the object shrinks */
 	r->map = map;
 	r->map_size = size;
 	r->h = map;
+	bs__geom_public(&r->pub, &r->g);
 	r->max_age_ns = DEFAULT_MAX_AGE_NS;
 	r->retries = DEFAULT_RETRIES;
 	*out = r;
@@ -97,8 +103,42 @@ BS_EXPORT void bs_reader_close(bs_reader *r)
 	if (!r)
 		return;
 	munmap((void *)r->map, r->map_size);
+	close(r->fd);
 	free(r->name);
 	free(r);
+}
+
+BS_EXPORT const struct bs_geometry *bs_reader_geometry(const bs_reader *r)
+{
+	return r ? &r->pub : NULL;
+}
+
+/* -BS_ELAYOUT when the mapped header's fixed part (identity, topology,
+ * sizes, offsets) differs from the copy validated at open: the segment
+ * was rewritten under us.  Run under the guard. */
+static int header_same(const bs_reader *r)
+{
+	unsigned char now[BS_HEADER_FIXED_BYTES];
+
+	bs_copy_from_shm(now, r->map, sizeof(now));
+	return memcmp(now, &r->hc, sizeof(now)) ? -BS_ELAYOUT : 0;
+}
+
+static int header_same_fn(void *arg)
+{
+	return header_same(arg);
+}
+
+/* The segment is still whole and its header is the one validated at
+ * open: 0, -BS_ETRUNC or -BS_ELAYOUT. */
+static int segment_intact(const bs_reader *r)
+{
+	int rc = bs__check_size(r->fd, r->g.total_size);
+
+	if (rc == 0)
+		rc = bs__guarded(r->map, r->map_size, header_same_fn,
+				 (void *)r);
+	return rc;
 }
 
 BS_EXPORT void bs_reader_set_max_age(bs_reader *r, uint64_t max_age_ns)
@@ -115,26 +155,24 @@ BS_EXPORT void bs_reader_set_retries(bs_reader *r, unsigned retries)
 
 BS_EXPORT const struct bs_shm_header *bs_reader_header(const bs_reader *r)
 {
+	/* The mapping, as always (callers use it as the segment's base):
+	 * live, and as untrusted as the segment's owner.  Sizes come from
+	 * bs_reader_geometry(). */
 	return r ? r->h : NULL;
 }
 
-BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
-{
-	const struct bs_shm_header *h;
-	struct bs_shm_header id;
+struct info_args {
+	const bs_reader *r;
+	struct bs_info *info;
+	struct bs_shm_header *id;
+};
 
-	if (!r || !info)
-		return;
-	h = r->h;
-	memset(info, 0, sizeof(*info));
-	info->topo.racks = r->g.n_racks;
-	info->topo.modules_per_rack = r->g.modules_per_rack;
-	info->topo.cells_per_module = r->g.cells_per_module;
-	info->n_cells = r->g.n_cells;
-	info->n_slots = r->g.n_slots;
-	info->abi_major = h->abi_major;
-	info->abi_minor = h->abi_minor;
-	info->total_size = r->g.total_size;
+/* The live part of bs_reader_info, run under the guard. */
+static int info_live(void *arg)
+{
+	struct info_args *a = arg;
+	const struct bs_shm_header *h = a->r->h;
+	struct bs_info *info = a->info;
 
 	/* The identity line is written (with atomic word stores) only while
 	 * the state is not RUNNING, before the generation is bumped and
@@ -147,7 +185,7 @@ BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
 		 * generation and the heartbeat stored before it. */
 		uint32_t s1 = BS_LOAD32(&h->state, memory_order_acquire);
 		uint64_t g1 = BS_LOAD64(&h->generation, memory_order_relaxed);
-		bs_copy_from_shm((unsigned char *)&id + 128,
+		bs_copy_from_shm((unsigned char *)a->id + 128,
 				 (const unsigned char *)h + 128, 64);
 		/* Acquire fence: pairs with the writer's release fence
 		 * after it leaves RUNNING; if the copy saw any word of a
@@ -165,6 +203,38 @@ BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
 		if (s1 == s2 && g1 == g2)
 			break;
 	}
+	info->heartbeat_ns = BS_LOAD64(&h->heartbeat_ns, memory_order_relaxed);
+	info->latest = BS_LOAD32(&h->latest, memory_order_relaxed);
+	return 0;
+}
+
+BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
+{
+	struct bs_shm_header id;
+
+	if (!r || !info)
+		return;
+	memset(info, 0, sizeof(*info));
+	/* Geometry and ABI from the copy validated at open. */
+	info->topo.racks = r->g.n_racks;
+	info->topo.modules_per_rack = r->g.modules_per_rack;
+	info->topo.cells_per_module = r->g.cells_per_module;
+	info->n_cells = r->g.n_cells;
+	info->n_slots = r->g.n_slots;
+	info->abi_major = r->hc.abi_major;
+	info->abi_minor = r->hc.abi_minor;
+	info->total_size = r->g.total_size;
+
+	memset(&id, 0, sizeof(id));
+	struct info_args a = {r, info, &id};
+	if (bs__guarded(r->map, r->map_size, info_live, &a) < 0) {
+		/* The segment shrank under us: nothing live to report. */
+		memset(&id, 0, sizeof(id));
+		info->state = BS_STATE_STOPPED;
+		info->generation = 0;
+		info->heartbeat_ns = 0;
+		info->latest = 0;
+	}
 	info->writer_pid = id.writer_pid;
 	info->backend = id.backend;
 	info->writer_start_ns = id.writer_start_ns;
@@ -173,29 +243,44 @@ BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
 	memcpy(info->chemistry, id.chemistry, sizeof(info->chemistry));
 	info->chemistry[sizeof(info->chemistry) - 1] = '\0';
 
-	info->heartbeat_ns = BS_LOAD64(&h->heartbeat_ns, memory_order_relaxed);
 	uint64_t now = bs__mono_ns();
 	info->heartbeat_age_ns = info->heartbeat_ns == 0
 				     ? INT64_MAX
 				     : (int64_t)(now - info->heartbeat_ns);
 	if (info->heartbeat_ns > now)
 		info->heartbeat_age_ns = 0;
-	info->latest = BS_LOAD32(&h->latest, memory_order_relaxed);
+}
+
+struct live_args {
+	const bs_reader *r;
+	uint32_t state;
+	uint64_t hb;
+};
+
+static int live_load(void *arg)
+{
+	struct live_args *a = arg;
+
+	/* Acquire pairs with the writer's release store of RUNNING, which
+	 * follows its first heartbeat: a RUNNING state never comes with the
+	 * previous writer's heartbeat. */
+	a->state = BS_LOAD32(&a->r->h->state, memory_order_acquire);
+	a->hb = BS_LOAD64(&a->r->h->heartbeat_ns, memory_order_relaxed);
+	return 0;
 }
 
 BS_EXPORT int bs_reader_live(const bs_reader *r)
 {
 	if (!r)
 		return -BS_EINVAL;
-	/* Acquire pairs with the writer's release store of RUNNING, which
-	 * follows its first heartbeat: a RUNNING state never comes with the
-	 * previous writer's heartbeat. */
-	uint32_t state = BS_LOAD32(&r->h->state, memory_order_acquire);
-	if (state != BS_STATE_RUNNING)
+	struct live_args a = {r, 0, 0};
+	int rc = bs__guarded(r->map, r->map_size, live_load, &a);
+	if (rc < 0)
+		return rc;
+	if (a.state != BS_STATE_RUNNING)
 		return -BS_ESTOPPED;
-	uint64_t hb = BS_LOAD64(&r->h->heartbeat_ns, memory_order_relaxed);
 	uint64_t now = bs__mono_ns();
-	if (hb == 0 || (hb < now && now - hb > r->max_age_ns))
+	if (a.hb == 0 || (a.hb < now && now - a.hb > r->max_age_ns))
 		return -BS_ESTALE;
 	return 0;
 }
@@ -215,14 +300,28 @@ BS_EXPORT int bs_reader_check_name(const bs_reader *r)
 	else if (st.st_dev != r->dev || st.st_ino != r->ino)
 		rc = -BS_ECHANGED;
 	close(fd);
+	/* Same object: is it still whole, and its header unchanged? */
+	if (rc == 0)
+		rc = segment_intact(r);
 	return rc;
 }
 
 /* Copy the given regions of the newest slot consistently.  Output
  * buffers hold garbage when this fails. */
-static int read_parts(bs_reader *r, struct bs_meta *meta, const struct part *p,
-		      int n)
+struct rp_args {
+	bs_reader *r;
+	struct bs_meta *meta;
+	const struct part *p;
+	int n;
+};
+
+static int read_parts_body(void *arg)
 {
+	const struct rp_args *a = arg;
+	bs_reader *r = a->r;
+	struct bs_meta *meta = a->meta;
+	const struct part *p = a->p;
+	int n = a->n;
 	const struct bs_shm_header *h = r->h;
 	const struct bs_geom *g = &r->g;
 
@@ -281,6 +380,12 @@ static int read_parts(bs_reader *r, struct bs_meta *meta, const struct part *p,
 		uint64_t gen = BS_LOAD64(&h->generation, memory_order_relaxed);
 		if (meta_copy.generation != gen)
 			return -BS_ENODATA;
+		/* A header rewritten under us is a corrupt segment: report
+		 * it rather than hand out data the writer may not have
+		 * laid out as we think. */
+		int rc = header_same(r);
+		if (rc < 0)
+			return rc;
 		if (meta) {
 			meta->tick = meta_copy.tick;
 			meta->sim_time_s = meta_copy.sim_time_s;
@@ -291,6 +396,20 @@ static int read_parts(bs_reader *r, struct bs_meta *meta, const struct part *p,
 		}
 		return 0;
 	}
+}
+
+static int read_parts(bs_reader *r, struct bs_meta *meta, const struct part *p,
+		      int n)
+{
+	/* Every offset and length in p comes from the private geometry, so
+	 * the copy stays inside the mapping; the object behind it can still
+	 * shrink (ftruncate by its owner): check, and guard the copy for a
+	 * truncation that happens during it. */
+	int rc = bs__check_size(r->fd, r->g.total_size);
+	if (rc < 0)
+		return rc;
+	struct rp_args a = {r, meta, p, n};
+	return bs__guarded(r->map, r->map_size, read_parts_body, &a);
 }
 
 BS_EXPORT int bs_read_site(bs_reader *r, struct bs_meta *meta,

@@ -301,8 +301,45 @@ int64_t bs__real_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void bs__geom_public(struct bs_geometry *pub, const struct bs_geom *g)
+{
+	memset(pub, 0, sizeof(*pub));
+	pub->n_racks = g->n_racks;
+	pub->modules_per_rack = g->modules_per_rack;
+	pub->cells_per_module = g->cells_per_module;
+	pub->n_slots = g->n_slots;
+	pub->n_modules = (uint64_t)g->n_racks * g->modules_per_rack;
+	pub->n_cells = g->n_cells;
+	pub->total_size = g->total_size;
+}
+
+int bs__check_size(int fd, uint64_t size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return bs__errno_code(errno);
+	return (uint64_t)st.st_size < size ? -BS_ETRUNC : 0;
+}
+
+struct copy_args {
+	struct bs_shm_header *dst;
+	const void *src;
+};
+
+static int copy_header(void *arg)
+{
+	struct copy_args *a = arg;
+
+	/* Word by word with atomic loads: the writer may be storing the
+	 * header's live fields meanwhile (and a hostile owner anything). */
+	bs_copy_from_shm(a->dst, a->src, BS_HEADER_SIZE);
+	return 0;
+}
+
 int bs__map_segment(const char *name, int writable, int *fd_out, void **map_out,
-		    size_t *size_out, struct bs_geom *g, dev_t *dev, ino_t *ino)
+		    size_t *size_out, struct bs_shm_header *hc,
+		    struct bs_geom *g, dev_t *dev, ino_t *ino)
 {
 	struct stat st;
 	void *map;
@@ -343,12 +380,18 @@ int bs__map_segment(const char *name, int writable, int *fd_out, void **map_out,
 		rc = bs__errno_code(errno);
 		goto fail;
 	}
-	rc = bs_header_validate(map, (size_t)st.st_size);
+	/* Copy once, then validate and use only the copy: the owner can
+	 * rewrite the mapped header at any time (batsim-shm(7)).  Guarded:
+	 * the object may shrink after the fstat above. */
+	struct copy_args ca = {hc, map};
+	rc = bs__guarded(map, (size_t)st.st_size, copy_header, &ca);
+	if (rc == 0)
+		rc = bs_header_validate(hc, (size_t)st.st_size);
 	if (rc < 0) {
 		munmap(map, (size_t)st.st_size);
 		goto fail;
 	}
-	bs__geom_from_header(g, map);
+	bs__geom_from_header(g, hc);
 	*fd_out = fd;
 	*map_out = map;
 	*size_out = (size_t)st.st_size;
@@ -444,14 +487,22 @@ static int check_existing(const char *name, const struct bs_shm_header *want,
 			rc = bs__errno_code(errno);
 			goto out;
 		}
-		const struct bs_shm_header *h = map;
-		rc = bs_header_validate(h, (size_t)st.st_size);
+		/* Judge a copy, never the live header (batsim-shm(7)). */
+		struct bs_shm_header *h = malloc(sizeof(*h));
+		struct copy_args ca = {h, map};
+		rc = h ? bs__guarded(map, (size_t)st.st_size, copy_header, &ca)
+		       : -BS_ENOMEM;
+		if (rc == 0)
+			rc = bs_header_validate(h, (size_t)st.st_size);
 		if (rc == 0)
 			match = h->n_racks == want->n_racks &&
 				h->modules_per_rack == want->modules_per_rack &&
 				h->cells_per_module == want->cells_per_module &&
 				h->n_slots == want->n_slots;
+		free(h);
 		munmap(map, (size_t)st.st_size);
+		if (rc == -BS_ENOMEM)
+			goto out;
 	}
 	if (rc == 0 && match) {
 		rc = set_owner(fd, mode, gid);

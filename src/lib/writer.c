@@ -41,47 +41,19 @@ BS_EXPORT void bs_copy_to_shm(void *dst, const void *src, size_t n)
 	}
 }
 
-BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
-			     const struct bs_writer_params *params,
-			     bs_writer **out)
-{
+/* Take the segment over (under the OFD lock): identity, generation,
+ * heartbeat, RUNNING. */
+struct attach_args {
 	struct bs_writer *w;
-	int rc;
+	const struct bs_writer_params *params;
+};
 
-	if (!out)
-		return -BS_EINVAL;
-	*out = NULL;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -BS_ENOMEM;
-	void *map;
-	rc = bs__map_segment(name, 1, &w->fd, &map, &w->map_size, &w->g, NULL,
-			     NULL);
-	if (rc < 0) {
-		free(w);
-		return rc;
-	}
-	w->map = map;
-	w->h = map;
+static int attach_fn(void *arg)
+{
+	const struct attach_args *a = arg;
+	struct bs_writer *w = a->w;
+	const struct bs_writer_params *params = a->params;
 	struct bs_shm_header *h = w->h;
-
-	if (expect && (expect->racks != w->g.n_racks ||
-		       expect->modules_per_rack != w->g.modules_per_rack ||
-		       expect->cells_per_module != w->g.cells_per_module)) {
-		rc = -BS_EEXIST;
-		goto fail;
-	}
-
-	/* One writer at a time.  The kernel drops an OFD lock when its
-	 * open file description goes away, so a crashed writer never
-	 * leaves the segment locked. */
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	if (fcntl(w->fd, F_OFD_SETLK, &fl) < 0) {
-		rc = (errno == EAGAIN || errno == EACCES)
-			 ? -BS_EBUSY
-			 : bs__errno_code(errno);
-		goto fail;
-	}
 
 	/* A previous writer that died left RUNNING behind: leave RUNNING
 	 * before rewriting the identity. */
@@ -129,6 +101,63 @@ BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
 	/* Release: a reader that acquires RUNNING sees the identity, the
 	 * new generation and a fresh heartbeat stored above. */
 	BS_STORE32(&h->state, BS_STATE_RUNNING, memory_order_release);
+	return 0;
+}
+
+BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
+			     const struct bs_writer_params *params,
+			     bs_writer **out)
+{
+	struct bs_writer *w;
+	int rc;
+
+	if (!out)
+		return -BS_EINVAL;
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -BS_ENOMEM;
+	void *map;
+	struct bs_shm_header *hc = malloc(sizeof(*hc));
+	if (!hc) {
+		free(w);
+		return -BS_ENOMEM;
+	}
+	rc = bs__map_segment(name, 1, &w->fd, &map, &w->map_size, hc, &w->g,
+			     NULL, NULL);
+	free(hc);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	w->map = map;
+	w->h = map;
+
+	if (expect && (expect->racks != w->g.n_racks ||
+		       expect->modules_per_rack != w->g.modules_per_rack ||
+		       expect->cells_per_module != w->g.cells_per_module)) {
+		rc = -BS_EEXIST;
+		goto fail;
+	}
+
+	/* One writer at a time.  The kernel drops an OFD lock when its
+	 * open file description goes away, so a crashed writer never
+	 * leaves the segment locked. */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(w->fd, F_OFD_SETLK, &fl) < 0) {
+		rc = (errno == EAGAIN || errno == EACCES)
+			 ? -BS_EBUSY
+			 : bs__errno_code(errno);
+		goto fail;
+	}
+
+	/* The stores into the header below, like every access the writer
+	 * makes to the mapping, run under the SIGBUS guard: a segment
+	 * truncated under us fails with -BS_ETRUNC. */
+	struct attach_args aa = {w, params};
+	rc = bs__guarded(w->map, w->map_size, attach_fn, &aa);
+	if (rc < 0)
+		goto fail;
 	*out = w;
 	return 0;
 fail:
@@ -154,15 +183,9 @@ static void fill_view(bs_writer *w, struct bs_slot_view *view)
 	view->slot = w->slot;
 }
 
-BS_EXPORT int bs_writer_begin(bs_writer *w, struct bs_slot_view *view)
+static int begin_fn(void *arg)
 {
-	if (!w || !view)
-		return -BS_EINVAL;
-	if (w->in_slot) {
-		/* begun already and not published: same slot again */
-		fill_view(w, view);
-		return 0;
-	}
+	bs_writer *w = arg;
 	struct bs_shm_header *h = w->h;
 	/* Relaxed: only this writer stores latest. */
 	uint32_t latest = BS_LOAD32(&h->latest, memory_order_relaxed);
@@ -189,22 +212,48 @@ BS_EXPORT int bs_writer_begin(bs_writer *w, struct bs_slot_view *view)
 				 memory_order_acq_rel);
 #endif
 	w->in_slot = 1;
+	return 0;
+}
+
+BS_EXPORT int bs_writer_begin(bs_writer *w, struct bs_slot_view *view)
+{
+	int rc;
+
+	if (!w || !view)
+		return -BS_EINVAL;
+	if (!w->in_slot) {
+		/* A segment that shrank under the writer (its owner ran
+		 * ftruncate): say so before the caller's stores into the
+		 * slot would raise SIGBUS.  See batsim-shm(7). */
+		rc = bs__check_size(w->fd, w->g.total_size);
+		if (rc == 0)
+			rc = bs__guarded(w->map, w->map_size, begin_fn, w);
+		if (rc < 0)
+			return rc;
+	}
+	/* else begun already and not published: same slot again */
 	fill_view(w, view);
 	return 0;
 }
 
-BS_EXPORT int bs_writer_publish(bs_writer *w, uint64_t tick, double sim_time_s)
+struct publish_args {
+	bs_writer *w;
+	uint64_t tick;
+	double sim_time_s;
+};
+
+static int publish_fn(void *arg)
 {
-	if (!w || !w->in_slot)
-		return -BS_EINVAL;
+	struct publish_args *a = arg;
+	bs_writer *w = a->w;
 	struct bs_shm_header *h = w->h;
 	unsigned char *s = slot_base(w, w->slot);
 	struct bs_slot_header *sh = (void *)s;
 
 	struct bs_slot_header meta;
 	memset(&meta, 0, sizeof(meta));
-	meta.tick = tick;
-	meta.sim_time_s = sim_time_s;
+	meta.tick = a->tick;
+	meta.sim_time_s = a->sim_time_s;
 	meta.wall_time_ns = bs__real_ns();
 	meta.generation = w->generation;
 	bs_copy_to_shm(s + 64, (unsigned char *)&meta + 64, 32);
@@ -218,7 +267,27 @@ BS_EXPORT int bs_writer_publish(bs_writer *w, uint64_t tick, double sim_time_s)
 	BS_STORE32(&h->latest, w->slot, memory_order_release);
 	/* Relaxed: readers only compare the heartbeat with their clock. */
 	BS_STORE64(&h->heartbeat_ns, bs__mono_ns(), memory_order_relaxed);
+	return 0;
+}
+
+BS_EXPORT int bs_writer_publish(bs_writer *w, uint64_t tick, double sim_time_s)
+{
+	if (!w || !w->in_slot)
+		return -BS_EINVAL;
+	struct publish_args a = {w, tick, sim_time_s};
+	int rc = bs__guarded(w->map, w->map_size, publish_fn, &a);
+	if (rc < 0)
+		return rc;
 	w->in_slot = 0;
+	return 0;
+}
+
+static int heartbeat_fn(void *arg)
+{
+	bs_writer *w = arg;
+
+	/* Relaxed: readers only compare the heartbeat with their clock. */
+	BS_STORE64(&w->h->heartbeat_ns, bs__mono_ns(), memory_order_relaxed);
 	return 0;
 }
 
@@ -226,8 +295,8 @@ BS_EXPORT void bs_writer_heartbeat(bs_writer *w)
 {
 	if (!w)
 		return;
-	/* Relaxed: readers only compare the heartbeat with their clock. */
-	BS_STORE64(&w->h->heartbeat_ns, bs__mono_ns(), memory_order_relaxed);
+	/* A truncated segment is reported by the next begin. */
+	(void)bs__guarded(w->map, w->map_size, heartbeat_fn, w);
 }
 
 BS_EXPORT void bs_writer_slots(bs_writer *w, void **base, size_t *len)
@@ -245,13 +314,21 @@ BS_EXPORT const struct bs_shm_header *bs_writer_header(const bs_writer *w)
 	return w ? w->h : NULL;
 }
 
+static int stop_fn(void *arg)
+{
+	bs_writer *w = arg;
+
+	/* Release: everything this writer published happens-before a
+	 * reader's acquire load that sees STOPPED. */
+	BS_STORE32(&w->h->state, BS_STATE_STOPPED, memory_order_release);
+	return 0;
+}
+
 BS_EXPORT void bs_writer_close(bs_writer *w)
 {
 	if (!w)
 		return;
-	/* Release: everything this writer published happens-before a
-	 * reader's acquire load that sees STOPPED. */
-	BS_STORE32(&w->h->state, BS_STATE_STOPPED, memory_order_release);
+	(void)bs__guarded(w->map, w->map_size, stop_fn, w);
 	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
 	fcntl(w->fd, F_OFD_SETLK, &fl);
 	munmap(w->map, w->map_size);

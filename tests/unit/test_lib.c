@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ static pid_t main_pid; /* the runner's pid: names are unique per run */
  * unchecked teardown (which runs in the runner, even when a test fails). */
 static const char *const tags[] = {"rt",   "create", "force", "mode",
 				   "name", "busy",   "stale", "retry",
-				   "bad",  "gen",    "dead", "ident"};
+				   "bad",  "gen",    "dead", "ident",
+				   "rewr", "trunc",  "fault"};
 
 static const char *seg_name(const char *tag)
 {
@@ -436,21 +438,26 @@ START_TEST(test_validate_memory)
 	ck_assert_int_eq(bs_header_validate(NULL, 4096), -BS_EINVAL);
 	free(h);
 
-	/* Bytes past map_size are never read: an 8-byte buffer with a bad
+	/* Bytes past map_size are never read: a 16-byte buffer with a bad
 	 * magic, placed at the very end of a page followed by a guard page,
-	 * must not fault. */
+	 * must not fault.  It starts 8-byte aligned, as every header the
+	 * API accepts does (a misaligned struct pointer is undefined
+	 * behaviour, which UBSan reports). */
 	long pg = sysconf(_SC_PAGESIZE);
 	unsigned char *two = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(two, MAP_FAILED);
 	ck_assert_int_eq(mprotect(two + pg, (size_t)pg, PROT_NONE), 0);
-	unsigned char *tail = two + pg - 12;
+	unsigned char *tail = two + pg - 16;
+	ck_assert_uint_eq((uintptr_t)tail % 8, 0);
 	memcpy(tail, "BATSIMv1", 8);
-	memset(tail + 8, 0xff, 4); /* abi_major 0xffff */
+	memset(tail + 8, 0xff, 8); /* abi_major 0xffff */
 	ck_assert_int_eq(bs_header_validate((void *)tail, 12), -BS_EABI);
+	ck_assert_int_eq(bs_header_validate((void *)tail, 16), -BS_EABI);
 	tail[8] = BS_ABI_MAJOR;
 	tail[9] = 0;
 	ck_assert_int_eq(bs_header_validate((void *)tail, 12), -BS_ETRUNC);
+	ck_assert_int_eq(bs_header_validate((void *)tail, 16), -BS_ETRUNC);
 	memcpy(two + pg - 8, "BATSIMv1", 8);
 	ck_assert_int_eq(bs_header_validate((void *)(two + pg - 8), 8),
 			 -BS_ETRUNC);
@@ -1082,6 +1089,176 @@ END_TEST
 
 /* ---- errors ---- */
 
+/* ---- a header rewritten under a reader (issue 9, defect 1) ---- */
+
+START_TEST(test_header_rewrite)
+{
+	const char *n = seg_name("rewr");
+	struct bs_topology t = {4, 4, 8};
+	ck_assert_int_eq(bs_segment_create(n, &t, 3, 0600, (gid_t)-1, 0), 0);
+	struct bs_writer_params p = {.backend = BS_BACKEND_TEST};
+	bs_writer *w = NULL;
+	ck_assert_int_eq(bs_writer_open(n, &t, &p, &w), 0);
+	struct bs_slot_view v;
+	ck_assert_int_eq(bs_writer_begin(w, &v), 0);
+	ck_assert_int_eq(bs_writer_publish(w, 1, 0.1), 0);
+
+	bs_reader *r = NULL;
+	ck_assert_int_eq(bs_reader_open(n, &r), 0);
+	const struct bs_geometry *g = bs_reader_geometry(r);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_ptr_null(bs_reader_geometry(NULL));
+	ck_assert_uint_eq(g->n_racks, 4);
+	ck_assert_uint_eq(g->modules_per_rack, 4);
+	ck_assert_uint_eq(g->cells_per_module, 8);
+	ck_assert_uint_eq(g->n_slots, 3);
+	ck_assert_uint_eq(g->n_modules, 16);
+	ck_assert_uint_eq(g->n_cells, 128);
+	ck_assert_uint_eq(g->total_size, bs_segment_size(&t, 3));
+
+	/* Buffers sized exactly from the geometry, on the heap (so that a
+	 * sanitizer build sees any overflow). */
+	struct bs_site site;
+	struct bs_rack *racks = malloc(g->n_racks * sizeof(*racks));
+	struct bs_cell cell;
+	ck_assert_ptr_nonnull(racks);
+	ck_assert_int_eq(bs_read_site(r, NULL, &site, racks), 0);
+	ck_assert_int_eq(bs_reader_check_name(r), 0);
+
+	/* The owner rewrites n_racks 4 -> 1 (no new generation). */
+	size_t size;
+	struct bs_shm_header *h = map_rw(n, &size);
+	h->n_racks = 1;
+	ck_assert_uint_eq(g->n_racks, 4); /* the geometry never follows */
+	ck_assert_uint_eq(bs_reader_header(r)->n_racks, 1); /* the mapping */
+	struct bs_info info;
+	bs_reader_info(r, &info);
+	ck_assert_uint_eq(info.topo.racks, 4); /* from the copy */
+	ck_assert_int_eq(bs_read_site(r, NULL, &site, racks), -BS_ELAYOUT);
+	ck_assert_int_eq(bs_read_cell(r, 3, 3, 7, NULL, &cell), -BS_ELAYOUT);
+	ck_assert_int_eq(bs_reader_check_name(r), -BS_ELAYOUT);
+	bs_reader *r2 = NULL;
+	ck_assert_int_eq(bs_reader_open(n, &r2), -BS_ELAYOUT);
+	h->n_racks = 4; /* put back: the same segment again */
+	ck_assert_int_eq(bs_read_site(r, NULL, &site, racks), 0);
+	ck_assert_int_eq(bs_reader_check_name(r), 0);
+
+	/* cell_offset pointed past the end of the mapping: never followed,
+	 * reported. */
+	uint64_t cell_off = h->cell_offset;
+	h->cell_offset = 1ull << 40;
+	ck_assert_int_eq(bs_read_cell(r, 3, 3, 7, NULL, &cell), -BS_ELAYOUT);
+	ck_assert_int_eq(bs_reader_check_name(r), -BS_ELAYOUT);
+	ck_assert_int_eq(bs_reader_open(n, &r2), -BS_ELAYOUT);
+	h->cell_offset = cell_off;
+	ck_assert_int_eq(bs_read_cell(r, 3, 3, 7, NULL, &cell), 0);
+
+	/* Live fields change all the time: not a corruption. */
+	bs_writer_heartbeat(w);
+	ck_assert_int_eq(bs_writer_begin(w, &v), 0);
+	ck_assert_int_eq(bs_writer_publish(w, 2, 0.2), 0);
+	ck_assert_int_eq(bs_read_site(r, NULL, &site, racks), 0);
+	ck_assert_int_eq(bs_reader_check_name(r), 0);
+
+	munmap(h, size);
+	free(racks);
+	bs_reader_close(r);
+	bs_writer_close(w);
+}
+END_TEST
+
+/* ---- a segment truncated under readers and the writer (defect 5) ---- */
+
+static void truncate_seg(const char *name, off_t size)
+{
+	int fd = shm_open(name, O_RDWR, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+START_TEST(test_truncated)
+{
+	const char *n = seg_name("trunc");
+	create_small(n);
+	bs_writer *w = open_writer(n);
+	publish_tick(w, 1);
+	bs_reader *r = NULL;
+	ck_assert_int_eq(bs_reader_open(n, &r), 0);
+	const struct bs_geometry *g = bs_reader_geometry(r);
+	struct bs_site site;
+	struct bs_rack racks[2];
+	struct bs_module mods[6];
+	struct bs_cell cells[24];
+	ck_assert_int_eq(bs_read_all(r, NULL, &site, racks, mods, cells), 0);
+
+	/* Half its size: every read and the check say so; nothing faults
+	 * (a SIGBUS would end this test's process). */
+	truncate_seg(n, (off_t)(g->total_size / 2));
+	ck_assert_int_eq(bs_read_all(r, NULL, &site, racks, mods, cells),
+			 -BS_ETRUNC);
+	ck_assert_int_eq(bs_read_site(r, NULL, &site, NULL), -BS_ETRUNC);
+	ck_assert_int_eq(bs_reader_check_name(r), -BS_ETRUNC);
+	struct bs_slot_view v;
+	ck_assert_int_eq(bs_writer_begin(w, &v), -BS_ETRUNC);
+	bs_reader *r2 = NULL;
+	ck_assert_int_eq(bs_reader_open(n, &r2), -BS_ETRUNC);
+
+	/* Nothing left, not even the header page: the live fields fault
+	 * inside the library's guard. */
+	truncate_seg(n, 0);
+	ck_assert_int_eq(bs_reader_live(r), -BS_ETRUNC);
+	struct bs_info info;
+	bs_reader_info(r, &info);
+	ck_assert_uint_eq(info.state, BS_STATE_STOPPED);
+	ck_assert_uint_eq(info.topo.racks, 2); /* from the copy */
+	ck_assert_int_eq(bs_read_cell(r, 1, 2, 3, NULL, cells), -BS_ETRUNC);
+	bs_writer_heartbeat(w); /* guarded: no SIGBUS */
+	ck_assert_int_eq(bs_writer_publish(w, 2, 0.4), -BS_EINVAL);
+	bs_writer_close(w);	/* its STOPPED store is guarded too */
+	bs_reader_close(r);
+}
+END_TEST
+
+/* The guard does not swallow faults that are not the library's: a SIGBUS
+ * elsewhere still kills the process, after the guard's handler was
+ * installed by a reader. */
+START_TEST(test_foreign_sigbus)
+{
+	const char *n = seg_name("fault");
+	create_small(n);
+	bs_reader *r = NULL;
+	ck_assert_int_eq(bs_reader_open(n, &r), 0); /* installs the guard */
+	ck_assert_int_eq(bs_reader_live(r), -BS_ESTOPPED);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* No ck_assert here: exit 3 when the setup fails. */
+		int fd = shm_open(n, O_RDWR, 0);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			_exit(3);
+		volatile unsigned char *p =
+		    mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED || ftruncate(fd, 0) < 0)
+			_exit(3);
+		(void)p[st.st_size - 1]; /* SIGBUS, not the library's */
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	/* Killed by SIGBUS; under a sanitizer, whose handler the library's
+	 * passed the fault to, a report and a non-zero exit instead. */
+	if (WIFSIGNALED(st))
+		ck_assert_int_eq(WTERMSIG(st), SIGBUS);
+	else
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0 &&
+			  WEXITSTATUS(st) != 3);
+	bs_reader_close(r);
+}
+END_TEST
+
 START_TEST(test_strerror)
 {
 	for (int c = 0; c <= BS_ECONNREFUSED; c++) {
@@ -1123,6 +1300,9 @@ static Suite *lib_suite(void)
 	tcase_add_test(tc, test_check_name);
 	tcase_add_test(tc, test_busy);
 	tcase_add_test(tc, test_control_backlog);
+	tcase_add_test(tc, test_header_rewrite);
+	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_foreign_sigbus);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);
 	return s;

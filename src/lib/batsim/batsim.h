@@ -72,7 +72,9 @@ int bs_header_init(struct bs_shm_header *h, const struct bs_topology *t,
                    uint32_t n_slots);
 
 /* Validate a header against the mapped size; 0 or -BS_EMAGIC, -BS_EABI,
- * -BS_ETRUNC, -BS_ELAYOUT.  Never reads past map_size. */
+ * -BS_ETRUNC, -BS_ELAYOUT.  Never reads past map_size.  h must be 8-byte
+ * aligned (as a mapping or a malloc'd copy is).  Validate a private copy
+ * of a shared header, and use only that copy afterwards. */
 int bs_header_validate(const struct bs_shm_header *h, size_t map_size);
 
 /* ---- segment management (batsim-init) ---- */
@@ -140,24 +142,52 @@ void bs_reader_set_max_age(bs_reader *r, uint64_t max_age_ns);
 /* Retry bound for a consistent read (default 64). */
 void bs_reader_set_retries(bs_reader *r, unsigned retries);
 
-/* The mapped header (read only; topology fields never change). */
+/* The geometry of the segment, copied from its header once by
+ * bs_reader_open and validated on that copy.  It never changes for the
+ * life of the reader (a segment's geometry is fixed when it is created):
+ * size every buffer passed to bs_read_* and check every index with it,
+ * never with the mapped header, which the segment's owner can rewrite. */
+struct bs_geometry {
+	uint32_t n_racks;
+	uint32_t modules_per_rack;
+	uint32_t cells_per_module;
+	uint32_t n_slots;
+	uint64_t n_modules;  /* n_racks * modules_per_rack */
+	uint64_t n_cells;    /* n_modules * cells_per_module */
+	uint64_t total_size; /* bytes of the segment */
+};
+
+/* The reader's geometry; valid until bs_reader_close.  NULL for NULL. */
+const struct bs_geometry *bs_reader_geometry(const bs_reader *r);
+
+/* The mapped header, read only.  The segment's owner can rewrite it at
+ * any time: never size a buffer or check an index with its fields (use
+ * bs_reader_geometry), and read the live ones through bs_reader_info and
+ * bs_reader_live, which survive a truncated segment. */
 const struct bs_shm_header *bs_reader_header(const bs_reader *r);
 
 /* Copy the header's current values into *info. */
 void bs_reader_info(const bs_reader *r, struct bs_info *info);
 
 /* 0 when a writer is RUNNING with a fresh heartbeat; -BS_ESTOPPED when the
- * state is INIT or STOPPED; -BS_ESTALE when the heartbeat is too old. */
+ * state is INIT or STOPPED; -BS_ESTALE when the heartbeat is too old;
+ * -BS_ETRUNC when the segment shrank under the reader. */
 int bs_reader_live(const bs_reader *r);
 
-/* 0 when the name still refers to the mapped segment; -BS_ECHANGED when it
- * was removed or recreated (reopen to follow it). */
+/* 0 when the name still refers to the mapped segment and that segment is
+ * intact; -BS_ECHANGED when it was removed or recreated, -BS_ETRUNC when
+ * it shrank, -BS_ELAYOUT when its header was rewritten under the reader
+ * (a corrupt segment).  On any of these three, close the reader and open
+ * the name again (which fails until a valid segment is there). */
 int bs_reader_check_name(const bs_reader *r);
 
 /* Consistent reads from the newest slot.  Any output pointer may be NULL
- * to skip that part.  Each returns 0, -BS_EAGAIN when no consistent copy
- * was made within the retry bound, -BS_ENODATA when nothing was published
- * yet, or -BS_ERANGE for a bad index.  They do not check liveness: call
+ * to skip that part; the others point at buffers sized from
+ * bs_reader_geometry().  Each returns 0, -BS_EAGAIN when no consistent
+ * copy was made within the retry bound, -BS_ENODATA when nothing was
+ * published yet, -BS_ERANGE for a bad index, or -BS_ETRUNC / -BS_ELAYOUT
+ * when the segment shrank or its header was rewritten under the reader
+ * (corrupt: close and reopen).  They do not check liveness: call
  * bs_reader_live() and say when data is stale. */
 int bs_read_site(bs_reader *r, struct bs_meta *meta, struct bs_site *site,
                  struct bs_rack *racks /* [n_racks] */);
