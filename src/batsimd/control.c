@@ -1127,7 +1127,8 @@ void ctl_wait(ctl_server *s, uint64_t deadline_ns, int wake_fd)
 		/* close clients idle too long; wake for the next one due */
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 			struct ctl_client *c = &s->cl[i];
-			uint64_t due = c->last_line_ns + CTL_IDLE_MS * 1000000ull;
+			uint64_t due =
+			    c->last_line_ns + CTL_IDLE_MS * 1000000ull;
 
 			if (c->fd < 0)
 				continue;

@@ -35,7 +35,7 @@ struct ctl_daemon {
  * (printf format of CTL_MAX_CLIENTS); "busy" tells clients apart from a
  * refused command (docs/control-protocol.md). */
 #define CTL_BUSY_REPLY                                                         \
-	"{\"ok\":false,\"busy\":true,\"error\":\"batsimd is busy: all %d "      \
+	"{\"ok\":false,\"busy\":true,\"error\":\"batsimd is busy: all %d "     \
 	"control connections are in use; try again later\"}"
 
 /* Create, bind and listen on `path` (mode 0660).  A stale socket file

@@ -134,8 +134,8 @@ int legacy_open(const char *name, uint64_t n_cells, legacy **out, char *err,
 	/* Only a mirror this batsimd creates itself: O_EXCL.  A name that
 	 * exists is taken over only when it is our own stale one. */
 	for (int round = 0; round < 2 && fd < 0; round++) {
-		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			      0600);
+		fd =
+		    shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 		if (round > 0) {

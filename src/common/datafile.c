@@ -171,8 +171,7 @@ int df_open(struct df_file *f, const char *path, const char *what,
 		snprintf(err, errlen,
 			 "%s %s: %lld bytes, more than the %u MiB limit for "
 			 "data files: use a shorter file (batsim.conf(5))",
-			 what, path, (long long)st.st_size,
-			 DF_MAX_BYTES >> 20);
+			 what, path, (long long)st.st_size, DF_MAX_BYTES >> 20);
 		close(fd);
 		return -1;
 	}
@@ -183,8 +182,7 @@ int df_open(struct df_file *f, const char *path, const char *what,
 		close(fd);
 		return -1;
 	}
-	if (read_all(fd, f, (size_t)st.st_size, path, what, err, errlen) !=
-		0 ||
+	if (read_all(fd, f, (size_t)st.st_size, path, what, err, errlen) != 0 ||
 	    check_lines(f, path, max_line, err, errlen) != 0) {
 		close(fd);
 		df_close(f);

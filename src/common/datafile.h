@@ -17,9 +17,9 @@
 
 /* A data file read whole into memory, handed out line by line. */
 struct df_file {
-	char *buf;	  /* the content, every '\n' turned into '\0' */
-	size_t len, pos;  /* bytes in buf; start of the next line */
-	unsigned lineno;  /* of the line df_line returned last */
+	char *buf;	 /* the content, every '\n' turned into '\0' */
+	size_t len, pos; /* bytes in buf; start of the next line */
+	unsigned lineno; /* of the line df_line returned last */
 };
 
 /* Read `path` (`what` names it in messages: "profile", "OCV table") with

@@ -531,10 +531,10 @@ END_TEST
  * take hex (dt_s = 0x10 was 16 s), inf and nan. */
 START_TEST(test_plain_decimal)
 {
-	static const char *const bad[] = {"0x10", "0X1p3", "inf", "nan",
-					  "1e999", "0x", "1.5x", "- 1"};
-	static const char *const good[] = {"16", "+2.5", ".5", "5.", "1e-2",
-					   "2E+1", " 3 "};
+	static const char *const bad[] = {"0x10",  "0X1p3", "inf",  "nan",
+					  "1e999", "0x",    "1.5x", "- 1"};
+	static const char *const good[] = {"16",   "+2.5", ".5", "5.",
+					   "1e-2", "2E+1", " 3 "};
 	static const double good_v[] = {16, 2.5, 0.5, 5, 0.01, 20, 3};
 	struct bsd_config c;
 	char err[512];
@@ -545,9 +545,9 @@ START_TEST(test_plain_decimal)
 		ck_assert_msg(cfg_set(&c, "dt_s", bad[i], err, sizeof err) ==
 				  -1,
 			      "dt_s = %s accepted", bad[i]);
-		ck_assert_msg(cfg_set(&c, "bms_cell_ov_v", bad[i], err,
-				      sizeof err) == -1,
-			      "bms_cell_ov_v = %s accepted", bad[i]);
+		ck_assert_msg(
+		    cfg_set(&c, "bms_cell_ov_v", bad[i], err, sizeof err) == -1,
+		    "bms_cell_ov_v = %s accepted", bad[i]);
 	}
 	ck_assert_int_eq(
 	    cfg_set(&c, "bms_cell_ov_v", "3.4,3.5,0x4", err, sizeof err), -1);
@@ -590,8 +590,7 @@ START_TEST(test_ocv_hostile)
 	/* /dev/zero: a character device, refused */
 	ck_assert_int_eq(
 	    cfg_load_ocv_csv(&c.cell, "/dev/zero", err, sizeof err), -1);
-	ck_assert_msg(strstr(err, "/dev/zero: a character device"), "%s",
-		      err);
+	ck_assert_msg(strstr(err, "/dev/zero: a character device"), "%s", err);
 	ck_assert_int_eq(cfg_load_ocv_csv(&c.cell, tmpdir, err, sizeof err),
 			 -1);
 	ck_assert_msg(strstr(err, "a directory"), "%s", err);
