@@ -10,11 +10,11 @@
  * without locks.  Signal handlers only record a signal and wake the
  * main loop through a pipe polled with the control socket; the loop acts
  * on it between steps.  Signals are not blocked in the main thread, so a
- * stop request also interrupts whatever the thread is waiting in, and
- * the loaders of data files give up on it (datafile.h).  Should the loop
- * still not see it within STOP_GRACE_MS (a command stuck in the kernel),
- * batsimd exits anyway: it stops within a second of SIGTERM whatever it
- * is doing.
+ * stop request is recorded whatever the thread is doing: a run of steps
+ * ends at its next chunk, the loaders of data files give up at their
+ * next read (datafile.h), and should the loop still not see it within
+ * STOP_GRACE_MS (a command stuck in the kernel), batsimd exits anyway:
+ * it stops within a second of SIGTERM whatever it is doing.
  */
 #include <config.h>
 
@@ -128,7 +128,10 @@ static int signals_init(void)
 		return -1;
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
-	/* no SA_RESTART: a stop request interrupts a blocking call */
+	/* SA_RESTART: stdio (the trace, the log) and the CUDA runtime are
+	 * not written for EINTR; ppoll in ctl_wait returns on a signal
+	 * anyway, and the deadline covers a call that never returns */
+	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = on_signal;
 	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
 	    sigaction(SIGINT, &sa, NULL) != 0 ||

@@ -36,9 +36,9 @@ char *df_line(struct df_file *f);
 void df_close(struct df_file *f);
 
 /* While *flag is non-zero, df_open gives up ("interrupted") at its next
- * read instead of reading on, and a read that a signal interrupts is not
- * restarted: a daemon told to stop does not finish loading a file first.
- * NULL (the default) turns this off. */
+ * read (of at most 1 MiB) instead of reading on: a daemon told to stop
+ * does not finish loading a file first.  NULL (the default) turns this
+ * off. */
 void df_set_abort_flag(volatile sig_atomic_t *flag);
 
 #endif
