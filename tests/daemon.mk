@@ -16,6 +16,16 @@ tests_integration_bsd_peek_LDADD = src/lib/libbatsim.la
 TESTS += tests/integration/batsimd.sh
 EXTRA_DIST += tests/integration/batsimd.sh
 
+# batsimd against hostile data files, signals after them, hex numbers and
+# a planted legacy mirror (issue 9)
+TESTS += tests/integration/batsimd-hostile.sh
+EXTRA_DIST += tests/integration/batsimd-hostile.sh
+
+# the control socket against misbehaving clients: idle, not reading, too
+# many (busy reply through batsimctl and batsim-httpd); about 15 s
+TESTS += tests/integration/ctl-socket-hostile.sh
+EXTRA_DIST += tests/integration/ctl-socket-hostile.sh
+
 # batsimd with a full /dev/shm (private mount namespace; skips unless root)
 TESTS += tests/integration/batsimd-shmfull.sh
 EXTRA_DIST += tests/integration/batsimd-shmfull.sh

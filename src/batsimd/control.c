@@ -6,7 +6,10 @@
  * hostile client can delay nobody.  Each client has an input buffer of
  * one maximal line and an output queue; a line longer than CTL_MAX_LINE
  * gets an error reply and is discarded up to its newline.  Every request
- * line gets exactly one reply line, whatever it contains.
+ * line gets exactly one reply line, whatever it contains.  A client holds
+ * a slot only while it works: one that sends no complete line for
+ * CTL_IDLE_MS, or leaves more than CTL_MAX_OUT of replies unread, is
+ * closed; when every slot is taken, a new client gets one busy reply.
  */
 #include <config.h>
 
@@ -31,8 +34,10 @@
 #include "log.h"
 #include "util.h"
 
-/* A client that does not read its replies is dropped beyond this. */
-#define CTL_MAX_OUT (64u << 20)
+/* A client that does not read its replies is dropped beyond this many
+ * unread bytes (the longest reply, "state" with every fault, is about
+ * 30 KB). */
+#define CTL_MAX_OUT (1u << 20)
 
 struct ctl_client {
 	int fd;	  /* -1: free slot */
@@ -42,6 +47,7 @@ struct ctl_client {
 	int eof;	/* the peer shut down its sending side */
 	char *out;
 	size_t out_len, out_off, out_cap;
+	uint64_t last_line_ns; /* connected, or last complete line */
 };
 
 struct ctl_server {
@@ -936,12 +942,16 @@ static int client_queue(struct ctl_client *c, char *reply)
 	if (!reply)
 		return -1;
 	n = strlen(reply);
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
+	if (c->out_off > 0) { /* keep only what is unread */
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
 	if (c->out_len + n + 1 > CTL_MAX_OUT) {
 		free(reply);
-		log_warn("control: dropping a client that does not read its "
-			 "replies");
+		log_warn("control: closing a client that left more than %u KiB "
+			 "of replies unread",
+			 CTL_MAX_OUT >> 10);
 		return -1;
 	}
 	if (c->out_len + n + 1 > c->out_cap) {
@@ -1018,6 +1028,7 @@ static int client_read(ctl_server *s, struct ctl_client *c)
 
 			if (!nl)
 				break;
+			c->last_line_ns = util_mono_ns();
 			n = (size_t)(nl - (c->in + start));
 			if (c->discarding)
 				c->discarding = 0; /* end of the long line */
@@ -1040,8 +1051,10 @@ static int client_read(ctl_server *s, struct ctl_client *c)
 			c->discarding = 1;
 			c->in_len = 0;
 		}
-		if (c->out_len - c->out_off > CTL_MAX_OUT / 2)
-			return 0; /* let the client read before more work */
+		/* send as we go: only what the client leaves unread in a
+		 * full socket buffer counts against CTL_MAX_OUT */
+		if (client_flush(c) < 0)
+			return -1;
 	}
 }
 
@@ -1066,16 +1079,19 @@ static void accept_clients(ctl_server *s)
 			}
 		}
 		if (!c) {
-			static const char busy[] =
-			    "{\"ok\":false,\"error\":\"too many control "
-			    "clients: try again later\"}\n";
+			/* one line that says so (docs/control-protocol.md),
+			 * then close: batsim-httpd answers 503 with it */
+			char busy[256];
+			int n = snprintf(busy, sizeof busy, CTL_BUSY_REPLY "\n",
+					 CTL_MAX_CLIENTS);
 
-			if (send(fd, busy, sizeof busy - 1,
+			if (send(fd, busy, (size_t)n,
 				 MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 				/* nothing more to do for this client */
 			}
 			close(fd);
-			log_warn("control: too many clients (%d), refused one",
+			log_warn("control: all %d client slots in use: refused "
+				 "a client with a busy reply",
 				 CTL_MAX_CLIENTS);
 			continue;
 		}
@@ -1088,6 +1104,7 @@ static void accept_clients(ctl_server *s)
 		c->in_len = 0;
 		c->discarding = c->eof = 0;
 		c->out_len = c->out_off = 0;
+		c->last_line_ns = util_mono_ns();
 		log_debug("control: client connected");
 	}
 }
@@ -1103,11 +1120,30 @@ void ctl_wait(ctl_server *s, uint64_t deadline_ns, int wake_fd)
 		uint64_t now = util_mono_ns();
 		int n = 0, rc;
 
+		uint64_t wait_until = deadline_ns;
+
 		if (!first && (deadline_ns == 0 || now >= deadline_ns))
 			return;
-		if (deadline_ns > now) {
-			ts.tv_sec = (time_t)((deadline_ns - now) / 1000000000u);
-			ts.tv_nsec = (long)((deadline_ns - now) % 1000000000u);
+		/* close clients idle too long; wake for the next one due */
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+			struct ctl_client *c = &s->cl[i];
+			uint64_t due =
+			    c->last_line_ns + CTL_IDLE_MS * 1000000ull;
+
+			if (c->fd < 0)
+				continue;
+			if (now >= due) {
+				log_info("control: closing a client that sent "
+					 "no complete request line for %u s",
+					 CTL_IDLE_MS / 1000);
+				client_drop(c);
+			} else if (wait_until && due < wait_until) {
+				wait_until = due;
+			}
+		}
+		if (wait_until > now) {
+			ts.tv_sec = (time_t)((wait_until - now) / 1000000000u);
+			ts.tv_nsec = (long)((wait_until - now) % 1000000000u);
 		}
 		first = 0;
 		if (wake_fd >= 0) {
@@ -1125,9 +1161,7 @@ void ctl_wait(ctl_server *s, uint64_t deadline_ns, int wake_fd)
 				continue;
 			pfd[n].fd = c->fd;
 			pfd[n].events = 0;
-			/* stop reading while a reply backlog builds up */
-			if (!c->eof &&
-			    c->out_len - c->out_off < CTL_MAX_OUT / 2)
+			if (!c->eof)
 				pfd[n].events |= POLLIN;
 			if (c->out_off < c->out_len)
 				pfd[n].events |= POLLOUT;

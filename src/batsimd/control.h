@@ -29,6 +29,14 @@ struct ctl_daemon {
 
 #define CTL_MAX_LINE	(64u * 1024u) /* longest request line */
 #define CTL_MAX_CLIENTS 64
+/* A client that sends no complete line for this long is closed. */
+#define CTL_IDLE_MS 10000u
+/* The one line a client gets when all CTL_MAX_CLIENTS slots are taken
+ * (printf format of CTL_MAX_CLIENTS); "busy" tells clients apart from a
+ * refused command (docs/control-protocol.md). */
+#define CTL_BUSY_REPLY                                                         \
+	"{\"ok\":false,\"busy\":true,\"error\":\"batsimd is busy: all %d "     \
+	"control connections are in use; try again later\"}"
 
 /* Create, bind and listen on `path` (mode 0660).  A stale socket file
  * left by a dead daemon is removed; a live one is an error.  0, or -1

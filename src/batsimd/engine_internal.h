@@ -33,6 +33,9 @@ struct eng_fault_rec {
 };
 
 enum { PROF_NONE = 0, PROF_CSV, PROF_PEAK, PROF_REG, PROF_CYCLE };
+/* The most data rows of a CSV profile (16 MB of times and powers);
+ * batsim.conf(5) documents it with the 16 MiB file limit. */
+#define PROF_MAX_ROWS 1000000u
 enum {
 	CYC_CHARGE_CC = 0,
 	CYC_CHARGE_CV,

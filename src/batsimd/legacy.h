@@ -15,8 +15,13 @@
 
 typedef struct legacy legacy;
 
-/* Create (or reuse and resize) the segment for n_cells cells, mode 0660;
- * 0, or -1 with a message in err. */
+/* Create the segment for n_cells cells, mode 0660, with O_EXCL: it is
+ * never one that another user made or could write.  A mirror of this
+ * user that no running batsimd holds (a stale one) is removed and made
+ * anew; anything else at the name is refused with a message that says
+ * what to do.  0 (err holds a notice when a stale mirror was replaced,
+ * else ""), or -1 with a message in err.  While open, the mirror carries
+ * an OFD lock, which is how another batsimd sees that it is in use. */
 int legacy_open(const char *name, uint64_t n_cells, legacy **out, char *err,
 		size_t errlen);
 

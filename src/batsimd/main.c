@@ -7,20 +7,28 @@
  * publish period, serve the control socket in between.  Everything runs
  * in this one thread (the CPU backend has its own workers inside
  * engine_step), so control commands reach the engine between steps
- * without locks.  Signals arrive through a signalfd polled with the
- * control socket, so they are handled between steps, never inside one.
+ * without locks.  Signal handlers only record a signal and wake the
+ * main loop through a pipe polled with the control socket; the loop acts
+ * on it between steps.  Signals are not blocked in the main thread, so a
+ * stop request is recorded whatever the thread is doing: a run of steps
+ * ends at its next chunk, the loaders of data files give up at their
+ * next read (datafile.h), and should the loop still not see it within
+ * STOP_GRACE_MS (a command stuck in the kernel), batsimd exits anyway:
+ * it stops within a second of SIGTERM whatever it is doing.
  */
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +40,7 @@
 
 #include "conf.h"
 #include "control.h"
+#include "datafile.h"
 #include "engine.h"
 #include "legacy.h"
 #include "log.h"
@@ -58,6 +67,98 @@
 /* Behind real time by more than this many publish periods: the speed
  * cannot be held; restart the clock instead of catching up forever. */
 #define MAX_LAG_PERIODS 10
+/* After SIGTERM or SIGINT, the main loop has this long to see it before
+ * batsimd exits without it (see the top of this file). */
+#define STOP_GRACE_MS 800
+
+/* ---- signals ----
+ * The handlers touch only these, and write one byte to sig_pipe. */
+static volatile sig_atomic_t sig_stop;	/* SIGTERM or SIGINT seen: its number */
+static volatile sig_atomic_t sig_hup;	/* SIGHUP seen, not yet handled */
+static volatile sig_atomic_t stop_seen; /* the main loop took sig_stop */
+static volatile sig_atomic_t in_loop;	/* the main loop runs: the stop
+					   deadline applies */
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int signo)
+{
+	int saved = errno;
+
+	if (signo == SIGHUP) {
+		sig_hup = 1;
+	} else if (!sig_stop && in_loop) {
+		/* setitimer is a plain system call on Linux, safe here (the
+		 * POSIX list names alarm, whose whole seconds are too coarse
+		 * for "within a second") */
+		struct itimerval it = {{0, 0}, {0, STOP_GRACE_MS * 1000}};
+
+		setitimer(ITIMER_REAL, &it, NULL);
+	}
+	if (signo != SIGHUP && !sig_stop)
+		sig_stop = signo;
+	if (write(sig_pipe[1], "", 1) < 0) {
+		/* the pipe is full: the loop is woken already */
+	}
+	errno = saved;
+}
+
+/* SIGALRM, STOP_GRACE_MS after the stop signal. */
+static void on_stop_timeout(int signo)
+{
+	static const char msg[] =
+	    "batsimd: error: still busy 0.8 s after the stop signal (in a "
+	    "control command or a reload): exiting without a final "
+	    "publication; readers see the segment stale until the next "
+	    "start\n";
+
+	(void)signo;
+	if (stop_seen)
+		return;
+	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+		/* nothing more to do */
+	}
+	_exit(1); /* EX_FAIL */
+}
+
+/* Install the handlers and the wake-up pipe; 0 or -1 (errno). */
+static int signals_init(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+		return -1;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	/* SA_RESTART: stdio (the trace, the log) and the CUDA runtime are
+	 * not written for EINTR; ppoll in ctl_wait returns on a signal
+	 * anyway, and the deadline covers a call that never returns */
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_signal;
+	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGHUP, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = on_stop_timeout;
+	if (sigaction(SIGALRM, &sa, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* Block (how = SIG_BLOCK) or unblock the signals above in this thread:
+ * blocked while the engine starts its worker threads, which inherit the
+ * mask, so that every signal goes to the main thread. */
+static void signals_mask(int how)
+{
+	sigset_t sigs;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGALRM);
+	pthread_sigmask(how, &sigs, NULL);
+}
 
 static void notify(const char *msg)
 {
@@ -254,9 +355,10 @@ static int backend_id(const char *name)
 	return ENG_BACKEND_AUTO;
 }
 
-/* Attach to the segment as its writer, creating it when it is missing.
- * EX_OK or EX_FAIL (logged). */
-static int open_segment(const struct bsd_config *cfg, engine *e, bs_writer **w)
+/* Attach to the segment as its writer, creating it when it is missing
+ * (*created set then).  EX_OK or EX_FAIL (logged). */
+static int open_segment(const struct bsd_config *cfg, engine *e, bs_writer **w,
+			int *created)
 {
 	struct bs_topology t = {cfg->racks, cfg->modules_per_rack,
 				cfg->cells_per_module};
@@ -278,10 +380,13 @@ static int open_segment(const struct bsd_config *cfg, engine *e, bs_writer **w)
 				  bs_strerror(rc));
 			return EX_FAIL;
 		}
-		log_info("created segment %s for %ux%ux%u cells, %u slots "
-			 "(batsim-init was not run)",
-			 cfg->shm_name, t.racks, t.modules_per_rack,
-			 t.cells_per_module, cfg->slots);
+		if (rc == 0) {
+			*created = 1;
+			log_info("created segment %s for %ux%ux%u cells, %u "
+				 "slots (batsim-init was not run)",
+				 cfg->shm_name, t.racks, t.modules_per_rack,
+				 t.cells_per_module, cfg->slots);
+		}
 		rc = bs_writer_open(cfg->shm_name, &t, &p, w);
 	}
 	if (rc == -BS_EEXIST) {
@@ -325,7 +430,7 @@ struct daemon {
 	trace *tr;
 	ctl_server *ctl;
 	struct ctl_daemon d;
-	int sfd;	      /* signalfd of TERM, INT, HUP */
+	int wake_fd;	      /* read end of sig_pipe */
 	int stop;	      /* TERM or INT seen */
 	int failed;	      /* stop with EX_FAIL */
 	uint64_t max_ticks;   /* duration_s in steps (UINT64_MAX: none) */
@@ -335,21 +440,28 @@ struct daemon {
 	uint64_t last_pub_tick; /* tick of the last publication */
 };
 
-/* Advance n steps (one at a time when tracing). */
+/* Advance n steps (one at a time when tracing), in chunks of about
+ * CHUNK_TARGET_NS of wall time; a stop signal ends it between chunks. */
 static int run_steps(struct daemon *dm, uint64_t n)
 {
 	char err[512];
 
 	if (!dm->tr) {
-		while (n) {
-			unsigned k = n > 1000000 ? 1000000u : (unsigned)n;
+		while (n && !sig_stop) {
+			uint64_t k = n < dm->chunk ? n : dm->chunk;
+			uint64_t t0 = util_mono_ns(), el;
 
-			engine_step(dm->e, k);
+			engine_step(dm->e, (unsigned)k);
 			n -= k;
+			el = util_mono_ns() - t0;
+			if (el < CHUNK_TARGET_NS / 2 && dm->chunk < (1u << 20))
+				dm->chunk *= 2;
+			else if (el > CHUNK_TARGET_NS * 2 && dm->chunk > 1)
+				dm->chunk /= 2;
 		}
 		return 0;
 	}
-	for (uint64_t i = 0; i < n; i++) {
+	for (uint64_t i = 0; i < n && !sig_stop; i++) {
 		engine_step(dm->e, 1);
 		if (trace_row(dm->tr, dm->e, err, sizeof err) != 0) {
 			log_error("%s", err);
@@ -424,27 +536,27 @@ static void reload_profile(struct daemon *dm)
 	free(fresh);
 }
 
+/* Act on the signals the handlers recorded. */
 static void read_signals(struct daemon *dm)
 {
-	struct signalfd_siginfo si;
+	char buf[64];
 
-	while (read(dm->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-		switch (si.ssi_signo) {
-		case SIGTERM:
-		case SIGINT:
-			if (!dm->stop)
-				log_notice("%s: stopping at t = %.1f s",
-					   si.ssi_signo == SIGTERM ? "SIGTERM"
-								   : "SIGINT",
-					   engine_time_s(dm->e));
-			dm->stop = 1;
-			break;
-		case SIGHUP:
-			reload_profile(dm);
-			break;
-		default:
-			break;
-		}
+	while (read(dm->wake_fd, buf, sizeof buf) > 0)
+		;
+	if (sig_stop && !stop_seen) {
+		struct itimerval off = {{0, 0}, {0, 0}};
+
+		/* seen in time: the normal stop, without the deadline */
+		stop_seen = 1;
+		setitimer(ITIMER_REAL, &off, NULL);
+		log_notice("%s: stopping at t = %.1f s",
+			   sig_stop == SIGTERM ? "SIGTERM" : "SIGINT",
+			   engine_time_s(dm->e));
+		dm->stop = 1;
+	}
+	if (sig_hup && !sig_stop) {
+		sig_hup = 0;
+		reload_profile(dm);
 	}
 }
 
@@ -521,19 +633,11 @@ static int main_loop(struct daemon *dm)
 					    dm->max_ticks - engine_tick(dm->e);
 					uint64_t n =
 					    dm->chunk < left ? dm->chunk : left;
-					uint64_t t0 = util_mono_ns(), el;
 
 					if (run_steps(dm, n) != 0)
 						break;
-					el = util_mono_ns() - t0;
-					if (el < CHUNK_TARGET_NS / 2 &&
-					    dm->chunk < (1u << 20))
-						dm->chunk *= 2;
-					else if (el > CHUNK_TARGET_NS * 2 &&
-						 dm->chunk > 1)
-						dm->chunk /= 2;
 					chores(dm);
-					ctl_wait(dm->ctl, 0, dm->sfd);
+					ctl_wait(dm->ctl, 0, dm->wake_fd);
 					read_signals(dm);
 				}
 			}
@@ -571,7 +675,7 @@ static int main_loop(struct daemon *dm)
 			deadline = dm->last_watchdog + dm->watchdog_ns;
 		if (dm->d.speed == 0 && !dm->d.paused)
 			deadline = 0; /* no waiting at full speed */
-		ctl_wait(dm->ctl, deadline, dm->sfd);
+		ctl_wait(dm->ctl, deadline, dm->wake_fd);
 		read_signals(dm);
 	}
 	return dm->failed ? EX_FAIL : EX_OK;
@@ -583,8 +687,7 @@ int main(int argc, char **argv)
 	struct options opt;
 	uint32_t trace_loc[3];
 	char err[1024];
-	sigset_t sigs;
-	int rc;
+	int rc, created = 0, started = 0;
 
 	log_init(argv[0], LOG_INFO);
 	rc = parse_options(argc, argv, &opt);
@@ -593,7 +696,7 @@ int main(int argc, char **argv)
 	if (opt.verbose)
 		log_set_level(LOG_DEBUG);
 	dm.opt = &opt;
-	dm.sfd = -1;
+	dm.wake_fd = -1;
 	rc = load_config(&opt, &dm.cfg);
 	if (rc)
 		return rc;
@@ -611,21 +714,22 @@ int main(int argc, char **argv)
 			dm.max_ticks = 1;
 	}
 
-	/* TERM, INT and HUP are taken through a signalfd, between steps */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &sigs, NULL) != 0 ||
-	    (dm.sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
+	/* TERM, INT and HUP: recorded by handlers, acted on between steps */
+	if (signals_init() != 0) {
+		log_error("cannot set up the signal handlers: %s",
+			  strerror(errno));
 		return EX_FAIL;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	dm.wake_fd = sig_pipe[0];
+	/* a stop request ends the loading of a data file (profile, OCV) */
+	df_set_abort_flag(&sig_stop);
 
 	err[0] = '\0';
-	if (engine_create(&dm.cfg, backend_id(dm.cfg.backend), &dm.e, err,
-			  sizeof err) != 0) {
+	signals_mask(SIG_BLOCK); /* the engine's threads inherit it */
+	rc = engine_create(&dm.cfg, backend_id(dm.cfg.backend), &dm.e, err,
+			   sizeof err);
+	signals_mask(SIG_UNBLOCK);
+	if (rc != 0) {
 		log_error("%s", err[0] ? err : "cannot create the engine");
 		return EX_FAIL;
 	}
@@ -644,8 +748,10 @@ int main(int argc, char **argv)
 
 	/* A segment truncated under us: exit with a message, not SIGBUS */
 	sigbus_arm("batsimd", dm.cfg.shm_name, NULL, 0, EX_FAIL);
-	rc = open_segment(&dm.cfg, dm.e, &dm.w);
+	rc = open_segment(&dm.cfg, dm.e, &dm.w, &created);
 	if (rc) {
+		if (created)
+			bs_segment_remove(dm.cfg.shm_name);
 		engine_destroy(dm.e);
 		return rc;
 	}
@@ -672,6 +778,8 @@ int main(int argc, char **argv)
 			rc = EX_FAIL;
 			goto out;
 		}
+		if (err[0])
+			log_notice("%s", err);
 		log_info("legacy mirror %s (struct BatterySim, %llu cells)",
 			 dm.cfg.legacy_shm_name, (unsigned long long)n);
 	}
@@ -706,10 +814,18 @@ int main(int argc, char **argv)
 	}
 	log_info("publishing to %s, control socket %s", dm.cfg.shm_name,
 		 dm.cfg.control_socket);
+	started = 1;
 	notify("READY=1\nSTATUS=publishing");
 	dm.last_watchdog = util_mono_ns();
 
+	in_loop = 1;
 	rc = main_loop(&dm);
+	in_loop = 0;
+	{
+		struct itimerval off = {{0, 0}, {0, 0}};
+
+		setitimer(ITIMER_REAL, &off, NULL);
+	}
 
 	notify("STOPPING=1");
 	/* the final state, then STOPPED below */
@@ -724,10 +840,26 @@ out:
 	ctl_close(dm.ctl);
 	engine_unregister_host(dm.e);
 	bs_writer_close(dm.w); /* state STOPPED */
+	/* A start that failed leaves nothing behind: a segment made for it
+	 * would hold its topology against the next start (--force). */
+	if (!started && created && rc != EX_OK) {
+		int r = bs_segment_remove(dm.cfg.shm_name);
+
+		if (r < 0 && r != -BS_ENOENT)
+			log_warn("cannot remove the segment %s made for this "
+				 "failed start: %s",
+				 dm.cfg.shm_name, bs_strerror(r));
+		else
+			log_info("removed the segment %s made for this failed "
+				 "start",
+				 dm.cfg.shm_name);
+	}
+	/* the mirror is always made by this start (O_EXCL): ours to remove */
+	if (!started && rc != EX_OK && dm.leg)
+		shm_unlink(dm.cfg.legacy_shm_name);
 	legacy_close(dm.leg);
 	engine_destroy(dm.e);
-	if (dm.sfd >= 0)
-		close(dm.sfd);
+	df_set_abort_flag(NULL);
 	if (rc == EX_OK)
 		log_info("stopped");
 	return rc;

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datafile.h"
 #include "engine_internal.h"
+#include "util.h"
 #include "rng.h"
 
 #define RNG_REG 17
@@ -23,32 +25,28 @@ void prof_free(struct eng_profile *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* The longest line of a profile CSV; comments included. */
+#define PROF_LINE_MAX 4096
+
 static int load_csv(struct eng_profile *p, const char *path, char *err,
 		    size_t len)
 {
-	FILE *f = fopen(path, "r");
-	char line[512];
+	struct df_file f;
 	size_t cap = 0;
-	unsigned lineno = 0;
-	if (!f) {
-		snprintf(err, len,
-			 "profile %s: %s (give the path of a CSV "
-			 "file with lines time_s,power_w)",
-			 path, strerror(errno));
+	char *line;
+
+	if (df_open(&f, path, "profile", PROF_LINE_MAX, err, len) != 0)
 		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
+	while ((line = df_line(&f))) {
 		char *s = line, *end;
 		double t, w;
-		lineno++;
+
 		while (*s == ' ' || *s == '\t')
 			s++;
-		if (*s == '#' || *s == '\n' || *s == '\r' || *s == '\0')
+		if (*s == '#' || *s == '\0')
 			continue;
-		errno = 0;
-		t = strtod(s, &end);
-		if (end == s) {
-			if (p->n == 0 && lineno == 1)
+		if (util_strtod_dec(s, &end, &t) != 0) {
+			if (p->n == 0 && f.lineno == 1)
 				continue; /* header line */
 			goto bad;
 		}
@@ -58,11 +56,11 @@ static int load_csv(struct eng_profile *p, const char *path, char *err,
 		if (*s != ',')
 			goto bad;
 		s++;
-		w = strtod(s, &end);
-		if (end == s || errno || !isfinite(t) || !isfinite(w))
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (util_strtod_dec(s, &end, &w) != 0)
 			goto bad;
-		while (*end == ' ' || *end == '\t' || *end == '\r' ||
-		       *end == '\n')
+		while (*end == ' ' || *end == '\t')
 			end++;
 		if (*end != '\0')
 			goto bad;
@@ -70,14 +68,25 @@ static int load_csv(struct eng_profile *p, const char *path, char *err,
 			snprintf(err, len,
 				 "%s:%u: time %g is not after %g "
 				 "(times must increase)",
-				 path, lineno, t, p->t[p->n - 1]);
-			fclose(f);
+				 path, f.lineno, t, p->t[p->n - 1]);
+			df_close(&f);
+			return -1;
+		}
+		if (p->n == PROF_MAX_ROWS) {
+			snprintf(err, len,
+				 "%s:%u: more than %u data rows: a profile "
+				 "has at most %u (batsim.conf(5))",
+				 path, f.lineno, PROF_MAX_ROWS, PROF_MAX_ROWS);
+			df_close(&f);
 			return -1;
 		}
 		if (p->n == cap) {
 			size_t nc = cap ? cap * 2 : 64;
-			double *nt = realloc(p->t, nc * sizeof(double));
-			double *np;
+			double *nt, *np;
+
+			if (nc > PROF_MAX_ROWS)
+				nc = PROF_MAX_ROWS;
+			nt = realloc(p->t, nc * sizeof(double));
 			if (!nt)
 				goto oom;
 			p->t = nt;
@@ -91,7 +100,7 @@ static int load_csv(struct eng_profile *p, const char *path, char *err,
 		p->p[p->n] = w;
 		p->n++;
 	}
-	fclose(f);
+	df_close(&f);
 	if (p->n == 0) {
 		snprintf(err, len,
 			 "profile %s: no data lines (expected "
@@ -102,12 +111,12 @@ static int load_csv(struct eng_profile *p, const char *path, char *err,
 	return 0;
 bad:
 	snprintf(err, len, "%s:%u: expected time_s,power_w (two numbers)", path,
-		 lineno);
-	fclose(f);
+		 f.lineno);
+	df_close(&f);
 	return -1;
 oom:
 	snprintf(err, len, "profile %s: out of memory", path);
-	fclose(f);
+	df_close(&f);
 	return -1;
 }
 

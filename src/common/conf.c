@@ -22,6 +22,8 @@
 #include <batsim/shm.h>
 
 #include "conf.h"
+#include "datafile.h"
+#include "util.h"
 
 /* The chemistry presets (lfp280, nmc100) and their BMS defaults are the
  * engine's numbers, kept as data in src/batsimd/chemistry.c, which
@@ -73,11 +75,8 @@ static int parse_double(const char *s, double *out)
 	double v;
 
 	s = skip_ws(s);
-	if (!*s)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v))
+	/* plain decimal, as batsim.conf(5) says: no hex (0x10), inf, nan */
+	if (util_strtod_dec(s, &end, &v) != 0)
 		return -1;
 	if (*skip_ws(end))
 		return -1;
@@ -130,11 +129,7 @@ static int parse_tiers(const char *s, double out[3])
 		s = skip_ws(s);
 		if (i > 0 && *s == ',')
 			s = skip_ws(s + 1);
-		if (!*s)
-			return -1;
-		errno = 0;
-		out[i] = strtod(s, &end);
-		if (errno || end == s || !isfinite(out[i]))
+		if (util_strtod_dec(s, &end, &out[i]) != 0)
 			return -1;
 		s = end;
 	}
@@ -840,23 +835,18 @@ int cfg_load(struct bsd_config *cfg, const char *path, char *err, size_t errlen)
 int cfg_load_ocv_csv(struct cfg_cell *cell, const char *path, char *err,
 		     size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char line[CFG_OCV_LINE_MAX];
+	struct df_file f;
 	double soc[CFG_OCV_MAX], v[CFG_OCV_MAX];
-	unsigned n = 0, lineno = 0;
+	unsigned n = 0;
 	int header = 0;
+	char *p;
 
-	if (!f) {
-		seterr(err, errlen, "OCV table %s: cannot open: %s", path,
-		       strerror(errno));
+	if (df_open(&f, path, "OCV table", CFG_OCV_LINE_MAX, err, errlen) != 0)
 		return -1;
-	}
-	while (fgets(line, sizeof line, f)) {
-		char *p = line, *end;
+	while ((p = df_line(&f))) {
+		char *end;
 		double s, u;
 
-		lineno++;
-		p[strcspn(p, "\r\n")] = '\0';
 		p = (char *)skip_ws(p);
 		if (!*p || *p == '#')
 			continue;
@@ -866,43 +856,36 @@ int cfg_load_ocv_csv(struct cfg_cell *cell, const char *path, char *err,
 			continue;
 		}
 		header = 1;
-		errno = 0;
-		s = strtod(p, &end);
-		if (end == p || errno)
+		if (util_strtod_dec(p, &end, &s) != 0)
 			goto bad_line;
 		p = (char *)skip_ws(end);
 		if (*p != ',')
 			goto bad_line;
-		p++;
-		u = strtod(p, &end);
-		if (end == p || errno || *skip_ws(end))
+		p = (char *)skip_ws(p + 1);
+		if (util_strtod_dec(p, &end, &u) != 0 || *skip_ws(end))
 			goto bad_line;
 		if (!(s >= 0 && s <= 1) || !(u > 0 && u < 10)) {
 			seterr(err, errlen,
 			       "%s:%u: soc must be 0..1 and "
 			       "ocv_v 0..10 V",
-			       path, lineno);
+			       path, f.lineno);
 			goto fail;
 		}
 		if (n > 0 && s <= soc[n - 1]) {
 			seterr(err, errlen, "%s:%u: soc values must increase",
-			       path, lineno);
+			       path, f.lineno);
 			goto fail;
 		}
 		if (n == CFG_OCV_MAX) {
 			seterr(err, errlen, "%s:%u: more than %d points", path,
-			       lineno, CFG_OCV_MAX);
+			       f.lineno, CFG_OCV_MAX);
 			goto fail;
 		}
 		soc[n] = s;
 		v[n] = u;
 		n++;
 	}
-	if (ferror(f)) {
-		seterr(err, errlen, "OCV table %s: read error", path);
-		goto fail;
-	}
-	fclose(f);
+	df_close(&f);
 	if (n < 2) {
 		seterr(err, errlen,
 		       "OCV table %s: needs at least 2 points "
@@ -923,9 +906,9 @@ int cfg_load_ocv_csv(struct cfg_cell *cell, const char *path, char *err,
 	return 0;
 bad_line:
 	seterr(err, errlen, "%s:%u: expected 'soc,ocv_v' (two numbers)", path,
-	       lineno);
+	       f.lineno);
 fail:
-	fclose(f);
+	df_close(&f);
 	return -1;
 }
 

@@ -1,10 +1,12 @@
 # Code shared by the programs (not installed): configuration, logging,
+# untrusted data files (datafile.c),
 # the clock and command-line number parsing.
 noinst_LTLIBRARIES += src/common/libbscommon.la
 src_common_libbscommon_la_SOURCES = \
 	src/common/conf.c src/common/conf.h \
 	src/common/log.c src/common/log.h \
-	src/common/util.c src/common/util.h
+	src/common/util.c src/common/util.h \
+	src/common/datafile.c src/common/datafile.h
 # JSON views of the API (batsim-httpd, batsimctl --json); users of
 # libbscommon get json-c through its LIBADD.
 src_common_libbscommon_la_SOURCES += src/common/views.c src/common/views.h

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -33,16 +34,64 @@ int util_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
+/* Length of the plain decimal number at s, 0 when there is none. */
+static size_t decimal_len(const char *s)
+{
+	size_t i = 0, digits = 0;
+
+	if (s[i] == '+' || s[i] == '-')
+		i++;
+	while (s[i] >= '0' && s[i] <= '9')
+		i++, digits++;
+	if (s[i] == '.') {
+		i++;
+		while (s[i] >= '0' && s[i] <= '9')
+			i++, digits++;
+	}
+	if (!digits)
+		return 0;
+	if (s[i] == 'e' || s[i] == 'E') {
+		size_t j = i + 1;
+
+		if (s[j] == '+' || s[j] == '-')
+			j++;
+		if (s[j] >= '0' && s[j] <= '9') {
+			while (s[j] >= '0' && s[j] <= '9')
+				j++;
+			i = j;
+		}
+	}
+	return i;
+}
+
+int util_strtod_dec(const char *s, char **end, double *out)
+{
+	size_t n = decimal_len(s);
+	char *e;
+	double v;
+
+	*end = (char *)s;
+	if (!n)
+		return -1;
+	errno = 0;
+	v = strtod(s, &e);
+	/* strtod reads what decimal_len measured: a decimal number is a
+	 * prefix of every longer strtod syntax ("1e" stays "1") */
+	if (errno == ERANGE)
+		return -1; /* overflow or underflow */
+	if (e != s + n || !isfinite(v))
+		return -1;
+	*end = e;
+	*out = v;
+	return 0;
+}
+
 int util_parse_double(const char *s, double *out)
 {
 	char *end;
 	double v;
 
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !isfinite(v))
+	if (!s || util_strtod_dec(s, &end, &v) != 0 || *end)
 		return -1;
 	*out = v;
 	return 0;

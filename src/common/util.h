@@ -6,6 +6,7 @@
 #ifndef BATSIM_COMMON_UTIL_H
 #define BATSIM_COMMON_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC in nanoseconds (the clock of heartbeat_ns). */
@@ -15,7 +16,14 @@ uint64_t util_mono_ns(void);
  * suffix.  0, or -1 (out stays untouched). */
 int util_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
-/* A finite number in strtod syntax and nothing after it.  0, or -1. */
+/* A finite plain decimal number ([+-]digits[.digits][e[+-]digits]) and
+ * nothing after it: no hex, no inf or nan, no space.  0, or -1. */
 int util_parse_double(const char *s, double *out);
+
+/* Like strtod, but only for a plain decimal number at s (no leading
+ * space, no hex, no inf or nan): its value in *out and *end just past it,
+ * 0; or -1 (*end = s) when s does not start with one, or it over- or
+ * underflows. */
+int util_strtod_dec(const char *s, char **end, double *out);
 
 #endif

@@ -157,6 +157,22 @@ static int transact(const struct ctl *c, json_object *req, json_object **reply)
 		free(line);
 		return CTL_EX_NODAEMON;
 	}
+	if (!json_object_get_boolean(ok) &&
+	    json_object_object_get_ex(r, "busy", &err) &&
+	    json_object_get_boolean(err)) {
+		/* all of batsimd's control connections are taken */
+		const char *msg = "batsimd is busy: try again later";
+
+		if (json_object_object_get_ex(r, "error", &err) &&
+		    json_object_is_type(err, json_type_string))
+			msg = json_object_get_string(err);
+		if (c->json)
+			printf("%s\n", line);
+		ctl_error(c, "%s (socket %s)", msg, c->socket);
+		json_object_put(r);
+		free(line);
+		return CTL_EX_NODAEMON;
+	}
 	if (c->json)
 		printf("%s\n", line);
 	free(line);

@@ -180,6 +180,20 @@ static enum MHD_Result forward(struct MHD_Connection *c, json_object *req)
 	if (json_object_object_get_ex(o, "ok", &ok) &&
 	    json_object_get_boolean(ok))
 		return hd_json(c, 200, o);
+	/* every control connection of batsimd is taken: a temporary
+	 * condition of the daemon, not a refused command */
+	if (json_object_object_get_ex(o, "busy", &ok) &&
+	    json_object_get_boolean(ok)) {
+		json_object *e;
+		char msg[512];
+
+		snprintf(msg, sizeof msg, "%s",
+			 json_object_object_get_ex(o, "error", &e)
+			     ? json_object_get_string(e)
+			     : "batsimd is busy: try again later");
+		json_object_put(o);
+		return hd_error(c, 503, "%s", msg);
+	}
 	/* batsimd refused the command: its message says why. */
 	if (!json_object_object_get_ex(o, "error", NULL))
 		json_object_object_add(

@@ -256,6 +256,27 @@ CONTROL_EXPORT int bs_control_request(bs_control *c, const char *request,
 	rc = send_all(c, request, n, deadline);
 	if (!rc)
 		rc = send_all(c, "\n", 1, deadline);
+	/* A daemon that closed before taking the request may have said why
+	 * first (all its connections busy: docs/control-protocol.md): that
+	 * line is the reply.  The stream ends with it. */
+	if (rc == -BS_EPROTO) {
+		line = recv_line(c, deadline);
+		if (line < 0 || !looks_like_object(c->buf, (size_t)line))
+			goto broken;
+		rc = 0;
+		out = malloc((size_t)line + 1);
+		if (!out) {
+			rc = -BS_ENOMEM;
+			goto broken;
+		}
+		memcpy(out, c->buf, (size_t)line);
+		out[line] = '\0';
+		c->len = 0;
+		close(c->fd);
+		c->fd = -1;
+		*reply = out;
+		return 0;
+	}
 	if (rc)
 		goto broken;
 	line = recv_line(c, deadline);

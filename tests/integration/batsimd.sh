@@ -139,6 +139,10 @@ err=$("$BATSIMD" --config "$tmp/nodir.conf" --duration 1 --speed 0 2>&1)
 rc=$?
 check "socket directory missing: exit 1 with a clear message" \
 	sh -c "test $rc -eq 1 && echo \"\$1\" | grep -q 'does not exist'" _ "$err"
+# the failed start removes the segment and mirror it made (issue 9): a
+# restart with another topology needs no --force
+check "socket directory missing: no segment left behind" test ! -e "/dev/shm$shm"
+check "socket directory missing: no legacy mirror left behind" test ! -e "/dev/shm$legacy"
 rm -f "/dev/shm$shm"
 
 # ---- a run with --duration and --trace (creates the segment itself) ----

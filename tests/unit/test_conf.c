@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <batsim/shm.h>
@@ -526,6 +527,112 @@ START_TEST(test_ocv_csv)
 }
 END_TEST
 
+/* Numbers are plain decimal, as batsim.conf(5) says: strtod alone would
+ * take hex (dt_s = 0x10 was 16 s), inf and nan. */
+START_TEST(test_plain_decimal)
+{
+	static const char *const bad[] = {"0x10",  "0X1p3", "inf",  "nan",
+					  "1e999", "0x",    "1.5x", "- 1"};
+	static const char *const good[] = {"16",   "+2.5", ".5", "5.",
+					   "1e-2", "2E+1", " 3 "};
+	static const double good_v[] = {16, 2.5, 0.5, 5, 0.01, 20, 3};
+	struct bsd_config c;
+	char err[512];
+	const char *p;
+
+	cfg_defaults(&c);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(cfg_set(&c, "dt_s", bad[i], err, sizeof err) ==
+				  -1,
+			      "dt_s = %s accepted", bad[i]);
+		ck_assert_msg(
+		    cfg_set(&c, "bms_cell_ov_v", bad[i], err, sizeof err) == -1,
+		    "bms_cell_ov_v = %s accepted", bad[i]);
+	}
+	ck_assert_int_eq(
+	    cfg_set(&c, "bms_cell_ov_v", "3.4,3.5,0x4", err, sizeof err), -1);
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		ck_assert_msg(cfg_set(&c, "speed", good[i], err, sizeof err) ==
+				  0,
+			      "speed = %s: %s", good[i], err);
+		ck_assert_double_eq_tol(c.speed, good_v[i], 1e-12);
+	}
+	/* in a file: the file and line are named */
+	p = write_file("hex.conf", "racks = 2\ndt_s = 0x10\n");
+	cfg_defaults(&c);
+	ck_assert_int_eq(cfg_load(&c, p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "hex.conf:2: ") != NULL, "%s", err);
+	ck_assert_double_eq_tol(c.dt_s, 0.1, 1e-12);
+	/* and in an OCV table */
+	p = write_file("hex.csv", "soc,ocv_v\n0,3.0\n0x1,3.6\n");
+	ck_assert_int_eq(cfg_load_ocv_csv(&c.cell, p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":3: expected") != NULL, "%s", err);
+}
+END_TEST
+
+/* The OCV table is a data file a user names: something that never ends,
+ * blocks or is not text is an error naming the file (and line), never a
+ * hang.  Check's per-test timeout bounds a regression. */
+START_TEST(test_ocv_hostile)
+{
+	struct bsd_config c;
+	char err[512], path[256], big[300];
+	const char *p;
+	FILE *f;
+
+	cfg_defaults(&c);
+	/* a FIFO: refused without waiting for a writer */
+	snprintf(path, sizeof path, "%s/fifo.csv", tmpdir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(cfg_load_ocv_csv(&c.cell, path, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "a FIFO") && strstr(err, "regular file"),
+		      "%s", err);
+	/* /dev/zero: a character device, refused */
+	ck_assert_int_eq(
+	    cfg_load_ocv_csv(&c.cell, "/dev/zero", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "/dev/zero: a character device"), "%s", err);
+	ck_assert_int_eq(cfg_load_ocv_csv(&c.cell, tmpdir, err, sizeof err),
+			 -1);
+	ck_assert_msg(strstr(err, "a directory"), "%s", err);
+	/* through batsim.conf: the config line is named too */
+	p = write_file("zero.conf", "racks = 1\nocv_csv = /dev/zero\n");
+	ck_assert_int_eq(cfg_load(&c, p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "zero.conf:2: ") && strstr(err, "/dev/zero"),
+		      "%s", err);
+	/* a NUL byte: an error with its line, not a shorter line */
+	snprintf(path, sizeof path, "%s/nul.csv", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	{
+		static const char nul[] = "soc,ocv_v\n0,3.0\n0.5,3.3\0junk\n"
+					  "1,3.6\n";
+
+		fwrite(nul, 1, sizeof nul - 1, f);
+	}
+	fclose(f);
+	ck_assert_int_eq(cfg_load_ocv_csv(&c.cell, path, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "nul.csv:3: NUL byte"), "%s", err);
+	/* an over-long line: an error, not two lines */
+	memset(big, ' ', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	memcpy(big + sizeof big - 8, "0.5,3.3", 7);
+	p = write_file("long.csv", "");
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "soc,ocv_v\n0,3.0\n%s\n1,3.6\n", big);
+	fclose(f);
+	ck_assert_int_eq(cfg_load_ocv_csv(&c.cell, p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "long.csv:3: line longer than"), "%s", err);
+	/* larger than the data file limit (sparse: costs no disk) */
+	p = write_file("huge.csv", "soc,ocv_v\n0,3.0\n1,3.6\n");
+	ck_assert_int_eq(truncate(p, (16 << 20) + 1), 0);
+	ck_assert_int_eq(cfg_load_ocv_csv(&c.cell, p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "16 MiB"), "%s", err);
+	/* the table is unchanged by every refusal */
+	ck_assert_uint_eq(c.cell.ocv_n, 10);
+}
+END_TEST
+
 static void expect_invalid(struct bsd_config *c, const char *what)
 {
 	char err[512] = "";
@@ -767,6 +874,8 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_chemistry_order);
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_ocv_csv);
+	tcase_add_test(tc, test_plain_decimal);
+	tcase_add_test(tc, test_ocv_hostile);
 	tcase_add_test(tc, test_validate);
 	tcase_add_test(tc, test_shipped_conf);
 	tcase_add_test(tc, test_keys_documented);

@@ -270,7 +270,9 @@ int bs_control_open(const char *path, int timeout_ms, bs_control **out);
 
 /* Send one request (a JSON object, without newline) and wait for its one
  * reply line; *reply is a malloc'd NUL-terminated string (no newline) the
- * caller frees.  0 or -BS_ETIMEDOUT, -BS_EPROTO, -BS_ESYS, -BS_EINVAL. */
+ * caller frees.  A daemon that closed the connection before taking the
+ * request (all its connections busy) still gives the line it sent first
+ * as the reply.  0 or -BS_ETIMEDOUT, -BS_EPROTO, -BS_ESYS, -BS_EINVAL. */
 int bs_control_request(bs_control *c, const char *request, char **reply);
 
 /* Close; NULL is fine. */
