@@ -3,7 +3,8 @@
 # (tests/fuzz/http-fuzz.py, python3, seeded and bounded); load scripts
 # (not tests) under tests/bench/.
 HTTPD_TESTS = tests/integration/httpd.sh tests/integration/httpd-batsimd.sh \
-	tests/fuzz/http-fuzz.sh tests/integration/httpd-hostile.sh
+	tests/fuzz/http-fuzz.sh tests/integration/httpd-hostile.sh \
+	tests/integration/run-all.sh
 TESTS += $(HTTPD_TESTS)
 EXTRA_DIST += $(HTTPD_TESTS) tests/fuzz/http-fuzz.py \
 	tests/integration/slow-clients.py
