@@ -63,7 +63,11 @@ echo "# /rack/0: answer $size bytes, peak RSS growth $growth bytes (VmRSS before
 [ "$code" = 200 ] && ok "/rack/0 of 262,144 cells answers 200" || notok "/rack/0: status $code"
 json 'len(d["modules"]) == 512 and all(len(m["cells"]) == 512 for m in d["modules"]) and d["modules"][511]["cells"][511]["voltage"] > 3' \
 	"/rack/0: 512 modules of 512 cells" "$tmp/rack.json"
-if [ "$size" -gt 20000000 ] && [ "$growth" -le $((2 * size)) ]; then
+if grep -q 'libasan\|libclang_rt\.asan\|libtsan' "/proc/$hpid/maps" 2>/dev/null ||
+	grep -aq '__asan_init' "/proc/$hpid/exe" 2>/dev/null; then
+	# a sanitizer's shadow memory and quarantine are not the server's
+	echo "# sanitizer build: the memory bound is not checked"
+elif [ "$size" -gt 20000000 ] && [ "$growth" -le $((2 * size)) ]; then
 	ok "one /rack/0 grows the peak RSS by at most twice its answer ($growth <= 2 x $size bytes)"
 else
 	notok "one /rack/0 grew the peak RSS by $growth bytes for an answer of $size bytes (limit: twice the answer)"
@@ -78,7 +82,7 @@ wpid=$!
 cat >"$tmp/conf-slow" <<EOF
 http_max_connections = 16
 http_max_per_ip = 2
-http_timeout_s = 120
+http_timeout_s = 3600
 http_request_timeout_s = 6
 EOF
 start_httpd "$tmp/h-slow.log" "$tmp/conf-slow"
@@ -88,8 +92,8 @@ sockets() { ls -l "/proc/$hpid/fd" 2>/dev/null | grep -c 'socket:'; }
 at_most() { [ "$(sockets)" -le "$1" ]; }
 at_least() { [ "$(sockets)" -ge "$1" ]; }
 # 8 addresses x 2 connections take the 16 slots; 4 of them send a POST
-# body slowly, the others their head; a byte every 0.5 s each, so the
-# idle timeout (120 s) never fires.
+# body slowly, the others their head; a byte every 0.5 s each (and the
+# idle timeout is an hour).
 "$PY" "$s/tests/integration/slow-clients.py" --port "$port" \
 	--addrs 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9 \
 	--per-addr 2 --bodies 4 --interval-s 0.5 --duration-s 300 \
@@ -116,7 +120,10 @@ json '"site" in d' "/summary during the attack is the summary"
 # sends) closes the rest: only the listener is left.
 if poll 60 at_most 1; then ok "every slow connection is closed by the request deadline"
 else notok "slow connections still open after the deadline ($(sockets) sockets)"; show "$tmp/h-slow.log"; fi
-kill "$apid" 2>/dev/null; wait "$apid" 2>/dev/null; apid=
+# the slow clients print their summary on SIGTERM
+kill "$apid" 2>/dev/null
+poll 10 grep -q '^summary' "$tmp/slow.out" || kill -9 "$apid" 2>/dev/null
+wait "$apid" 2>/dev/null; apid=
 has "$tmp/slow.out" '^summary .* first_wave_closed 16 of 16' \
 	"the server closed all 16 slow connections (heads and bodies)"
 has "$tmp/h-slow.log" 'http_request_timeout_s' "the log says why slow connections were closed"
