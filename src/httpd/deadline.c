@@ -15,14 +15,17 @@
  * whose request is not complete within the deadline; the connection's own
  * thread then sees the end of the stream and closes it.
  *
- * A deadline alone frees the slots only every so often: an attacker that
- * reconnects at once keeps them full, and libmicrohttpd closes a
- * connection that arrives when every slot is taken.  So a listener also
- * keeps a few slots free (DL_RESERVE): when a new connection leaves fewer
- * free, the connection that has waited longest for its request, if it
- * has waited DL_EVICT_AGE_NS or more, is closed to make room.  A normal
- * client's request arrives within milliseconds and never qualifies; idle
- * kept-alive connections and slow clients do.
+ * A deadline alone frees the slots only every so often, and
+ * libmicrohttpd closes at once a connection that arrives when every slot
+ * is taken.  So libmicrohttpd gets a few more slots than
+ * http_max_connections (dl_headroom()), and when a new connection makes
+ * more than http_max_connections on its listener, the connection that
+ * has waited longest for its request is closed to make room.  A normal
+ * client's request arrives within milliseconds of its connection, so the
+ * connections that go are slow clients and idle kept-alive ones; answers
+ * in progress (SSE streams included) are never closed.  An attacker who
+ * reconnects at once from enough addresses can still take the headroom
+ * for a moment: http_max_per_ip bounds what each address holds.
  *
  * libmicrohttpd calls the CLOSED notification before it closes the
  * socket, and the list is changed and walked under one mutex, so the
@@ -41,11 +44,8 @@
 #include "httpd.h"
 #include "log.h"
 
-/* Free slots a listener keeps (1 per 16 connections, at least 1), and
- * how long a connection must have waited for its request to give up its
- * slot to a newcomer. */
-#define DL_RESERVE(limit) ((limit) / 16 ? (limit) / 16 : 1)
-#define DL_EVICT_AGE_NS	  1000000000LL
+/* How often the watchdog looks. */
+#define DL_STEP_NS 100000000LL
 
 struct hd_conn {
 	struct hd_conn *prev, *next;
@@ -77,20 +77,24 @@ static void shut(struct hd_conn *k)
 	k->shut = 1;
 }
 
-/* Keep DL_RESERVE slots of daemon d free (mu held): close the connections
- * that have waited longest for their request, if long enough. */
-static void make_room(const struct MHD_Daemon *d, int64_t now)
+unsigned dl_headroom(unsigned max_connections)
+{
+	return max_connections / 8 > 2 ? max_connections / 8 : 2;
+}
+
+/* At most `limit` connections on daemon d (mu held): close those that
+ * have waited longest for their request. */
+static void make_room(const struct MHD_Daemon *d)
 {
 	unsigned live = 0;
 
 	for (struct hd_conn *k = head; k; k = k->next)
 		live += k->daemon == d && !k->shut;
-	while (live + DL_RESERVE(limit) > limit) {
+	while (live > limit) {
 		struct hd_conn *old = NULL;
 
 		for (struct hd_conn *k = head; k; k = k->next)
 			if (k->daemon == d && !k->busy && !k->shut &&
-			    now - k->since_ns >= DL_EVICT_AGE_NS &&
 			    (!old || k->since_ns < old->since_ns))
 				old = k;
 		if (!old)
@@ -134,7 +138,7 @@ void dl_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		if (head)
 			head->prev = k;
 		head = k;
-		make_room(k->daemon, k->since_ns);
+		make_room(k->daemon);
 		pthread_mutex_unlock(&mu);
 		return;
 	}
@@ -188,9 +192,7 @@ void dl_answer_done(struct MHD_Connection *c)
 
 static void *watchdog(void *arg)
 {
-	/* Check four times per deadline, at least every 250 ms. */
-	int64_t step = deadline_ns / 4 < 250000000 ? deadline_ns / 4
-						   : 250000000;
+	const int64_t step = DL_STEP_NS;
 	uint64_t logged = 0, logged_ev = 0;
 	int64_t last_log = 0;
 
@@ -206,22 +208,20 @@ static void *watchdog(void *arg)
 			shut(k);
 			n_closed++;
 		}
-		/* Slots freed by the deadline may have been taken again. */
+		/* answers that ended may leave too many waiting */
 		for (unsigned i = 0; i < n_daemons; i++)
-			make_room(daemons[i], now);
+			make_room(daemons[i]);
 		/* At most one line a minute, however long an attack. */
 		if ((n_closed != logged || n_evicted != logged_ev) &&
 		    (now - last_log > 60 * (int64_t)1000000000 || !last_log)) {
 			log_notice("closed %llu connection(s) whose request did "
 				   "not arrive within %u s "
-				   "(http_request_timeout_s), and %llu that had "
-				   "waited %u s or more for theirs to keep a "
-				   "slot free: slow clients, or a slowloris "
-				   "attack",
+				   "(http_request_timeout_s), and %llu still "
+				   "waiting for theirs to make room for new "
+				   "ones: slow clients, or a slowloris attack",
 				   (unsigned long long)(n_closed - logged),
 				   (unsigned)(deadline_ns / 1000000000),
-				   (unsigned long long)(n_evicted - logged_ev),
-				   (unsigned)(DL_EVICT_AGE_NS / 1000000000));
+				   (unsigned long long)(n_evicted - logged_ev));
 			logged = n_closed;
 			logged_ev = n_evicted;
 			last_log = now;

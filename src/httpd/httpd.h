@@ -171,8 +171,12 @@ void dl_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 void dl_request_complete(struct MHD_Connection *c);
 void dl_answer_done(struct MHD_Connection *c);
 /* The watchdog thread that closes connections past the deadline, and
- * keeps a few of each listener's max_connections slots free. */
+ * keeps each listener at max_connections by closing those that wait
+ * longest for their request. */
 int dl_start(unsigned timeout_s, unsigned max_connections);
+/* Slots libmicrohttpd gets beyond max_connections, so that a newcomer is
+ * accepted (and an older waiting connection closed) when it is full. */
+unsigned dl_headroom(unsigned max_connections);
 void dl_stop(void);
 
 /* ---- sse.c ---- */

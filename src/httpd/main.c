@@ -179,6 +179,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		log_debug("libmicrohttpd: %s", msg);
 		return;
 	}
+	/* A client that went away, or a slow one that deadline.c closed
+	 * (counted there, once a minute): routine, and a flood under
+	 * attack. */
+	if (strstr(msg, "closed by remote side") ||
+	    strstr(msg, "detected connection closure") ||
+	    strstr(msg, "disconnected when reading")) {
+		log_debug("libmicrohttpd: %s", msg);
+		return;
+	}
 	log_warn("libmicrohttpd: %s", msg);
 }
 
@@ -356,7 +365,8 @@ int main(int argc, char **argv)
 		    /* first, so that every message goes through it */
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)cfg.http_max_connections,
+		    (unsigned)cfg.http_max_connections +
+			dl_headroom(cfg.http_max_connections),
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		    (unsigned)cfg.http_max_per_ip,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.http_timeout_s,
