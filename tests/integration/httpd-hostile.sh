@@ -127,6 +127,13 @@ has "$tmp/slow.out" '^summary .* first_wave_closed 16 of 16' \
 has "$tmp/h-slow.log" 'http_request_timeout_s' "the log says why slow connections were closed"
 get "$(url /summary)"
 status 200 "/summary after the attack"
+# An answer in progress is exempt: an SSE stream outlives the 6 s deadline
+# (curl's --max-time ends it: exit 28).
+curl -sN --max-time 9 "$(url '/updates?view=summary')" >"$tmp/sse" 2>/dev/null
+rc=$?
+n=$(grep -c '^event: summary' "$tmp/sse")
+if [ "$rc" = 28 ] && [ "$n" -ge 2 ]; then ok "an SSE stream outlives http_request_timeout_s ($n events)"
+else notok "the SSE stream ended early (curl exit $rc, $n events)"; fi
 stop_httpd
 
 # ---- defect 8: the token file ----
