@@ -3,8 +3,21 @@
 # (tests/fuzz/http-fuzz.py, python3, seeded and bounded); load scripts
 # (not tests) under tests/bench/.
 HTTPD_TESTS = tests/integration/httpd.sh tests/integration/httpd-batsimd.sh \
-	tests/fuzz/http-fuzz.sh tests/integration/shm-hostile.sh
+	tests/fuzz/http-fuzz.sh tests/integration/shm-hostile.sh \
+	tests/integration/httpd-hostile.sh tests/integration/run-all.sh
 TESTS += $(HTTPD_TESTS)
-EXTRA_DIST += $(HTTPD_TESTS) tests/fuzz/http-fuzz.py
+EXTRA_DIST += $(HTTPD_TESTS) tests/fuzz/http-fuzz.py \
+	tests/integration/slow-clients.py
 # Load script (run by hand, see docs/PERFORMANCE.md).
 EXTRA_DIST += tests/bench/httpd-load.sh tests/bench/sse-clients.py
+
+# /rack/R written straight into a buffer is the JSON of view_rack()
+# (hand-written TAP).
+check_PROGRAMS += tests/unit/test_rackjson
+TESTS += tests/unit/test_rackjson
+tests_unit_test_rackjson_SOURCES = tests/unit/test_rackjson.c \
+	src/httpd/rackjson.c src/httpd/buf.c
+tests_unit_test_rackjson_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/httpd \
+	$(MHD_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_rackjson_LDADD = src/common/libbscommon.la \
+	src/lib/libbatsim.la $(JSONC_LIBS) $(LIBM)

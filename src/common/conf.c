@@ -314,6 +314,7 @@ static const struct cfg_key cfg_keys[] = {
     UINT("http_max_connections", http_max_connections, 1, 65536),
     UINT("http_max_per_ip", http_max_per_ip, 1, 65536),
     UINT("http_timeout_s", http_timeout_s, 1, 86400),
+    UINT("http_request_timeout_s", http_request_timeout_s, 1, 3600),
     UINT("http_history_s", http_history_s, 0, 86400 * 7),
     UINT("http_stale_ms", http_stale_ms, 10, 3600000),
     BOOL("metrics_cells", metrics_cells),
@@ -407,6 +408,7 @@ void cfg_defaults(struct bsd_config *cfg)
 	cfg->http_max_connections = 256;
 	cfg->http_max_per_ip = 32;
 	cfg->http_timeout_s = 30;
+	cfg->http_request_timeout_s = 10;
 	cfg->http_history_s = 600;
 	cfg->http_stale_ms = 2000;
 	cfg->metrics_cells = 0;

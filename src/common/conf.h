@@ -102,6 +102,7 @@ struct bsd_config {
 	unsigned http_max_connections;
 	unsigned http_max_per_ip;
 	unsigned http_timeout_s;
+	unsigned http_request_timeout_s; /* whole request head and body */
 	unsigned http_history_s;
 	unsigned http_stale_ms;
 	int metrics_cells;        /* per-cell series in /metrics */

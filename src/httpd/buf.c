@@ -8,7 +8,7 @@
 #include "httpd.h"
 #include "util.h"
 
-static int buf_reserve(struct buf *b, size_t extra)
+int buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need;
 	char *p;

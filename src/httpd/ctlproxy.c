@@ -4,8 +4,10 @@
  *
  * Every /control request needs "Authorization: Bearer <token>" equal to
  * the content of the token file (read at each request, so a new token
- * takes effect without a restart).  Without a token file, or with an
- * empty one, control is disabled (403).
+ * takes effect without a restart).  Without a token file, with an empty
+ * one, or with one that other users can read, control is disabled (403);
+ * a token file with a NUL byte or a token over 4095 bytes is refused at
+ * start (ctl_token_startup) and disables control when it appears later.
  */
 #include <config.h>
 
@@ -16,28 +18,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "httpd.h"
 #include "log.h"
 #include "views.h"
 
-#define TOKEN_MAX 4096
+#define TOKEN_MAX 4096 /* token bytes + NUL */
+/* A token file may hold this much (the token with whitespace around). */
+#define TOKEN_FILE_MAX (2 * TOKEN_MAX)
 
-/* Read the token; 1 with the token in buf, 0 when none is configured
- * (with a reason), -1 on another error (with a message). */
-static int read_token(const char *path, char *tok, size_t n, char *why,
-		      size_t wn)
+static int is_space(char ch)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	ssize_t len;
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ||
+	       ch == '\v' || ch == '\f';
+}
 
+/* Read the token of path into tok[TOKEN_MAX], without the whitespace
+ * around it.  1 with the token; 0 when control is disabled (no file or an
+ * empty one), with the reason
+ * in why; -2 when other users can read or write it (refused: control
+ * disabled), -1 when the file is unusable (unreadable, not a regular
+ * file, a NUL byte, a token over TOKEN_MAX - 1 bytes), with the reason. */
+static int read_token(const char *path, char *tok, char *why, size_t wn)
+{
+	char raw[TOKEN_FILE_MAX + 1];
+	struct stat st;
+	size_t len = 0, a, z;
+	ssize_t n;
+	char *nul;
+	/* O_NONBLOCK: a FIFO must not block the request thread */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	tok[0] = '\0';
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			snprintf(why, wn,
 				 "control is disabled: no token file %s; "
-				 "write a secret to it (readable by "
-				 "batsim-httpd) and send "
+				 "write a secret to it (mode 0600 or 0640, "
+				 "readable by batsim-httpd) and send "
 				 "'Authorization: Bearer <token>'",
 				 path);
 			return 0;
@@ -48,18 +68,63 @@ static int read_token(const char *path, char *tok, size_t n, char *why,
 			 path, strerror(errno));
 		return -1;
 	}
-	len = read(fd, tok, n - 1);
-	close(fd);
-	if (len < 0) {
-		snprintf(why, wn, "control is disabled: reading %s: %s", path,
-			 strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(why, wn,
+			 "control is disabled: the token file %s is not a "
+			 "regular file: write the token to a plain file",
+			 path);
+		close(fd);
 		return -1;
 	}
-	while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' ||
-			   tok[len - 1] == ' ' || tok[len - 1] == '\t'))
-		len--;
-	tok[len] = '\0';
-	if (len == 0) {
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		close(fd);
+		snprintf(why, wn,
+			 "control is disabled: the token file %s can be %s by "
+			 "other users (mode %04o): chmod o-rwx %s",
+			 path, st.st_mode & S_IROTH ? "read" : "written",
+			 (unsigned)(st.st_mode & 07777), path);
+		return -2;
+	}
+	while (len < sizeof raw &&
+	       (n = read(fd, raw + len, sizeof raw - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(why, wn, "control is disabled: reading %s: %s",
+				 path, strerror(errno));
+			close(fd);
+			explicit_bzero(raw, sizeof raw);
+			return -1;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	nul = memchr(raw, '\0', len);
+	if (nul) {
+		snprintf(why, wn,
+			 "control is disabled: the token file %s has a NUL "
+			 "byte at offset %zu: write the token as text (e.g. "
+			 "64 hex digits)",
+			 path, (size_t)(nul - raw));
+		explicit_bzero(raw, sizeof raw);
+		return -1;
+	}
+	for (a = 0; a < len && is_space(raw[a]); a++)
+		;
+	for (z = len; z > a && is_space(raw[z - 1]); z--)
+		;
+	if (len == sizeof raw || z - a > TOKEN_MAX - 1) {
+		snprintf(why, wn,
+			 "control is disabled: the token in %s is longer than "
+			 "%u bytes: use a shorter secret (e.g. 64 hex digits)",
+			 path, TOKEN_MAX - 1);
+		explicit_bzero(raw, sizeof raw);
+		return -1;
+	}
+	memcpy(tok, raw + a, z - a);
+	tok[z - a] = '\0';
+	explicit_bzero(raw, sizeof raw);
+	if (z == a) {
 		snprintf(why, wn,
 			 "control is disabled: the token file %s is empty; "
 			 "write a secret to it",
@@ -87,15 +152,37 @@ static const char *token_path(void)
 					  : SYSCONFDIR "/batsim/control.token";
 }
 
+int ctl_token_startup(void)
+{
+	char tok[TOKEN_MAX], why[512];
+	int rc = read_token(token_path(), tok, why, sizeof why);
+
+	explicit_bzero(tok, sizeof tok);
+	if (rc == -1) {
+		log_error("%s", why);
+		return -1;
+	}
+	if (rc == -2) {
+		log_warn("%s", why);
+		return 0;
+	}
+	if (rc == 0) {
+		log_notice("%s", why);
+		return 0;
+	}
+	log_info("control is enabled: token from %s", token_path());
+	return 1;
+}
+
 /* 0 when authorised; otherwise queues the 401/403 and returns -1. */
 static int authorise(struct MHD_Connection *c, enum MHD_Result *ret)
 {
 	char tok[TOKEN_MAX], why[512];
 	const char *auth;
-	int rc = read_token(token_path(), tok, sizeof tok, why, sizeof why);
+	int rc = read_token(token_path(), tok, why, sizeof why);
 
 	if (rc <= 0) {
-		if (rc < 0)
+		if (rc == -1)
 			log_warn("%s", why);
 		*ret = hd_error(c, 403, "%s", why);
 		return -1;

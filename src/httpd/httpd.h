@@ -31,6 +31,9 @@ struct buf {
 	size_t len, cap;
 	int oom; /* an append failed; the content is truncated */
 };
+/* Room for extra more bytes in one allocation (appends up to that size
+ * then never move the text); 0, or -1 with oom set. */
+int buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...)
@@ -144,12 +147,37 @@ enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
 int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 		    int modules);
 
+/* ---- rackjson.c ---- */
+/* GET /rack/R as JSON into out (what view_rack() gives, without a json-c
+ * object per cell): cells NULL leaves the cells out.  0, or -BS_ENOMEM. */
+int hd_rack_json(const struct bs_shm_header *h, const struct bs_meta *m,
+		 uint32_t rack, const struct bs_rack *rec,
+		 const struct bs_module *mods, const struct bs_cell *cells,
+		 struct buf *out);
+
 /* A boolean query argument: NULL -> 0; "0"/"false" -> 0, "1"/"true" -> 1;
  * -1 for anything else. */
 int hd_parse_flag(const char *s, int *out);
 
 /* Parse a decimal index "0".."4294967295"; 0 or -1. */
 int hd_parse_u32(const char *s, uint32_t *out);
+
+/* ---- deadline.c: http_request_timeout_s ---- */
+/* MHD_OPTION_NOTIFY_CONNECTION: watch each connection from its start. */
+void dl_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+	       enum MHD_ConnectionNotificationCode code);
+/* The access handler has the whole request: the connection is answering
+ * and exempt until dl_answer_done (end of the answer). */
+void dl_request_complete(struct MHD_Connection *c);
+void dl_answer_done(struct MHD_Connection *c);
+/* The watchdog thread that closes connections past the deadline, and
+ * keeps each listener at max_connections by closing those that wait
+ * longest for their request. */
+int dl_start(unsigned timeout_s, unsigned max_connections);
+/* Slots libmicrohttpd gets beyond max_connections, so that a newcomer is
+ * accepted (and an older waiting connection closed) when it is full. */
+unsigned dl_headroom(unsigned max_connections);
+void dl_stop(void);
 
 /* ---- sse.c ---- */
 enum MHD_Result sse_handle(struct MHD_Connection *c);
@@ -158,6 +186,9 @@ enum MHD_Result sse_handle(struct MHD_Connection *c);
 enum MHD_Result metrics_handle(struct MHD_Connection *c);
 
 /* ---- ctlproxy.c ---- */
+/* Check the token file at start: 1 control enabled, 0 disabled (reason
+ * logged), -1 unusable token file (error logged: exit). */
+int ctl_token_startup(void);
 enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 			   const char *sub, const char *method);
 

@@ -98,8 +98,10 @@ bad:
 	return -1;
 }
 
-/* Open a listening socket for spec; -1 with a message on failure. */
-static int open_listener(const char *spec, char *shown, size_t shown_n)
+/* Open a listening socket for spec; -1 with a message on failure.
+ * *loopback is 1 when it listens on a loopback address only. */
+static int open_listener(const char *spec, char *shown, size_t shown_n,
+			 int *loopback)
 {
 	char host[80], port[8];
 	struct addrinfo hints = {0}, *ai = NULL;
@@ -136,6 +138,7 @@ static int open_listener(const char *spec, char *shown, size_t shown_n)
 		return -1;
 	}
 	freeaddrinfo(ai);
+	*loopback = 0;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		char a[INET6_ADDRSTRLEN] = "?";
 
@@ -143,12 +146,16 @@ static int open_listener(const char *spec, char *shown, size_t shown_n)
 			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+			*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+				    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+				     s6->sin6_addr.s6_addr[12] == 127);
 			snprintf(shown, shown_n, "[%s]:%u", a,
 				 ntohs(s6->sin6_port));
 		} else {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 			inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
+			*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
 			snprintf(shown, shown_n, "%s:%u", a,
 				 ntohs(s4->sin_port));
 		}
@@ -169,6 +176,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	/* An SSE stream ends this way when its client left (sse.c says
 	 * itself when the cause is another): routine, not a warning. */
 	if (strstr(msg, "application error generating response")) {
+		log_debug("libmicrohttpd: %s", msg);
+		return;
+	}
+	/* A client that went away, or a slow one that deadline.c closed
+	 * (counted there, once a minute): routine, and a flood under
+	 * attack. */
+	if (strstr(msg, "closed by remote side") ||
+	    strstr(msg, "detected connection closure") ||
+	    strstr(msg, "disconnected when reading")) {
 		log_debug("libmicrohttpd: %s", msg);
 		return;
 	}
@@ -212,7 +228,7 @@ int main(int argc, char **argv)
 	unsigned n_d = 0;
 	char err[512];
 	sigset_t set;
-	int verbose = 0, opt, status = 0;
+	int verbose = 0, opt, status = 0, control;
 
 	log_init(argv[0], LOG_INFO);
 	while ((opt = getopt_long(argc, argv, "c:l:w:t:n:s:vhV", opts, NULL)) !=
@@ -309,6 +325,9 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 	}
 	hd_cfg = &cfg;
+	control = ctl_token_startup();
+	if (control < 0)
+		return EXIT_USAGE;
 
 	/* Signals go to the main thread only: block them before any thread
 	 * starts so that every thread inherits the mask. */
@@ -323,9 +342,16 @@ int main(int argc, char **argv)
 
 	if (src_start(&cfg))
 		return EXIT_RUNTIME;
+	if (dl_start(cfg.http_request_timeout_s, cfg.http_max_connections)) {
+		src_stop();
+		src_close();
+		return EXIT_RUNTIME;
+	}
 	for (unsigned i = 0; i < cfg.http_listen_n; i++) {
 		char shown[96] = "";
-		int fd = open_listener(cfg.http_listen[i], shown, sizeof shown);
+		int loopback = 0;
+		int fd = open_listener(cfg.http_listen[i], shown, sizeof shown,
+				       &loopback);
 
 		if (fd < 0) {
 			status = EXIT_RUNTIME;
@@ -339,7 +365,8 @@ int main(int argc, char **argv)
 		    /* first, so that every message goes through it */
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)cfg.http_max_connections,
+		    (unsigned)cfg.http_max_connections +
+			dl_headroom(cfg.http_max_connections),
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		    (unsigned)cfg.http_max_per_ip,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.http_timeout_s,
@@ -347,6 +374,7 @@ int main(int argc, char **argv)
 		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_SIZE,
 		    MHD_OPTION_URI_LOG_CALLBACK, hd_uri_logger, NULL,
 		    MHD_OPTION_NOTIFY_COMPLETED, hd_completed, NULL,
+		    MHD_OPTION_NOTIFY_CONNECTION, dl_notify, NULL,
 		    MHD_OPTION_END);
 		if (!d[n_d]) {
 			log_error("cannot start the HTTP server on %s",
@@ -358,6 +386,14 @@ int main(int argc, char **argv)
 		n_d++;
 		log_notice("listening on http://%s/ (segment %s)", shown,
 			   cfg.shm_name);
+		if (control && !loopback)
+			log_warn("control is enabled on %s, which is not a "
+				 "loopback address: whoever reaches it with "
+				 "the token (sent in clear over HTTP) controls "
+				 "the simulator; listen on 127.0.0.1 or ::1 "
+				 "behind a TLS proxy, or remove the token file "
+				 "to disable control",
+				 shown);
 	}
 
 	if (status == 0) {
@@ -393,6 +429,7 @@ int main(int argc, char **argv)
 	src_stop();
 	for (unsigned i = 0; i < n_d; i++)
 		MHD_stop_daemon(d[i]);
+	dl_stop();
 	src_close();
 	return status;
 }

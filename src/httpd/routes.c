@@ -452,6 +452,51 @@ static int check_index(struct MHD_Connection *c, enum MHD_Result *ret,
 	return 0;
 }
 
+/* GET /rack/R[?cells=0] from the reader r (taken by the caller, released
+ * here): one copy of the rack's records, its JSON written straight into
+ * one buffer (rackjson.c), the buffer handed to libmicrohttpd. */
+static enum MHD_Result rack_answer(struct MHD_Connection *c, bs_reader *r,
+				   const struct bs_shm_header *h, uint32_t ri,
+				   int with_cells)
+{
+	struct buf b = {0};
+	struct bs_meta m;
+	struct bs_rack rec;
+	struct bs_module *mods;
+	struct bs_cell *cl = NULL;
+	size_t len;
+	int rc;
+
+	mods = malloc((size_t)h->modules_per_rack * sizeof *mods);
+	if (with_cells)
+		cl = malloc((size_t)h->modules_per_rack * h->cells_per_module *
+			    sizeof *cl);
+	if (!mods || (with_cells && !cl)) {
+		rc = -BS_ENOMEM;
+	} else {
+		rc = bs_read_rack(r, ri, &m, &rec, mods, cl);
+		if (!rc)
+			rc = hd_rack_json(h, &m, ri, &rec, mods, cl, &b);
+	}
+	src_release();
+	free(mods);
+	free(cl);
+	if (rc == -BS_ENOMEM) {
+		buf_free(&b);
+		return hd_error(c, 500,
+				"out of memory for the rack's answer: ask "
+				"/rack/%u?cells=0 or /rack/%u/module/M",
+				ri, ri);
+	}
+	if (rc) {
+		buf_free(&b);
+		return read_failed(c, rc);
+	}
+	buf_append(&b, "\n", 1);
+	len = b.len;
+	return hd_text(c, 200, "application/json", buf_take(&b), len);
+}
+
 /* /rack/{r}[/module/{m}[/cell/{c}]]: seg[] holds the path segments after
  * "rack". */
 static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
@@ -472,9 +517,6 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 	if (n == 1) {
 		const char *cells = arg(c, "cells");
 		int with_cells = 1;
-		struct bs_rack rec;
-		struct bs_module *mods;
-		struct bs_cell *cl = NULL;
 
 		if (cells) {
 			if (!strcmp(cells, "0") || !strcmp(cells, "false"))
@@ -489,21 +531,7 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 				goto out;
 			}
 		}
-		mods = malloc((size_t)h->modules_per_rack * sizeof *mods);
-		if (with_cells)
-			cl = malloc((size_t)h->modules_per_rack *
-				    h->cells_per_module * sizeof *cl);
-		if (!mods || (with_cells && !cl)) {
-			free(mods);
-			free(cl);
-			ret = hd_error(c, 500, "out of memory");
-			goto out;
-		}
-		rc = bs_read_rack(r, ri, &m, &rec, mods, cl);
-		if (!rc)
-			o = view_rack(h, &m, ri, &rec, mods, cl, with_cells);
-		free(mods);
-		free(cl);
+		return rack_answer(c, r, h, ri, with_cells);
 	} else if (n == 3 && !strcmp(seg[1], "module")) {
 		struct bs_module rec;
 		struct bs_cell *cl;
@@ -640,8 +668,8 @@ void hd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct hd_req *rq = *con_cls;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
+	dl_answer_done(c);
 	if (rq) {
 		free(rq->body);
 		free(rq);
@@ -732,6 +760,8 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
 		const char *cl;
 
 		rq->started = 1;
+		if (rq->uri_len > HD_MAX_URI || rq->has_nul)
+			dl_request_complete(c); /* answered now */
 		if (rq->uri_len > HD_MAX_URI)
 			return hd_error(c, 414,
 					"request target of %zu bytes is too "
@@ -743,11 +773,13 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
 					"encoded NUL byte (%%00): remove it");
 		cl = MHD_lookup_connection_value(
 		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > HD_MAX_BODY)
+		if (cl && strtoull(cl, NULL, 10) > HD_MAX_BODY) {
+			dl_request_complete(c);
 			return hd_error(c, 413,
 					"request body of %.20s bytes is too "
 					"large: the limit is %u",
 					cl, HD_MAX_BODY);
+		}
 		/* Answer on the next call, after the (possibly empty) body:
 		 * a response queued on the first call makes libmicrohttpd
 		 * close the connection instead of keeping it alive. */
@@ -774,6 +806,9 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
 		rq->body[rq->body_len] = '\0';
 		return MHD_YES;
 	}
+	/* The whole request arrived: from now on the connection answers
+	 * (an SSE stream for as long as it lasts), free of the deadline. */
+	dl_request_complete(c);
 	if (rq->too_large)
 		return hd_error(c, 413,
 				"request body is too large: the limit is %u "

@@ -118,6 +118,26 @@ function startWriter() {
   return startProc('writer', bin('src/batsimd/batsimd'), ['--config', conf]);
 }
 
+/* One command to batsimd's control socket (docs/control-protocol.md):
+ * its reply. */
+function control(cmd) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(path.join(tmp, 'batsimd.sock'));
+    let buf = '';
+    s.setEncoding('utf8');
+    s.setTimeout(5000, () => { s.destroy(); reject(new Error(`no reply to ${JSON.stringify(cmd)}`)); });
+    s.on('connect', () => s.write(JSON.stringify(cmd) + '\n'));
+    s.on('data', (d) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i < 0) return;
+      s.end();
+      try { resolve(JSON.parse(buf.slice(0, i))); } catch (e) { reject(e); }
+    });
+    s.on('error', reject);
+  });
+}
+
 let base;
 async function getJSON(p, opts) {
   const r = await fetch(base + p, opts);
@@ -266,8 +286,21 @@ async function runPage(ctx) {
      await S(() => document.getElementById('sel-module').value) === String(M), 'the rack and module selectors follow the grid');
   await page.click('#cell-details summary');
   await waitFor(() => S(() => { const d = window.batsimDashboard.state.moduleData; return d && d.rack === 2 && d.module === 3; }), 5000, 'module data of the selection');
+  /* The chart and the cell table are compared with the REST answer of
+   * the same tick.  With the simulator running, a new tick comes every
+   * 200 ms, and the page draws it when its event arrives: the REST answer,
+   * the chart and the table (drawn once the details are open) could each
+   * show another tick.  So the simulated clock is paused first (batsimd
+   * goes on publishing the same tick): the page settles on the tick the
+   * REST API answers, with the table drawn, and nothing moves while they
+   * are read; the clock resumes after the comparison. */
+  let paused = false;
+  if (WRITER !== 'testwriter') {
+    const r = await control({ cmd: 'pause' });
+    paused = ok(r && r.ok === true, 'the simulated clock pauses for the comparison', JSON.stringify(r));
+  }
   let matched = null;
-  for (let i = 0; i < 100 && !matched; i++) {
+  for (let i = 0; i < 200 && !matched; i++) {
     const rest = (await getJSON(`/rack/${R}/module/${M}`)).body;
     const shown = await S(() => {
       const ch = Chart.getChart('cell-chart');
@@ -275,7 +308,8 @@ async function runPage(ctx) {
       const rows = [...document.querySelectorAll('#cell-table tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent));
       return { tick: st.moduleData.tick, rack: st.moduleData.rack, module: st.moduleData.module, labels: ch.data.labels.length, v: ch.data.datasets[0].data, t: ch.data.datasets[1].data, soc: ch.data.datasets[2].data, rows };
     });
-    if (rest && shown.tick === rest.tick) matched = { rest, shown };
+    /* paused: wait for the page to show the REST tick with its table */
+    if (rest && shown.tick === rest.tick && (!paused || shown.rows.length === CELLS)) matched = { rest, shown };
     else await sleep(70);
   }
   if (ok(!!matched, 'the page showed a tick that the REST API also answered')) {
@@ -287,6 +321,10 @@ async function runPage(ctx) {
     ok(same(shown.soc, rest.cells.map((c) => c.soc)), 'chart SoC = REST soc (percent)');
     ok(shown.rows.length === CELLS && shown.rows[5][1] === rest.cells[5].voltage.toFixed(4) &&
        shown.rows[5][5] === (rest.cells[5].resistance * 1000).toFixed(4), 'the cell table shows the same values', JSON.stringify(shown.rows[5]));
+  }
+  if (paused) {
+    const r = await control({ cmd: 'resume' });
+    ok(r && r.ok === true, 'the simulated clock resumes', JSON.stringify(r));
   }
   /* limits: the server's configuration puts the over-temperature alarm
    * below the cells' temperature, so every temperature point and table

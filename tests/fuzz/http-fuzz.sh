@@ -22,7 +22,7 @@ at_exit_remove $N
 TOKEN=fuzz-$$-token
 MAX_PER_IP=8
 TIMEOUT_S=10
-printf '%s\n' "$TOKEN" >"$tmp/token"
+printf '%s\n' "$TOKEN" >"$tmp/token"; chmod 600 "$tmp/token"
 cat >"$tmp/conf" <<CONF
 http_max_per_ip = $MAX_PER_IP
 http_max_connections = 64

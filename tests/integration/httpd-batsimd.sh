@@ -17,7 +17,7 @@ dpid= hpid=
 at_exit_kill dpid hpid
 at_exit_remove $N
 
-printf 'tok-%s\n' $$ >"$tmp/token"
+printf 'tok-%s\n' $$ >"$tmp/token"; chmod 600 "$tmp/token"
 cat >"$tmp/conf" <<EOF
 shm_name = $N
 control_socket = $tmp/ctl.sock

@@ -328,7 +328,7 @@ fi
 get "$(url /control)"
 status 403 "control disabled without a token file"
 json '"token" in d["error"]' "403 says how to enable control"
-printf 's3cret-token\n' >"$tmp/none.token"
+printf 's3cret-token\n' >"$tmp/none.token"; chmod 600 "$tmp/none.token"
 get "$(url /control)"
 status 401 "control without Authorization"
 header '^www-authenticate: Bearer' "401 carries WWW-Authenticate"

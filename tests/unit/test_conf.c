@@ -258,6 +258,8 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(c.http_max_per_ip, 10);
 	SETOK("http_timeout_s", "60");
 	ck_assert_uint_eq(c.http_timeout_s, 60);
+	SETOK("http_request_timeout_s", "5");
+	ck_assert_uint_eq(c.http_request_timeout_s, 5);
 	SETOK("http_history_s", "3600");
 	ck_assert_uint_eq(c.http_history_s, 3600);
 	SETOK("http_stale_ms", "5000");
@@ -800,6 +802,7 @@ START_TEST(test_keys_documented)
 	    "http_max_connections",
 	    "http_max_per_ip",
 	    "http_timeout_s",
+	    "http_request_timeout_s",
 	    "http_history_s",
 	    "http_stale_ms",
 	    "metrics_cells",
