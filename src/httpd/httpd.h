@@ -150,7 +150,7 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 /* ---- rackjson.c ---- */
 /* GET /rack/R as JSON into out (what view_rack() gives, without a json-c
  * object per cell): cells NULL leaves the cells out.  0, or -BS_ENOMEM. */
-int hd_rack_json(const struct bs_shm_header *h, const struct bs_meta *m,
+int hd_rack_json(const struct bs_geometry *h, const struct bs_meta *m,
 		 uint32_t rack, const struct bs_rack *rec,
 		 const struct bs_module *mods, const struct bs_cell *cells,
 		 struct buf *out);

@@ -86,7 +86,7 @@ static void put_open(struct buf *b, const char *s)
 	buf_append(b, s, n ? n - 1 : 0);
 }
 
-int hd_rack_json(const struct bs_shm_header *h, const struct bs_meta *m,
+int hd_rack_json(const struct bs_geometry *h, const struct bs_meta *m,
 		 uint32_t rack, const struct bs_rack *rec,
 		 const struct bs_module *mods, const struct bs_cell *cells,
 		 struct buf *out)

@@ -456,7 +456,7 @@ static int check_index(struct MHD_Connection *c, enum MHD_Result *ret,
  * here): one copy of the rack's records, its JSON written straight into
  * one buffer (rackjson.c), the buffer handed to libmicrohttpd. */
 static enum MHD_Result rack_answer(struct MHD_Connection *c, bs_reader *r,
-				   const struct bs_shm_header *h, uint32_t ri,
+				   const struct bs_geometry *h, uint32_t ri,
 				   int with_cells)
 {
 	struct buf b = {0};

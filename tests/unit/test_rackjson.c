@@ -43,7 +43,7 @@ static void fill(void *p, size_t n_floats)
 
 static void check_shape(uint32_t n_mod, uint32_t cpm)
 {
-	struct bs_shm_header h;
+	struct bs_geometry h;
 	struct bs_meta m = {0};
 	struct bs_rack rec;
 	struct bs_module *mods = calloc(n_mod, sizeof *mods);
@@ -53,6 +53,7 @@ static void check_shape(uint32_t n_mod, uint32_t cpm)
 	h.n_racks = 4;
 	h.modules_per_rack = n_mod;
 	h.cells_per_module = cpm;
+	h.n_modules = 4ull * n_mod;
 	h.n_cells = 4ull * n_mod * cpm;
 	memset(&rec, 0, sizeof rec);
 	rec.voltage_v = pick();
