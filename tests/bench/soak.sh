@@ -19,8 +19,10 @@
 # baseline within 30 s after the load; 0 otherwise.
 #
 # Environment: SOAK_SECONDS (default 300), SOAK_SSE_CLIENTS (default
-# 1000), SOAK_REST_CONNECTIONS (default 32), SOAK_CONTROL_CONNECTIONS
-# (default 2), TOPOLOGY (default 8x10x16), PERIOD_MS (default 200).
+# 1000), SOAK_SSE_QUERY (default "view=summary&interval_ms=1000": one
+# summary a second per client, so that the Python clients keep up),
+# SOAK_REST_CONNECTIONS (default 32), SOAK_CONTROL_CONNECTIONS (default
+# 2), TOPOLOGY (default 8x10x16), PERIOD_MS (default 200).
 set -u
 b=${1:-${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -133,10 +135,19 @@ request = function()
 end
 LUA
 
-python3 "$here/sse-clients.py" 127.0.0.1 "$port" "$SSE" "$SECONDS_" >"$tmp/sse.out" 2>&1 &
+# The SSE clients first, all connected (one batsim-httpd thread each)
+# before wrk starts; they stream until wrk is done (SIGUSR1), at most
+# SOAK_SECONDS + 120 s.
+python3 "$here/sse-clients.py" 127.0.0.1 "$port" "$SSE" $((SECONDS_ + 120)) \
+	"${SOAK_SSE_QUERY:-view=summary&interval_ms=1000}" >"$tmp/sse.out" 2>&1 &
 spid=$!
 pids="$spid"
-sleep 1 # the streams connect first
+t0=$(date +%s)
+while [ "$(threads)" -lt $((b_threads + SSE)) ] && kill -0 $spid 2>/dev/null &&
+	[ $(($(date +%s) - t0)) -lt 120 ]; do
+	sleep 0.2
+done
+echo "SSE: $SSE clients connected in $(($(date +%s) - t0)) s: $(figures)"
 wrk -t1 -c"$RESTC" -d"${SECONDS_}s" --timeout 10s --latency -s "$tmp/rest.lua" \
 	"$base" >"$tmp/rest.out" 2>&1 &
 rpid=$!
@@ -156,6 +167,7 @@ while kill -0 $rpid 2>/dev/null || kill -0 $cpid 2>/dev/null; do
 	sleep 1
 done
 wait $rpid $cpid
+kill -USR1 $spid 2>/dev/null
 wait $spid
 pids=
 echo "during (largest): RSS $m_rss MiB, threads $m_threads, open fds $m_fds"
