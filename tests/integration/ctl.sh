@@ -165,7 +165,10 @@ json "d['stale'] is True and d['state']=='running'" "crash: status --json says s
 # watch --json on a pipe: stdout is JSON lines only, the errors on stderr
 "$CTL" --name $N --max-age-ms 200 --interval-ms 50 --json watch status >"$tmp/wj" 2>"$tmp/wje" &
 vpid=$!
-sleep 0.5
+# SIGINT only once its handler is set (a background job starts with
+# SIGINT ignored, and a slow start, e.g. under ASan, would lose it): it
+# is set before the first frame
+poll 20 test -s "$tmp/wj"
 kill -INT $vpid; wait $vpid; vpid=
 if [ -s "$tmp/wj" ] && "$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/wj" 2>/dev/null
 then ok "watch --json when stale: stdout is JSON lines"
