@@ -62,8 +62,9 @@ has "$tmp/err" "start batsimd" "status: says start batsimd"
 expect 3 "show summary before any writer" -- "$CTL" --name $N show summary
 empty "$tmp/out" "no data printed before any writer"
 
-# a live writer
-"$TW" --name $N --topology 3x4x5 --period-ms 50 --duration-s 30 >/dev/null 2>&1 &
+# a live writer (the test stops it; the duration is only a bound, long
+# enough for a slow build such as the ASan one under load)
+"$TW" --name $N --topology 3x4x5 --period-ms 50 --duration-s 600 >/dev/null 2>&1 &
 wpid=$!
 wait_live || echo "# writer did not come up"
 expect 0 "status" -- "$CTL" --name $N status
