@@ -1,4 +1,9 @@
-# tests of the fuzz area (included by tests/local.mk)
+# tests of the hostile-testing area (included by tests/local.mk)
+
+# kill -9 and restart of batsimd and batsim-httpd (real daemons)
+TESTS += tests/integration/kill9.sh
+EXTRA_DIST += tests/integration/kill9.sh
+
 #
 # libFuzzer targets, built only when the compiler links -fsanitize=fuzzer
 # (clang; configure says "libFuzzer: yes").  Each compiles the code it
