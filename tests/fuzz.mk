@@ -4,6 +4,10 @@
 TESTS += tests/integration/kill9.sh
 EXTRA_DIST += tests/integration/kill9.sh
 
+# soak of batsim-httpd (a benchmark, run by scripts/test-all for a few
+# seconds; docs/RELIABILITY.md)
+EXTRA_DIST += tests/bench/soak.sh
+
 #
 # libFuzzer targets, built only when the compiler links -fsanitize=fuzzer
 # (clang; configure says "libFuzzer: yes").  Each compiles the code it
