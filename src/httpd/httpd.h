@@ -104,7 +104,7 @@ struct hd_req {
 	size_t uri_len;
 	int started;
 	char *body;
-	size_t body_len;
+	size_t body_len, body_cap; /* body_cap: allocated, with the NUL */
 	int too_large;
 	int has_nul; /* "%00" in the request target */
 };

@@ -163,7 +163,9 @@ static int open_listener(const char *spec, char *shown, size_t shown_n,
 	return fd;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* printf-like (libmicrohttpd passes its own format strings) */
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 	size_t n;

@@ -797,11 +797,21 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
 			return rq->body_len > 4 * HD_MAX_BODY ? MHD_NO
 							      : MHD_YES;
 		}
-		char *p = realloc(rq->body, rq->body_len + n + 1);
-		if (!p)
-			return MHD_NO;
-		memcpy(p + rq->body_len, upload, n);
-		rq->body = p;
+		if (rq->body_len + n + 1 > rq->body_cap) {
+			/* grow by doubling: a body sent in tiny chunks must
+			 * not cost a copy of the whole body per chunk */
+			size_t cap = rq->body_cap ? rq->body_cap : 1024;
+			char *p;
+
+			while (cap < rq->body_len + n + 1)
+				cap *= 2;
+			p = realloc(rq->body, cap);
+			if (!p)
+				return MHD_NO;
+			rq->body = p;
+			rq->body_cap = cap;
+		}
+		memcpy(rq->body + rq->body_len, upload, n);
 		rq->body_len += n;
 		rq->body[rq->body_len] = '\0';
 		return MHD_YES;

@@ -10,10 +10,12 @@ prints: clients connected, clients that received events, events per
 client (min / median / max), and the publish-to-receive latency of
 summary events (receive wall clock minus the snapshot's wall_time_ns;
 p50 / p99 / max).  Exit status 0 when every client received at least one
-event, 1 otherwise.
+event, 1 otherwise.  SIGUSR1 ends every stream early (as soon as it has
+received an event) and prints the figures as usual (tests/bench/soak.sh uses it).
 """
 import asyncio
 import resource
+import signal
 import statistics
 import sys
 import time
@@ -82,6 +84,8 @@ async def client(host, port, query, seconds, stats, idx):
                             (now_ns - int(line[k + 15:e])) / 1e6)
                     if line.startswith(b"event: "):
                         events += 1
+            if stats["stop"] and events:
+                break
     finally:
         writer.close()
     stats["events"][idx] = events
@@ -98,7 +102,9 @@ async def main():
     if soft < n + 64:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 256), hard))
     stats = {"connected": 0, "errors": [], "events": [0] * n, "bad": 0,
-             "latency_ms": []}
+             "latency_ms": [], "stop": False}
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGUSR1, lambda: stats.__setitem__("stop", True))
     t0 = time.monotonic()
     await asyncio.gather(*(client(host, port, query, seconds, stats, i)
                            for i in range(n)))

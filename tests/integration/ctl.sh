@@ -62,8 +62,9 @@ has "$tmp/err" "start batsimd" "status: says start batsimd"
 expect 3 "show summary before any writer" -- "$CTL" --name $N show summary
 empty "$tmp/out" "no data printed before any writer"
 
-# a live writer
-"$TW" --name $N --topology 3x4x5 --period-ms 50 --duration-s 30 >/dev/null 2>&1 &
+# a live writer (the test stops it; the duration is only a bound, long
+# enough for a slow build such as the ASan one under load)
+"$TW" --name $N --topology 3x4x5 --period-ms 50 --duration-s 600 >/dev/null 2>&1 &
 wpid=$!
 wait_live || echo "# writer did not come up"
 expect 0 "status" -- "$CTL" --name $N status
@@ -165,7 +166,10 @@ json "d['stale'] is True and d['state']=='running'" "crash: status --json says s
 # watch --json on a pipe: stdout is JSON lines only, the errors on stderr
 "$CTL" --name $N --max-age-ms 200 --interval-ms 50 --json watch status >"$tmp/wj" 2>"$tmp/wje" &
 vpid=$!
-sleep 0.5
+# SIGINT only once its handler is set (a background job starts with
+# SIGINT ignored, and a slow start, e.g. under ASan, would lose it): it
+# is set before the first frame
+poll 20 test -s "$tmp/wj"
 kill -INT $vpid; wait $vpid; vpid=
 if [ -s "$tmp/wj" ] && "$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/wj" 2>/dev/null
 then ok "watch --json when stale: stdout is JSON lines"
