@@ -6,3 +6,4 @@ include tests/daemon.mk
 include tests/httpd.mk
 include tests/browser.mk
 include tests/pkg.mk
+include tests/modbusd.mk

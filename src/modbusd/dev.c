@@ -9,6 +9,8 @@
 #include <config.h>
 
 #include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 #include "modbusd.h"
 
 #define CTL_TIMEOUT_MS 2000
+#define SIDE_TIMEOUT_MS 250   /* fault list: never stall the loop long */
+#define SIDE_BACKOFF_NS 3000000000LL
 #define REPORT_NS 1000000000LL
 #define FAULT_POLL_NS 100000000LL
 
@@ -38,9 +42,16 @@ static unsigned n_caches;
 static struct mb_state state;
 static struct mb_faults faults;
 static uint32_t seen_revision = UINT32_MAX;
-static bs_control *ctl;
-static int64_t next_report, next_fault_poll, next_attach;
-static unsigned last_clients = UINT32_MAX;
+static bs_control *ctl;      /* writes */
+static bs_control *side;     /* the fault list */
+static int64_t next_fault_poll, next_attach, side_retry_at;
+/* the reporter thread: its own connection, so that a hung batsimd never
+ * holds up the poll loop for a report */
+static atomic_uint rep_clients;
+static atomic_ullong rep_requests;
+static atomic_int rep_stop;
+static pthread_t rep_thread;
+static int rep_started;
 static char last_why[320];
 static uint64_t last_generation = UINT64_MAX;
 
@@ -186,16 +197,32 @@ static int attach(void)
 	return 0;
 }
 
+static void *reporter(void *arg);
+
 void dev_init(const struct bsd_config *c)
 {
+	int rc;
+
 	cfg = c;
+	rc = pthread_create(&rep_thread, NULL, reporter, NULL);
+	if (rc)
+		log_warn("no modbus_report thread (%s): batsimd will show the "
+			 "daemon as absent",
+			 strerror(rc));
+	else
+		rep_started = 1;
 }
 
 void dev_close(void)
 {
+	atomic_store(&rep_stop, 1);
+	if (rep_started)
+		pthread_join(rep_thread, NULL);
+	rep_started = 0;
 	detach();
 	bs_control_close(ctl);
-	ctl = NULL;
+	bs_control_close(side);
+	ctl = side = NULL;
 }
 
 int dev_command(const char *json, char *err, size_t errlen)
@@ -285,6 +312,34 @@ int dev_apply_wset(int rearm)
 	return send_setpoint(w, "704 WSet");
 }
 
+/* The power setpoint batsimd holds now (0 in current mode or when it
+ * cannot be asked): from `state`, not the snapshot, which may predate a
+ * setpoint just sent. */
+static double current_setpoint(void)
+{
+	char *reply = NULL;
+	json_object *o, *v;
+	double sp = 0;
+
+	if (!ctl && bs_control_open(cfg->control_socket, CTL_TIMEOUT_MS, &ctl)) {
+		ctl = NULL;
+		return 0;
+	}
+	if (bs_control_request(ctl, "{\"cmd\":\"state\"}", &reply)) {
+		bs_control_close(ctl);
+		ctl = NULL;
+		return 0;
+	}
+	o = json_tokener_parse(reply);
+	if (o && json_object_object_get_ex(o, "mode", &v) &&
+	    !strcmp(json_object_get_string(v), "power") &&
+	    json_object_object_get_ex(o, "setpoint", &v))
+		sp = json_object_get_double(v);
+	json_object_put(o);
+	free(reply);
+	return sp;
+}
+
 int dev_apply_rates(int rearm)
 {
 	double wmax = state.wcha_max * __builtin_powi(10.0, geom.sf.w_rtg);
@@ -301,8 +356,7 @@ int dev_apply_rates(int rearm)
 		lo = -state.in_wrte * pct_scale() / 100.0 * wmax;
 	if (state.storctl_mod & 2)
 		hi = state.out_wrte * pct_scale() / 100.0 * wmax;
-	if (site_snap.racks && site_snap.site.mode == BS_MODE_POWER)
-		sp = site_snap.site.setpoint;
+	sp = current_setpoint();
 	if (sp < lo)
 		sp = lo;
 	if (sp > hi)
@@ -343,15 +397,21 @@ static void refresh_faults(void)
 	struct mb_faults f;
 	int rc;
 
-	if (!ctl && bs_control_open(cfg->control_socket, CTL_TIMEOUT_MS,
-				    &ctl)) {
-		ctl = NULL;
+	if (dev_now_ns() < side_retry_at)
+		return;
+	if (!side && bs_control_open(cfg->control_socket, SIDE_TIMEOUT_MS,
+				     &side)) {
+		side = NULL;
+		side_retry_at = dev_now_ns() + SIDE_BACKOFF_NS;
+		seen_revision = UINT32_MAX; /* try again later */
 		return;
 	}
-	rc = bs_control_request(ctl, "{\"cmd\":\"modbus_faults\"}", &reply);
+	rc = bs_control_request(side, "{\"cmd\":\"modbus_faults\"}", &reply);
 	if (rc) {
-		bs_control_close(ctl);
-		ctl = NULL;
+		bs_control_close(side);
+		side = NULL;
+		side_retry_at = dev_now_ns() + SIDE_BACKOFF_NS;
+		seen_revision = UINT32_MAX;
 		return;
 	}
 	if (faults_parse(reply, &f, err, sizeof err)) {
@@ -402,18 +462,47 @@ void dev_tick(int64_t now, unsigned clients, uint64_t requests)
 		}
 	}
 	timers(now);
-	if (now >= next_report || clients != last_clients) {
-		char cmd[128], err[512];
+	atomic_store(&rep_clients, clients);
+	atomic_store(&rep_requests, requests);
+}
 
-		next_report = now + REPORT_NS;
-		last_clients = clients;
-		snprintf(cmd, sizeof cmd,
-			 "{\"cmd\":\"modbus_report\",\"clients\":%u,"
-			 "\"requests\":%llu}",
-			 clients, (unsigned long long)requests);
-		if (dev_command(cmd, err, sizeof err))
-			log_debug("modbus_report: %s", err);
+static void *reporter(void *arg)
+{
+	bs_control *c = NULL;
+	unsigned last = UINT32_MAX;
+	int64_t next = 0;
+	(void)arg;
+
+	while (!atomic_load(&rep_stop)) {
+		unsigned n = atomic_load(&rep_clients);
+		int64_t now = dev_now_ns();
+
+		if (now >= next || n != last) {
+			char cmd[128], *reply = NULL;
+			int rc = 0;
+
+			next = now + REPORT_NS;
+			last = n;
+			snprintf(cmd, sizeof cmd,
+				 "{\"cmd\":\"modbus_report\",\"clients\":%u,"
+				 "\"requests\":%llu}",
+				 n, (unsigned long long)atomic_load(&rep_requests));
+			if (!c)
+				rc = bs_control_open(cfg->control_socket,
+						     CTL_TIMEOUT_MS, &c);
+			if (rc == 0)
+				rc = bs_control_request(c, cmd, &reply);
+			if (rc) {
+				log_debug("modbus_report: %s", bs_strerror(rc));
+				bs_control_close(c);
+				c = NULL;
+			}
+			free(reply);
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
 	}
+	bs_control_close(c);
+	return NULL;
 }
 
 static int fill_site(struct cache *c, int stale)

@@ -17,7 +17,7 @@ src_modbusd_batsim_modbusd_CPPFLAGS = $(AM_CPPFLAGS) \
 	$(SYSTEMD_CFLAGS)
 src_modbusd_batsim_modbusd_LDADD = src/common/libbscommon.la \
 	src/lib/libbatsim.la $(MODBUS_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) \
-	$(LIBM)
+	$(PTHREAD_LIBS) $(LIBM)
 src/modbusd/sunspec-table.c: $(top_srcdir)/src/modbusd/gen-sunspec.py \
 		$(top_srcdir)/data/sunspec/points.csv
 	$(AM_V_GEN)$(MKDIR_P) src/modbusd && \

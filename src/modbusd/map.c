@@ -37,11 +37,10 @@
 
 void map_site_ext(const struct bs_site *s, struct mb_site_ext *out)
 {
-	/* MODBUS.md: site modbus block, offsets within it */
-	memcpy(&out->soc_reserve_min, s->modbus + 0, 4);
-	memcpy(&out->soc_reserve_max, s->modbus + 4, 4);
-	memcpy(&out->fault_bits, s->modbus + 8, 4);
-	memcpy(&out->fault_revision, s->modbus + 12, 4);
+	out->soc_reserve_min = s->soc_reserve_min;
+	out->soc_reserve_max = s->soc_reserve_max;
+	out->fault_bits = s->mb_fault_bits;
+	out->fault_revision = s->mb_fault_revision;
 	/* an old writer leaves both 0: no reserve */
 	if (out->soc_reserve_min == 0 && out->soc_reserve_max == 0)
 		out->soc_reserve_max = 1;
@@ -49,10 +48,7 @@ void map_site_ext(const struct bs_site *s, struct mb_site_ext *out)
 
 uint32_t map_rack_operator_open(const struct bs_rack *r)
 {
-	uint32_t v;
-
-	memcpy(&v, r->modbus, 4);
-	return v;
+	return r->operator_open;
 }
 
 static void add_block(struct mb_unit *u, unsigned model, unsigned nrep,
