@@ -8,3 +8,5 @@ EXTRA_DIST += $(MODBUSD_TESTS) tests/integration/modbusd-check.py
 #   FUZZ_TARGETS += tests/fuzz/fuzz_modbusd, sources below, and "modbusd"
 #   in run-fuzz.sh's target list (see the i10 report).
 EXTRA_DIST += tests/fuzz/fuzz_modbusd.c tests/fuzz/corpus/modbusd
+# Load script (run by hand, see docs/PERFORMANCE.md).
+EXTRA_DIST += tests/bench/modbus-load.sh tests/bench/modbus-clients.py

@@ -30,6 +30,8 @@ struct cache {
 	uint64_t tick, generation;
 	int valid;
 	int stale;
+	struct mb_state st; /* site: the writable state it was built with */
+	int64_t rem_s;      /* site: WSetRvrtRem it shows */
 };
 
 static const struct bsd_config *cfg;
@@ -542,6 +544,7 @@ const uint16_t *dev_image(unsigned unit, enum mb_data *data,
 	struct bs_meta m;
 	struct cache *c;
 	struct mb_fault *fz;
+	int64_t rem_s = 0;
 	int stale, rc;
 
 	*data = MB_DATA_NONE;
@@ -571,8 +574,19 @@ const uint16_t *dev_image(unsigned unit, enum mb_data *data,
 	/* One response, one snapshot: the image is rebuilt whole from one
 	 * consistent read whenever the newest tick differs from the cached
 	 * one, and the 704/124 state (held here) is current in it. */
+	if (unit == MB_SITE_UNIT) {
+		int64_t left = state.wset_rvrt_at_ns
+				   ? state.wset_rvrt_at_ns - dev_now_ns()
+				   : 0;
+
+		rem_s = left > 0 ? (left + 999999999) / 1000000000 : 0;
+	}
+	/* the site image also shows the daemon's writable state and the
+	 * reversion countdown: rebuilt when either changed too */
 	if (c->valid && c->tick == m.tick && c->generation == m.generation &&
-	    c->stale == stale && unit != MB_SITE_UNIT)
+	    c->stale == stale &&
+	    (unit != MB_SITE_UNIT ||
+	     (c->rem_s == rem_s && !memcmp(&c->st, &state, sizeof state))))
 		return c->img;
 	rc = unit == MB_SITE_UNIT ? fill_site(c, stale)
 				  : fill_rack(c, unit - MB_FIRST_RACK_UNIT,
@@ -583,6 +597,8 @@ const uint16_t *dev_image(unsigned unit, enum mb_data *data,
 	}
 	c->valid = 1;
 	c->stale = stale;
+	c->st = state;
+	c->rem_s = rem_s;
 	return c->img;
 }
 
