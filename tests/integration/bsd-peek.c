@@ -91,10 +91,12 @@ int main(int argc, char **argv)
 	printf("charge_limit_a=%.6g\n", (double)site.charge_limit_a);
 	printf("discharge_limit_a=%.6g\n", (double)site.discharge_limit_a);
 	for (uint32_t k = 0; k < info.topo.racks; k++)
-		printf("rack%u_contactor=%u\nrack%u_operator_open=%u\n"
+		printf("rack%u_current_a=%.6g\n"
+		       "rack%u_contactor=%u\nrack%u_operator_open=%u\n"
 		       "rack%u_soc=%.6g\nrack%u_charge_limit_a=%.6g\n"
 		       "rack%u_discharge_limit_a=%.6g\n",
-		       k, racks[k].contactor, k, racks[k].operator_open, k,
+		       k, (double)racks[k].current_a, k, racks[k].contactor, k,
+		       racks[k].operator_open, k,
 		       (double)racks[k].soc_mean, k,
 		       (double)racks[k].charge_limit_a, k,
 		       (double)racks[k].discharge_limit_a);
