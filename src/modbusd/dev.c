@@ -20,7 +20,7 @@
 #include "modbusd.h"
 
 #define CTL_TIMEOUT_MS 2000
-#define SIDE_TIMEOUT_MS 250   /* fault list: never stall the loop long */
+#define SIDE_TIMEOUT_MS 2000  /* fault list */
 #define SIDE_BACKOFF_NS 3000000000LL
 #define REPORT_NS 1000000000LL
 #define FAULT_POLL_NS 100000000LL
@@ -428,6 +428,28 @@ static void refresh_faults(void)
 	free(reply);
 }
 
+void dev_check_faults(void)
+{
+	struct bs_meta m;
+	struct bs_site s;
+	struct mb_site_ext ext;
+
+	if (!reader || bs_read_site(reader, &m, &s, NULL) != 0)
+		return;
+	map_site_ext(&s, &ext);
+	if (m.generation != last_generation) {
+		if (last_generation != UINT64_MAX)
+			log_notice("writer restarted (generation %llu)",
+				   (unsigned long long)m.generation);
+		last_generation = m.generation;
+		seen_revision = UINT32_MAX;
+	}
+	if (ext.fault_revision != seen_revision) {
+		seen_revision = ext.fault_revision;
+		refresh_faults();
+	}
+}
+
 void dev_tick(int64_t now, unsigned clients, uint64_t requests)
 {
 	if (!reader && now >= next_attach) {
@@ -441,27 +463,8 @@ void dev_tick(int64_t now, unsigned clients, uint64_t requests)
 		attach();
 	}
 	if (reader && now >= next_fault_poll) {
-		struct bs_meta m;
-		struct bs_site s;
-		struct mb_site_ext ext;
-
 		next_fault_poll = now + FAULT_POLL_NS;
-		if (bs_read_site(reader, &m, &s, NULL) == 0) {
-			map_site_ext(&s, &ext);
-			if (m.generation != last_generation) {
-				if (last_generation != UINT64_MAX)
-					log_notice("writer restarted "
-						   "(generation %llu)",
-						   (unsigned long long)
-						       m.generation);
-				last_generation = m.generation;
-				seen_revision = UINT32_MAX;
-			}
-			if (ext.fault_revision != seen_revision) {
-				seen_revision = ext.fault_revision;
-				refresh_faults();
-			}
-		}
+		dev_check_faults();
 	}
 	timers(now);
 	atomic_store(&rep_clients, clients);

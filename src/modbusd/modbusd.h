@@ -216,6 +216,11 @@ void dev_close(void);
  * reversion timers, the modbus_report each second.  now_ns monotonic. */
 void dev_tick(int64_t now_ns, unsigned clients, uint64_t requests);
 
+/* Re-read the protocol fault list when the revision published in the
+ * segment changed (at each request: a fault set before a request's
+ * snapshot applies to it). */
+void dev_check_faults(void);
+
 /* The geometry when attached, else NULL. */
 const struct mb_geom *dev_geom(void);
 

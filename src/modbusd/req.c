@@ -399,6 +399,7 @@ void req_handle(const uint8_t *adu, int len, const struct mb_peer *peer,
 		return;
 	unit = adu[6];
 	fn = adu[7];
+	dev_check_faults();
 
 	f = faults_find(dev_faults(), MBF_DROP, unit, wall);
 	if (f && ++f->count % f->every == 0) {
