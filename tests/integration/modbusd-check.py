@@ -478,6 +478,27 @@ def live():
         ok(r.isError() and exc_code(r) == 1,
            "writes off (modbus_writes = no): 01", r)
         c2.close()
+        # that instance: modbus_max_connections = 2, modbus_idle_s = 3
+        req = struct.pack(">HHHBBHH", 1, 0, 6, 1, 3, BASE, 2)
+
+        def answered(sock):
+            sock.sendall(req)
+            try:
+                return len(sock.recv(100)) == 13
+            except OSError:
+                return False
+        socks = [socket.create_connection(("127.0.0.1", PORT2), timeout=10)
+                 for _ in range(2)]
+        ok(all(answered(x) for x in socks), "two clients served")
+        third = socket.create_connection(("127.0.0.1", PORT2), timeout=10)
+        ok(not answered(third), "a third client over modbus_max_connections "
+           "is closed unanswered")
+        third.close()
+        socks[0].settimeout(30)
+        ok(socks[0].recv(100) == b"", "an idle client is closed "
+           "(modbus_idle_s)")
+        for x in socks:
+            x.close()
 
     # ---- protocol faults ----
     def published():

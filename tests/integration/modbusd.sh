@@ -39,6 +39,7 @@ modbus_writes = yes
 modbus_stale_ms = 600
 EOF
 sed 's/^modbus_writes = yes/modbus_writes = no/' "$tmp/conf" >"$tmp/conf-ro"
+printf 'modbus_max_connections = 2\nmodbus_idle_s = 3\n' >>"$tmp/conf-ro"
 "$INIT" --config "$tmp/conf" >"$tmp/init.log" 2>&1 ||
 	{ notok "batsim-init"; show "$tmp/init.log"; exit 1; }
 "$BSD" --config "$tmp/conf" 2>"$tmp/d.log" &
@@ -65,6 +66,7 @@ poll 10 grep -qs 'attached to segment' "$tmp/m.log" ||
 run() {
 	"$MPY" "$s/tests/integration/modbusd-check.py" "$1" "$mp" "$port" \
 		"$tmp/ctl.sock" "$s/data/sunspec/points.csv" ${2:-} >"$tmp/py.out" 2>&1
+	pyst=$?
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*) ok "${line#ok - }" ;;
@@ -72,6 +74,9 @@ run() {
 		*) echo "# $line" ;;
 		esac
 	done <"$tmp/py.out"
+	# a client that stopped half way (an exception) fails too
+	[ $pyst = 0 ] || grep -q '^not ok' "$tmp/py.out" ||
+		notok "modbusd-check.py $1 stopped with status $pyst"
 }
 run live "$mp2"
 has "$tmp/m.log" 'reversion timer .* expired' "the reversion is logged"
