@@ -46,7 +46,7 @@ static struct mb_faults faults;
 static uint32_t seen_revision = UINT32_MAX;
 static bs_control *ctl;      /* writes */
 static bs_control *side;     /* the fault list */
-static int64_t next_fault_poll, next_attach, side_retry_at;
+static int64_t next_fault_poll, next_attach, side_retry_at, next_name_check;
 /* the reporter thread: its own connection, so that a hung batsimd never
  * holds up the poll loop for a report */
 static atomic_uint rep_clients;
@@ -286,7 +286,7 @@ static int send_setpoint(double w, const char *why)
 		log_warn("%s: %s", why, err);
 		return -1;
 	}
-	log_info("%s: setpoint %.0f W", why, w);
+	log_debug("%s: setpoint %.0f W", why, w);
 	return 0;
 }
 
@@ -456,7 +456,9 @@ void dev_tick(int64_t now, unsigned clients, uint64_t requests)
 		next_attach = now + 500000000; /* retry twice a second */
 		attach();
 	}
-	if (reader && bs_reader_check_name(reader) == -BS_ECHANGED) {
+	if (reader && now >= next_name_check &&
+	    (next_name_check = now + FAULT_POLL_NS,
+	     bs_reader_check_name(reader) == -BS_ECHANGED)) {
 		log_notice("segment %s was removed or recreated: re-attaching",
 			   cfg->shm_name);
 		detach();
