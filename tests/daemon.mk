@@ -34,3 +34,10 @@ EXTRA_DIST += tests/integration/batsimd-shmfull.sh
 TESTS += tests/integration/trace-check.sh
 EXTRA_DIST += tests/integration/trace-check.sh \
 	tests/integration/trace-check.py
+
+# the operator and Modbus control commands (contactor, soc_reserve,
+# modbus_fault(s), modbus_report) through batsimd, batsimctl and
+# batsim-httpd, and their effect in the segment (python3)
+TESTS += tests/integration/operator-control.sh
+EXTRA_DIST += tests/integration/operator-control.sh \
+	tests/integration/operator-control.py

@@ -7,3 +7,4 @@ include tests/httpd.mk
 include tests/browser.mk
 include tests/pkg.mk
 include tests/fuzz.mk
+include tests/modbusd.mk

@@ -440,8 +440,24 @@
     setText('k-time', fmtDuration(num(s.time_s)));
     const backend = s.backend || (S.info && S.info.backend);
     setText('k-backend', backend || '—');
+    renderModbus(s.modbus);
     const p = $('k-power');
     p.title = `+ discharge, − charge; energy out ${fmtEnergy(num(site.energy_out_wh))}, in ${fmtEnergy(num(site.energy_in_wh))}`;
+  }
+
+  /* batsim-modbusd as batsimd publishes it (/summary "modbus"): off when
+   * it has not reported for 3 s, else its client count, and the protocol
+   * faults a test engineer has set (they make the device misbehave). */
+  function renderModbus(m) {
+    if (!m || typeof m !== 'object') { setText('k-modbus', '—'); return; }
+    const faults = Array.isArray(m.faults) ? m.faults : [];
+    let text = !m.alive ? 'off' : m.clients > 0 ?
+      `${m.clients} client${m.clients === 1 ? '' : 's'}` : 'no client';
+    if (faults.length) text += ` · faults: ${faults.join(', ')}`;
+    setText('k-modbus', text, faults.length ? 'warn' : '');
+    $('k-modbus').title = !m.alive ? 'batsim-modbusd is not running (no report to batsimd for 3 s)' :
+      `batsim-modbusd: ${m.clients} Modbus client(s) connected, ${m.requests} requests served` +
+      (faults.length ? `; protocol faults active: ${faults.join(', ')} (batsimctl modbus-fault list)` : '');
   }
 
   function renderAge() {

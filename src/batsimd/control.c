@@ -739,6 +739,8 @@ static char *cmd_alarms(ctl_server *s, json_object *req)
 	return reply_json(o);
 }
 
+static void state_operator(ctl_server *s, json_object *o);
+
 static char *cmd_state(ctl_server *s, json_object *req)
 {
 	struct eng_control c;
@@ -789,6 +791,7 @@ static char *cmd_state(ctl_server *s, json_object *req)
 	json_object_object_add(o, "paused",
 			       json_object_new_boolean(s->d->paused));
 	json_object_object_add(o, "speed", json_object_new_double(s->d->speed));
+	state_operator(s, o);
 	return reply_json(o);
 }
 
@@ -834,6 +837,190 @@ static char *cmd_speed(ctl_server *s, json_object *req)
 	return reply_json(ok_object());
 }
 
+/* ---- operator and Modbus commands (docs/control-protocol.md) ---- */
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static char *cmd_contactor(ctl_server *s, json_object *req)
+{
+	char err[256];
+	const char *action;
+	int32_t rack = -1;
+	int bad, open;
+
+	action = get_string(req, "action", &bad);
+	if (!action || (strcmp(action, "open") && strcmp(action, "close")))
+		return reply_error("contactor needs \"action\": \"open\" or "
+				   "\"close\" (and \"rack\", or none for "
+				   "every rack)");
+	if (get_index(req, "rack", s->cfg->racks, &rack, err, sizeof err) < 0)
+		return reply_error("%s", err);
+	open = !strcmp(action, "open");
+	err[0] = '\0';
+	if (engine_contactor(s->e, rack, open, err, sizeof err) != 0)
+		return reply_error("contactor %s: %s", action,
+				   err[0] ? err : "refused by the engine");
+	if (rack >= 0)
+		log_notice("control: contactor of rack %d %s by the operator",
+			   rack, open ? "opened" : "closed");
+	else
+		log_notice("control: contactors of every rack %s by the "
+			   "operator",
+			   open ? "opened" : "closed");
+	return reply_json(ok_object());
+}
+
+static char *cmd_soc_reserve(ctl_server *s, json_object *req)
+{
+	char err[256];
+	double lo, hi;
+	int r1, r2;
+
+	r1 = get_number(req, "min", &lo, err, sizeof err);
+	if (r1 < 0)
+		return reply_error("%s", err);
+	r2 = get_number(req, "max", &hi, err, sizeof err);
+	if (r2 < 0)
+		return reply_error("%s", err);
+	if (r1 > 0 || r2 > 0)
+		return reply_error("soc_reserve needs \"min\" and \"max\", "
+				   "fractions 0 <= min < max <= 1 (0 and 1: "
+				   "no reserve)");
+	err[0] = '\0';
+	if (engine_set_soc_reserve(s->e, lo, hi, err, sizeof err) != 0)
+		return reply_error("%s", err[0] ? err : "refused by the engine");
+	log_notice("control: SoC reserve %.1f %% to %.1f %%", lo * 100.0,
+		   hi * 100.0);
+	return reply_json(ok_object());
+}
+
+static char *cmd_modbus_fault(ctl_server *s, json_object *req)
+{
+	struct mbf_state *mb = &s->d->mb;
+	char err[256] = "";
+	const char *action, *type;
+	json_object *o, *v;
+	int64_t unit = -1;
+	int bad, n;
+
+	action = get_string(req, "action", &bad);
+	if (!action || (strcmp(action, "set") && strcmp(action, "clear")))
+		return reply_error("modbus_fault needs \"action\": \"set\" or "
+				   "\"clear\"");
+	if (!strcmp(action, "set")) {
+		if (mbf_set(mb, req, s->cfg->racks, engine_time_s(s->e),
+			    wall_ns(), err, sizeof err) != 0)
+			return reply_error("%s", err);
+		log_notice("control: Modbus protocol fault %s set (revision "
+			   "%u)",
+			   json_object_get_string(
+			       json_object_object_get(req, "type")),
+			   mb->revision);
+		return reply_json(ok_object());
+	}
+	{
+		static const char *const params[] = {"ms", "seconds", "every",
+						     "points", "what", NULL};
+
+		for (int i = 0; params[i]; i++)
+			if (json_object_object_get_ex(req, params[i], NULL))
+				return reply_error("modbus_fault clear takes "
+						   "\"type\" and \"unit\" "
+						   "only, not \"%s\"",
+						   params[i]);
+	}
+	type = get_string(req, "type", &bad);
+	if (!type)
+		return reply_error("modbus_fault clear needs \"type\": delay, "
+				   "silence, exception, freeze, drop or all");
+	if (json_object_object_get_ex(req, "unit", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > 247)
+			return reply_error("\"unit\" must be an integer from 0 "
+					   "to 247 (none: every unit)");
+		unit = json_object_get_int64(v);
+	}
+	n = mbf_clear(mb, type, unit, err, sizeof err);
+	if (n < 0)
+		return reply_error("%s", err);
+	if (n)
+		log_notice("control: %d Modbus protocol fault%s cleared", n,
+			   n == 1 ? "" : "s");
+	o = ok_object();
+	json_object_object_add(o, "cleared", json_object_new_int(n));
+	return reply_json(o);
+}
+
+static char *cmd_modbus_faults(ctl_server *s, json_object *req)
+{
+	json_object *o = ok_object();
+
+	(void)req;
+	mbf_expire(&s->d->mb, wall_ns());
+	json_object_object_add(o, "revision",
+			       json_object_new_int64(s->d->mb.revision));
+	json_object_object_add(o, "faults", mbf_list_json(&s->d->mb));
+	return reply_json(o);
+}
+
+static char *cmd_modbus_report(ctl_server *s, json_object *req)
+{
+	json_object *c, *r;
+
+	if (!json_object_object_get_ex(req, "clients", &c) ||
+	    !json_object_is_type(c, json_type_int) ||
+	    json_object_get_int64(c) < 0 ||
+	    json_object_get_int64(c) > UINT32_MAX ||
+	    !json_object_object_get_ex(req, "requests", &r) ||
+	    !json_object_is_type(r, json_type_int) ||
+	    json_object_get_int64(r) < 0)
+		return reply_error("modbus_report needs \"clients\" and "
+				   "\"requests\", integers >= 0");
+	if (!s->d->mb.reported || !mbf_alive(&s->d->mb, util_mono_ns()))
+		log_info("control: batsim-modbusd reports (%lld clients)",
+			 (long long)json_object_get_int64(c));
+	mbf_report(&s->d->mb, (uint32_t)json_object_get_int64(c),
+		   (uint64_t)json_object_get_int64(r), util_mono_ns());
+	return reply_json(ok_object());
+}
+
+/* The state reply's operator and Modbus parts. */
+static void state_operator(ctl_server *s, json_object *o)
+{
+	json_object *v, *arr;
+	double lo, hi;
+
+	engine_soc_reserve(s->e, &lo, &hi);
+	v = json_object_new_object();
+	json_object_object_add(v, "min", json_object_new_double(lo));
+	json_object_object_add(v, "max", json_object_new_double(hi));
+	json_object_object_add(o, "soc_reserve", v);
+	arr = json_object_new_array();
+	for (uint32_t r = 0; r < s->cfg->racks; r++)
+		if (engine_rack_operator_open(s->e, r))
+			json_object_array_add(arr,
+					      json_object_new_int((int)r));
+	json_object_object_add(o, "operator_open", arr);
+	mbf_expire(&s->d->mb, wall_ns());
+	v = json_object_new_object();
+	json_object_object_add(
+	    v, "alive",
+	    json_object_new_boolean(mbf_alive(&s->d->mb, util_mono_ns())));
+	json_object_object_add(v, "clients",
+			       json_object_new_int64(s->d->mb.clients));
+	json_object_object_add(
+	    v, "requests", json_object_new_int64((int64_t)s->d->mb.requests));
+	json_object_object_add(v, "faults", mbf_list_json(&s->d->mb));
+	json_object_object_add(o, "modbus", v);
+}
+
 /* The commands and the fields each takes: check_fields refuses any other
  * before the command runs. */
 static const struct {
@@ -856,6 +1043,16 @@ static const struct {
     {"pause", cmd_pause, (const char *const[]){"cmd", NULL}},
     {"resume", cmd_resume, (const char *const[]){"cmd", NULL}},
     {"speed", cmd_speed, (const char *const[]){"cmd", "value", NULL}},
+    {"contactor", cmd_contactor,
+     (const char *const[]){"cmd", "action", "rack", NULL}},
+    {"soc_reserve", cmd_soc_reserve,
+     (const char *const[]){"cmd", "min", "max", NULL}},
+    {"modbus_fault", cmd_modbus_fault,
+     (const char *const[]){"cmd", "action", "type", "unit", "ms", "seconds",
+			   "every", "points", "what", NULL}},
+    {"modbus_faults", cmd_modbus_faults, (const char *const[]){"cmd", NULL}},
+    {"modbus_report", cmd_modbus_report,
+     (const char *const[]){"cmd", "clients", "requests", NULL}},
 };
 
 char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
@@ -908,8 +1105,10 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 		json_object_put(req);
 		return reply_error("request needs \"cmd\" (a string): "
 				   "setpoint, ambient, profile, fault, "
-				   "alarm_reset, alarms, state, pause, resume "
-				   "or speed");
+				   "alarm_reset, alarms, state, pause, resume, "
+				   "speed, contactor, soc_reserve, "
+				   "modbus_fault, modbus_faults or "
+				   "modbus_report");
 	}
 	cmd = json_object_get_string(cmdv);
 	log_debug("control: request %.*s", (int)(len > 200 ? 200 : len), line);
@@ -923,7 +1122,9 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 	else
 		reply = reply_error("unknown cmd \"%.64s\": setpoint, ambient, "
 				    "profile, fault, alarm_reset, alarms, "
-				    "state, pause, resume or speed",
+				    "state, pause, resume, speed, contactor, "
+				    "soc_reserve, modbus_fault, modbus_faults "
+				    "or modbus_report",
 				    cmd);
 	json_object_put(req);
 	return reply;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "mbfaults.h"
 
 typedef struct ctl_server ctl_server;
 
@@ -25,6 +26,7 @@ struct ctl_daemon {
 	const char *backend_desc;
 	int rebase; /* set by a command that changed paused or
 		       speed: the main loop restarts its clock */
+	struct mbf_state mb; /* Modbus protocol faults and report */
 };
 
 #define CTL_MAX_LINE	(64u * 1024u) /* longest request line */

@@ -291,6 +291,8 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 	e->n_cells = e->n_mod * e->C;
 	chem_derate_defaults(&e->derate);
 	e->ambient_c = cfg->ambient_c;
+	e->rsv_min = 0.0; /* no SoC reserve */
+	e->rsv_max = 1.0;
 	e->mode = cfg->mode;
 	e->setpoint =
 	    cfg->mode == BS_MODE_CURRENT ? cfg->setpoint_a : cfg->setpoint_w;
@@ -474,7 +476,7 @@ static void bus_solve(struct engine *e)
 	for (uint32_t r = 0; r < e->R; r++) {
 		struct eng_rack *k = &e->rk[r];
 		double er = e->rstats[r].e_v, rr = e->rstats[r].r_ohm;
-		if (k->fault_open || k->prot_open || !(rr > 0))
+		if (eng_rack_open(k) || !(rr > 0))
 			continue;
 		A += er / rr;
 		B += 1.0 / rr;
@@ -513,7 +515,7 @@ static void bus_solve(struct engine *e)
 	for (uint32_t r = 0; r < e->R; r++) {
 		struct eng_rack *k = &e->rk[r];
 		double ir = 0.0;
-		if (!k->fault_open && !k->prot_open && e->rstats[r].r_ohm > 0)
+		if (!eng_rack_open(k) && e->rstats[r].r_ohm > 0)
 			/* one rack carries the site current exactly (the
 			 * general form rounds at 1e-12 A, which adds up
 			 * over millions of steps) */
@@ -562,6 +564,7 @@ static void initial_terminal(struct engine *e)
 {
 	struct eng_profile saved = e->prof; /* the cycle's state machine */
 	bms_limits(e);
+	op_limits(e); /* operator.c: contactor, SoC reserve */
 	/* alarms that hold at time 0 show at once (a protection still waits
 	 * for its delay unless that is 0) */
 	bms_eval(e, 0.0);
@@ -586,9 +589,8 @@ static void initial_view(struct engine *e)
 	be_prepare(e);
 	e->dirty = 0;
 	for (uint32_t r = 0; r < e->R; r++)
-		e->rk[r].v_string = e->rk[r].fault_open || e->rk[r].prot_open
-					? e->rstats[r].v_sum
-					: e->v_bus;
+		e->rk[r].v_string =
+		    eng_rack_open(&e->rk[r]) ? e->rstats[r].v_sum : e->v_bus;
 }
 
 void engine_step(engine *e, unsigned n)
@@ -603,6 +605,7 @@ void engine_step(engine *e, unsigned n)
 		prof_apply(e, t);
 		rin_air(e);
 		bms_limits(e);
+	op_limits(e); /* operator.c: contactor, SoC reserve */
 		bus_solve(e);
 		be_step(e);
 		e->tcur ^= 1;
@@ -663,7 +666,7 @@ void eng_module_aggregates(struct engine *e, const struct bs_cell *cells,
 	for (size_t m = m0; m < m1; m++) {
 		uint32_t r = (uint32_t)(m / e->M);
 		module_aggregate(cells + m * e->C, e->C, e->rin[r].i_a,
-				 !e->rk[r].fault_open && !e->rk[r].prot_open,
+				 !eng_rack_open(&e->rk[r]),
 				 &mods[m]);
 	}
 }
@@ -698,7 +701,7 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 		const struct bs_module *md = view->modules + (size_t)r * e->M;
 		double vs = 0, ts = 0, ss = 0;
 		uint32_t a = 0, b = 0, c = 0, d = 0;
-		int cl = !k->fault_open && !k->prot_open;
+		int cl = !eng_rack_open(k);
 		for (uint32_t m = 0; m < e->M; m++) {
 			vs += md[m].cell_v_mean;
 			ts += md[m].temp_mean_c;
@@ -730,6 +733,7 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 		rr->t_min_cell = c * e->C + md[c].t_min_cell;
 		rr->t_max_cell = d * e->C + md[d].t_max_cell;
 		rr->contactor = cl ? 1u : 0u;
+		rr->operator_open = k->op_open ? 1u : 0u;
 		rr->alarm_active = k->alarm_active;
 		rr->alarm_latched = k->alarm_latched;
 		rr->fault_bits = k->fault_bits;
@@ -793,6 +797,8 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 		}
 	site->profile = prof_code(e);
 	site->faults_active = e->n_faults;
+	site->soc_reserve_min = (float)e->rsv_min;
+	site->soc_reserve_max = (float)e->rsv_max;
 }
 
 int engine_cell(engine *e, uint32_t rack, uint32_t module, uint32_t cell,

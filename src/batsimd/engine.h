@@ -96,6 +96,22 @@ int engine_rack_alarms(const engine *e, uint32_t r,
  * protection where the condition is gone. */
 void engine_alarm_reset(engine *e, int rack);
 
+/* Operator contactor control (operator.c).  open 1: the operator opens
+ * the rack (rack -1: every rack) and it stays open until closed; open 0:
+ * close, refused for every rack named when one has an open fault or a
+ * latched protection alarm.  0, or -1 with the reason in err. */
+int engine_contactor(engine *e, int rack, int open, char *err,
+                     size_t errlen);
+/* 1 while the operator holds rack r open. */
+int engine_rack_operator_open(const engine *e, uint32_t r);
+
+/* SoC reserve window, fractions 0 <= min < max <= 1 (0 and 1: none): the
+ * discharge limit falls to 0 as rack SoC falls to min, the charge limit
+ * as it rises to max, over 1 % SoC.  0, or -1 with err. */
+int engine_set_soc_reserve(engine *e, double min, double max, char *err,
+                           size_t errlen);
+void engine_soc_reserve(const engine *e, double *min, double *max);
+
 /* Current control inputs. */
 struct eng_control {
 	uint32_t mode;

@@ -17,6 +17,7 @@ src_batsimd_libbsengine_a_SOURCES = \
 	src/batsimd/engine_faults.c \
 	src/batsimd/bms.c \
 	src/batsimd/profile.c \
+	src/batsimd/operator.c \
 	src/batsimd/chemistry.h
 ENGINE_CPPFLAGS = -I$(top_srcdir)/src/batsimd -I$(top_srcdir)/cuda
 src_batsimd_libbsengine_a_CPPFLAGS = $(AM_CPPFLAGS) $(ENGINE_CPPFLAGS)

@@ -17,6 +17,7 @@
 struct eng_rack {
 	int fault_open; /* an open-circuit fault holds it open */
 	int prot_open;	/* protection opened it (until reset) */
+	int op_open;	/* an operator opened it (until "close"; operator.c) */
 	double ha_mult; /* cooling fault factor (1 = healthy) */
 	double charge_lim_a, discharge_lim_a;
 	double v_string; /* terminal voltage (V) */
@@ -85,6 +86,8 @@ struct engine {
 	double ambient_c;
 	struct eng_profile prof;
 
+	double rsv_min, rsv_max; /* SoC reserve window (operator.c) */
+
 	struct eng_fault_rec faults[ENG_MAX_FAULTS];
 	unsigned n_faults;
 
@@ -98,6 +101,12 @@ struct engine {
 	struct ecu *cu;
 	unsigned threads;
 };
+
+/* 1 when the rack's contactor is open, whoever opened it. */
+static inline int eng_rack_open(const struct eng_rack *k)
+{
+	return k->fault_open || k->prot_open || k->op_open;
+}
 
 static inline double *eng_tcur(const struct engine *e)
 {
@@ -118,6 +127,10 @@ void bms_eval(struct engine *e, double time_s); /* alarms, protection */
 void bms_reset(struct engine *e, int rack);
 int bms_condition(const struct engine *e, uint32_t r, unsigned tier,
 		  unsigned kind, uint32_t *cell);
+
+/* operator.c: operator-opened contactors and the SoC reserve window,
+ * applied after bms_limits as an extra factor on its limits */
+void op_limits(struct engine *e);
 
 /* profile.c */
 int prof_set(struct engine *e, const struct cfg_profile *p, char *err,

@@ -3,6 +3,7 @@ sbin_PROGRAMS += src/batsimd/batsimd
 src_batsimd_batsimd_SOURCES = \
 	src/batsimd/main.c \
 	src/batsimd/control.c src/batsimd/control.h \
+	src/batsimd/mbfaults.c src/batsimd/mbfaults.h \
 	src/batsimd/trace.c src/batsimd/trace.h \
 	src/batsimd/legacy.c src/batsimd/legacy.h \
 	src/batsimd/sigbus.c src/batsimd/sigbus.h

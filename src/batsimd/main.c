@@ -489,6 +489,17 @@ static int publish(struct daemon *dm)
 		return -1;
 	}
 	engine_fill(dm->e, &v);
+	/* daemon state beside the engine's (abi_minor 1 fields) */
+	v.site->paused = dm->d.paused ? 1u : 0u;
+	v.site->speed = (float)dm->d.speed;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		mbf_expire(&dm->d.mb, (int64_t)ts.tv_sec * 1000000000 +
+					  ts.tv_nsec);
+		mbf_publish(&dm->d.mb, v.site, util_mono_ns());
+	}
 	if (dm->leg)
 		legacy_write(dm->leg, v.cells);
 	rc = bs_writer_publish(dm->w, engine_tick(dm->e), engine_time_s(dm->e));

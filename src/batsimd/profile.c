@@ -236,7 +236,7 @@ static void cycle_apply(struct engine *e, double t)
 	double vmax = -1e300, vmin = 1e300, r_cell;
 	uint32_t closed = 0;
 	for (uint32_t r = 0; r < e->R; r++) {
-		if (e->rk[r].fault_open || e->rk[r].prot_open)
+		if (eng_rack_open(&e->rk[r]))
 			continue;
 		closed++;
 		if (e->rstats[r].vmax > vmax)

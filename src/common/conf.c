@@ -318,6 +318,16 @@ static const struct cfg_key cfg_keys[] = {
     UINT("http_history_s", http_history_s, 0, 86400 * 7),
     UINT("http_stale_ms", http_stale_ms, 10, 3600000),
     BOOL("metrics_cells", metrics_cells),
+
+    /* batsim-modbusd */
+    SPECIAL("modbus_listen",
+	    "up to 8 addresses host:port or [v6]:port, comma separated"),
+    UINT("modbus_max_connections", modbus_max_connections, 1, 1024),
+    UINT("modbus_idle_s", modbus_idle_s, 1, 86400),
+    UINT("modbus_stale_ms", modbus_stale_ms, 10, 3600000),
+    BOOL("modbus_writes", modbus_writes),
+    STR("modbus_write_allow", modbus_write_allow,
+	"addresses or prefixes (127.0.0.0/8, ::1), comma separated"),
 };
 
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -412,6 +422,16 @@ void cfg_defaults(struct bsd_config *cfg)
 	cfg->http_history_s = 600;
 	cfg->http_stale_ms = 2000;
 	cfg->metrics_cells = 0;
+
+	snprintf(cfg->modbus_listen[0], sizeof cfg->modbus_listen[0],
+		 "127.0.0.1:5020");
+	cfg->modbus_listen_n = 1;
+	cfg->modbus_max_connections = 32;
+	cfg->modbus_idle_s = 60;
+	cfg->modbus_stale_ms = 2000;
+	cfg->modbus_writes = 0;
+	snprintf(cfg->modbus_write_allow, sizeof cfg->modbus_write_allow,
+		 "127.0.0.0/8, ::1");
 }
 
 /* ---- cfg_set ---- */
@@ -531,7 +551,7 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 			 v);
 		return 0;
 	}
-	if (!strcmp(key, "http_listen")) {
+	if (!strcmp(key, "http_listen") || !strcmp(key, "modbus_listen")) {
 		char buf[CFG_LINE_MAX];
 		char list[8][64] = { { 0 } };
 		unsigned n = 0;
@@ -556,8 +576,13 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 		}
 		if (n == 0)
 			goto bad;
-		memcpy(cfg->http_listen, list, sizeof list);
-		cfg->http_listen_n = n;
+		if (key[0] == 'm') {
+			memcpy(cfg->modbus_listen, list, sizeof list);
+			cfg->modbus_listen_n = n;
+		} else {
+			memcpy(cfg->http_listen, list, sizeof list);
+			cfg->http_listen_n = n;
+		}
 		return 0;
 	}
 	seterr(err, errlen, "%s: internal error, no handler", key);

@@ -106,6 +106,15 @@ struct bsd_config {
 	unsigned http_history_s;
 	unsigned http_stale_ms;
 	int metrics_cells;        /* per-cell series in /metrics */
+
+	/* batsim-modbusd (ignored by the others) */
+	char modbus_listen[8][64]; /* "127.0.0.1:5020", "[::1]:5020" */
+	unsigned modbus_listen_n;
+	unsigned modbus_max_connections;
+	unsigned modbus_idle_s;   /* close a connection idle this long */
+	unsigned modbus_stale_ms; /* writer heartbeat age that counts stale */
+	int modbus_writes;        /* accept writes at all */
+	char modbus_write_allow[256]; /* addresses/prefixes allowed to write */
 };
 
 /* Fill *cfg with the built-in defaults (lfp280, 20x10x32, ...). */

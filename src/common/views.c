@@ -33,6 +33,19 @@ const char *view_fault_name(unsigned kind)
 	return kind < BS_FAULT_KINDS ? faults[kind] : "unknown";
 }
 
+const char *view_mbfault_name(unsigned kind)
+{
+	static const char *const names[BS_MBFAULT_KINDS] = {
+	    [BS_MBFAULT_DELAY] = "delay",
+	    [BS_MBFAULT_SILENCE] = "silence",
+	    [BS_MBFAULT_EXCEPTION] = "exception",
+	    [BS_MBFAULT_FREEZE] = "freeze",
+	    [BS_MBFAULT_DROP] = "drop",
+	};
+
+	return kind < BS_MBFAULT_KINDS ? names[kind] : "unknown";
+}
+
 const char *view_backend_name(uint32_t backend)
 {
 	switch (backend) {
@@ -299,8 +312,42 @@ json_object *view_rack_summary(const struct bs_geometry *h, uint32_t rack,
 	add_num(o, "charge_limit", r->charge_limit_a, F32);
 	add_num(o, "discharge_limit", r->discharge_limit_a, F32);
 	add_str(o, "contactor", r->contactor ? "closed" : "open");
+	add_bool(o, "operator_open", r->operator_open);
 	json_object_object_add(o, "alarms", view_rack_alarms(h, r));
 	json_object_object_add(o, "faults", view_fault_bits(r->fault_bits));
+	return o;
+}
+
+json_object *view_soc_reserve(const struct bs_site *s)
+{
+	json_object *o = json_object_new_object();
+	double hi = s->soc_reserve_max;
+
+	if (!o)
+		return NULL;
+	if (s->soc_reserve_min == 0.0f && hi == 0.0)
+		hi = 1.0; /* an abi_minor 0 writer: no reserve */
+	add_num(o, "min", s->soc_reserve_min * 100.0f, F32);
+	add_num(o, "max", hi * 100.0, F32);
+	return o;
+}
+
+json_object *view_modbus(const struct bs_site *s)
+{
+	json_object *o = json_object_new_object(), *f;
+
+	if (!o)
+		return NULL;
+	add_bool(o, "alive", s->mb_alive);
+	add_u64(o, "clients", s->mb_clients);
+	add_u64(o, "requests", s->mb_requests);
+	f = json_object_new_array();
+	for (unsigned k = 0; k < BS_MBFAULT_KINDS; k++)
+		if (s->mb_fault_bits & (1u << k))
+			json_object_array_add(
+			    f, json_object_new_string(view_mbfault_name(k)));
+	json_object_object_add(o, "faults", f);
+	add_u64(o, "fault_revision", s->mb_fault_revision);
 	return o;
 }
 
@@ -330,6 +377,8 @@ json_object *view_summary(const struct bs_geometry *h,
 	add_u64(topo, "cells", h->n_cells);
 	json_object_object_add(o, "topology", topo);
 	json_object_object_add(o, "site", view_site(s, h->n_racks));
+	json_object_object_add(o, "soc_reserve", view_soc_reserve(s));
+	json_object_object_add(o, "modbus", view_modbus(s));
 	arr = json_object_new_array_ext((int)h->n_racks);
 	for (uint32_t r = 0; r < h->n_racks; r++)
 		json_object_array_add(arr, view_rack_summary(h, r, &racks[r]));

@@ -35,6 +35,7 @@ const char *view_alarm_kind_name(unsigned kind); /* "cell_ov", ... */
 const char *view_tier_name(unsigned tier);	 /* "warning", ... */
 const char *view_fault_name(unsigned kind);	 /* "short", ... */
 const char *view_backend_name(uint32_t backend); /* "cpu", "cuda", ... */
+const char *view_mbfault_name(unsigned kind);	 /* "delay", ... */
 const char *view_state_name(uint32_t state);	 /* "running", ... */
 const char *view_profile_name(uint32_t profile); /* "none", "csv", ... */
 const char *view_mode_name(uint32_t mode);	 /* "power", "current" */
@@ -70,8 +71,17 @@ json_object *view_site(const struct bs_site *s, uint32_t n_racks);
 json_object *view_rack_summary(const struct bs_geometry *h, uint32_t rack,
 			       const struct bs_rack *rec);
 
+/* The SoC reserve window of a site record in percent: {"min","max"}
+ * (0 and 100 when none). */
+json_object *view_soc_reserve(const struct bs_site *s);
+
+/* The Modbus state of a site record: {"alive","clients","requests",
+ * "faults":["delay",...],"fault_revision"}. */
+json_object *view_modbus(const struct bs_site *s);
+
 /* GET /summary: {"tick","time_s","wall_time_ns","generation","stale",
- * "topology":{...},"site":{...},"racks":[rack summaries]}. */
+ * "topology":{...},"site":{...},"soc_reserve":{...},"modbus":{...},
+ * "racks":[rack summaries]}. */
 json_object *view_summary(const struct bs_geometry *h,
 			  const struct bs_meta *m, const struct bs_site *s,
 			  const struct bs_rack *racks, int stale);

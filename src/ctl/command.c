@@ -630,6 +630,260 @@ static int cmd_run(const struct ctl *c)
 	return simple(c, req, what);
 }
 
+/* contactor open|close [RACK] */
+static int cmd_contactor(const struct ctl *c)
+{
+	json_object *req;
+	char what[64];
+	int64_t rack = -1;
+
+	if ((c->nargs != 2 && c->nargs != 3) ||
+	    (strcmp(c->args[1], "open") && strcmp(c->args[1], "close")))
+		return usage_error(c, "usage: contactor open|close [RACK] (no "
+				      "RACK: every rack)");
+	if (c->nargs == 3 && ctl_parse_index(c->args[2], &rack))
+		return usage_error(c, "contactor: RACK is an index from 0");
+	if (c->rack >= 0 || c->module >= 0 || c->cell >= 0)
+		return usage_error(c, "contactor takes the rack as a word: "
+				      "contactor open 3");
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("contactor"));
+	json_object_object_add(req, "action",
+			       json_object_new_string(c->args[1]));
+	if (rack >= 0) {
+		add_int(req, "rack", rack);
+		snprintf(what, sizeof(what), "contactor of rack %lld %s",
+			 (long long)rack,
+			 !strcmp(c->args[1], "open") ? "opened" : "closed");
+	} else {
+		snprintf(what, sizeof(what), "contactors of every rack %s",
+			 !strcmp(c->args[1], "open") ? "opened" : "closed");
+	}
+	return simple(c, req, what);
+}
+
+/* "10%" or "10" -> 0.10 */
+static int parse_percent(const char *s, double *out)
+{
+	static const char *const suf[] = {"", "%", NULL};
+	static const double scale[] = {0.01, 0.01};
+
+	return parse_unit(s, suf, scale, out);
+}
+
+/* soc-reserve MIN% MAX% */
+static int cmd_soc_reserve(const struct ctl *c)
+{
+	json_object *req;
+	char what[96];
+	double lo, hi;
+
+	if (c->nargs != 3 || parse_percent(c->args[1], &lo) ||
+	    parse_percent(c->args[2], &hi))
+		return usage_error(c, "usage: soc-reserve MIN% MAX%, e.g. "
+				      "soc-reserve 10% 90% (0% 100%: no "
+				      "reserve)");
+	if (lo < 0 || hi > 1 || !(lo < hi))
+		return usage_error(c, "soc-reserve: need 0% <= MIN < MAX <= "
+				      "100%");
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd",
+			       json_object_new_string("soc_reserve"));
+	json_object_object_add(req, "min", json_object_new_double(lo));
+	json_object_object_add(req, "max", json_object_new_double(hi));
+	snprintf(what, sizeof(what), "SoC reserve %.6g%% to %.6g%%",
+		 lo * 100.0, hi * 100.0);
+	return simple(c, req, what);
+}
+
+/* Modbus protocol fault types and the option each needs. */
+static const struct {
+	const char *name, *needs;
+} mb_types[] = {
+    {"delay", "--ms N (1 to 60000)"},
+    {"silence", "--seconds N (1 to 3600) or --every N (N >= 2)"},
+    {"exception", "--points MODEL.POINT[,...] (e.g. 704.WSet,802.AlmRst)"},
+    {"freeze", "--what values|all"},
+    {"drop", "--every N (N >= 1)"},
+};
+
+static int modbus_fault_list(const struct ctl *c)
+{
+	json_object *req, *reply, *arr, *v;
+	int rc;
+
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd",
+			       json_object_new_string("modbus_faults"));
+	rc = transact(c, req, &reply);
+	json_object_put(req);
+	if (rc)
+		return rc;
+	if (c->json) {
+		json_object_put(reply);
+		return CTL_EX_OK;
+	}
+	if (!json_object_object_get_ex(reply, "faults", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		json_object_put(reply);
+		ctl_error(c, "batsimd's reply has no \"faults\" list: is "
+			     "batsimd of the same version?");
+		return CTL_EX_NODAEMON;
+	}
+	if (json_object_array_length(arr) == 0)
+		printf("no Modbus protocol faults set\n");
+	else
+		printf("%-9s %-4s %-40s %s\n", "TYPE", "UNIT", "PARAMETERS",
+		       "SINCE_S");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+		char buf[64], unit[16], since[32], par[256] = "";
+		static const char *const keys[] = {"ms", "seconds", "every",
+						   "what", NULL};
+
+		for (int k = 0; keys[k]; k++)
+			if (json_object_object_get_ex(e, keys[k], NULL))
+				snprintf(par + strlen(par),
+					 sizeof(par) - strlen(par), "%s%s=%s",
+					 par[0] ? " " : "", keys[k],
+					 field(e, keys[k], buf, sizeof(buf)));
+		if (json_object_object_get_ex(e, "points", &v) &&
+		    json_object_is_type(v, json_type_array)) {
+			snprintf(par + strlen(par), sizeof(par) - strlen(par),
+				 "%spoints=", par[0] ? " " : "");
+			for (size_t k = 0; k < json_object_array_length(v);
+			     k++)
+				snprintf(par + strlen(par),
+					 sizeof(par) - strlen(par), "%s%s",
+					 k ? "," : "",
+					 json_object_get_string(
+					     json_object_array_get_idx(v, k)));
+		}
+		printf("%-9s %-4s %-40s %s\n", field(e, "type", buf, 32),
+		       field(e, "unit", unit, sizeof(unit)), par,
+		       field(e, "since_s", since, sizeof(since)));
+	}
+	json_object_put(reply);
+	return CTL_EX_OK;
+}
+
+/* modbus-fault set TYPE ... | clear TYPE|all | list */
+static int cmd_modbus_fault(const struct ctl *c)
+{
+	json_object *req;
+	char what[160], msg[256];
+	size_t t;
+	int set, n_par;
+
+	if (c->nargs == 2 && !strcmp(c->args[1], "list"))
+		return modbus_fault_list(c);
+	if (c->nargs != 3 ||
+	    (strcmp(c->args[1], "set") && strcmp(c->args[1], "clear")))
+		return usage_error(c, "usage: modbus-fault set TYPE [--unit U] "
+				      "[PARAMETER], modbus-fault clear "
+				      "TYPE|all [--unit U], or modbus-fault "
+				      "list");
+	set = !strcmp(c->args[1], "set");
+	for (t = 0; t < sizeof(mb_types) / sizeof(mb_types[0]); t++)
+		if (!strcmp(c->args[2], mb_types[t].name))
+			break;
+	if (t == sizeof(mb_types) / sizeof(mb_types[0]) &&
+	    (set || strcmp(c->args[2], "all"))) {
+		snprintf(msg, sizeof(msg),
+			 "unknown Modbus fault type '%s': use delay, silence, "
+			 "exception, freeze or drop%s",
+			 c->args[2], set ? "" : " (or all)");
+		return usage_error(c, msg);
+	}
+	if (c->rack >= 0 || c->module >= 0 || c->cell >= 0 || c->have_value)
+		return usage_error(c, "modbus-fault takes --unit U (0 the "
+				      "device, 1 the site, 2 + r rack r), not "
+				      "--rack, --module, --cell or a value");
+	n_par = (c->ms >= 0) + (c->seconds >= 0) + (c->every >= 0) +
+		(c->points != NULL) + (c->what != NULL);
+	if (!set && n_par)
+		return usage_error(c, "modbus-fault clear takes only the type "
+				      "and --unit");
+	if (set) {
+		const char *name = mb_types[t].name;
+		int good;
+
+		if (!strcmp(name, "delay"))
+			good = c->ms >= 0 && n_par == 1;
+		else if (!strcmp(name, "silence"))
+			good = (c->seconds >= 0 || c->every >= 0) && n_par == 1;
+		else if (!strcmp(name, "exception"))
+			good = c->points && n_par == 1;
+		else if (!strcmp(name, "freeze"))
+			good = c->what && n_par == 1;
+		else
+			good = c->every >= 0 && n_par == 1;
+		if (!good) {
+			snprintf(msg, sizeof(msg),
+				 "a %s fault takes %s, and nothing else", name,
+				 mb_types[t].needs);
+			return usage_error(c, msg);
+		}
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd",
+			       json_object_new_string("modbus_fault"));
+	json_object_object_add(req, "action",
+			       json_object_new_string(c->args[1]));
+	json_object_object_add(req, "type", json_object_new_string(c->args[2]));
+	if (c->unit >= 0)
+		add_int(req, "unit", c->unit);
+	if (c->ms >= 0)
+		add_int(req, "ms", c->ms);
+	if (c->seconds >= 0)
+		add_int(req, "seconds", c->seconds);
+	if (c->every >= 0)
+		add_int(req, "every", c->every);
+	if (c->what)
+		json_object_object_add(req, "what",
+				       json_object_new_string(c->what));
+	if (c->points) {
+		json_object *arr = json_object_new_array();
+		const char *p = c->points;
+
+		while (*p) {
+			size_t n = strcspn(p, ",");
+
+			json_object_array_add(
+			    arr, json_object_new_string_len(p, (int)n));
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+		json_object_object_add(req, "points", arr);
+	}
+	if (c->unit >= 0)
+		snprintf(what, sizeof(what), "Modbus fault %s %s on unit %lld",
+			 c->args[2], set ? "set" : "cleared",
+			 (long long)c->unit);
+	else
+		snprintf(what, sizeof(what), "Modbus fault %s %s%s",
+			 c->args[2], set ? "set on the whole device" : "cleared",
+			 set ? "" : " on every unit");
+	if (set)
+		return simple(c, req, what);
+	{
+		json_object *reply, *n;
+		int rc = transact(c, req, &reply);
+
+		json_object_put(req);
+		if (rc)
+			return rc;
+		if (!c->json)
+			printf("ok: %s (%d cleared)\n", what,
+			       json_object_object_get_ex(reply, "cleared", &n)
+				   ? json_object_get_int(n)
+				   : 0);
+		json_object_put(reply);
+		return CTL_EX_OK;
+	}
+}
+
 int ctl_control_command(struct ctl *c)
 {
 	const char *cmd = c->args[0];
@@ -650,5 +904,11 @@ int ctl_control_command(struct ctl *c)
 	if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
 	    !strcmp(cmd, "speed"))
 		return cmd_run(c);
+	if (!strcmp(cmd, "contactor"))
+		return cmd_contactor(c);
+	if (!strcmp(cmd, "soc-reserve"))
+		return cmd_soc_reserve(c);
+	if (!strcmp(cmd, "modbus-fault"))
+		return cmd_modbus_fault(c);
 	return cmd_list(c, !strcmp(cmd, "alarms"));
 }

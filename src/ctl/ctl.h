@@ -3,7 +3,8 @@
  *
  * main.c parses the command line into a struct ctl; read.c is the read
  * side (status, show, watch: libbatsim reader); command.c the control side
- * (set, profile, fault, alarm, alarms, faults: batsimd's control socket).
+ * (set, profile, fault, alarm, alarms, faults, contactor, soc-reserve,
+ * modbus-fault: batsimd's control socket).
  */
 #ifndef BATSIM_CTL_H
 #define BATSIM_CTL_H
@@ -44,6 +45,10 @@ struct ctl {
 	int loop;
 	int have_scale;
 	double scale;
+	/* modbus-fault options (-1 / NULL = not given) */
+	int64_t unit, ms, seconds, every;
+	const char *points; /* comma-separated MODEL.POINT names */
+	const char *what;   /* freeze: values | all */
 
 	/* positional words: the command and its arguments */
 	char *args[CTL_MAX_ARGS];

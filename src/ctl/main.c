@@ -61,6 +61,15 @@ static void usage(FILE *f)
 		"  pause | resume | speed X     simulated time (X: 1 real "
 		"time,\n"
 		"                               N faster, 0 flat out)\n"
+		"  contactor open|close [RACK]  operator contactor control "
+		"(no RACK: all)\n"
+		"  soc-reserve MIN%% MAX%%        SoC reserve window "
+		"(0%% 100%%: none)\n"
+		"  modbus-fault set TYPE [--unit U] [--ms N|--seconds N|"
+		"--every N|\n"
+		"        --points P,P...|--what values|all]\n"
+		"  modbus-fault clear TYPE|all [--unit U]\n"
+		"  modbus-fault list            Modbus protocol faults set\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE       take shm_name and control_socket "
@@ -146,6 +155,12 @@ enum {
 	O_QUANTITY,
 	O_LOOP,
 	O_SCALE,
+	O_UNIT,
+	O_MS,
+	O_SECONDS,
+	O_EVERY,
+	O_POINTS,
+	O_WHAT,
 };
 
 static const struct option longopts[] = {
@@ -166,6 +181,12 @@ static const struct option longopts[] = {
     {"quantity", required_argument, NULL, O_QUANTITY},
     {"loop", no_argument, NULL, O_LOOP},
     {"scale", required_argument, NULL, O_SCALE},
+    {"unit", required_argument, NULL, O_UNIT},
+    {"ms", required_argument, NULL, O_MS},
+    {"seconds", required_argument, NULL, O_SECONDS},
+    {"every", required_argument, NULL, O_EVERY},
+    {"points", required_argument, NULL, O_POINTS},
+    {"what", required_argument, NULL, O_WHAT},
     {"help", no_argument, NULL, O_HELP},
     {"version", no_argument, NULL, O_VERSION},
     {NULL, 0, NULL, 0},
@@ -260,6 +281,27 @@ static int apply_option(struct ctl *c, int id, const char *optname,
 		if (util_parse_double(arg, &c->scale))
 			return bad_usage("--scale '%s': give a number", arg);
 		c->have_scale = 1;
+		return 0;
+	case O_UNIT:
+	case O_MS:
+	case O_SECONDS:
+	case O_EVERY:
+		idx = id == O_UNIT	? &c->unit
+		      : id == O_MS	? &c->ms
+		      : id == O_SECONDS ? &c->seconds
+					: &c->every;
+		if (ctl_parse_index(arg, idx))
+			return bad_usage("%s '%s': give a whole number from 0",
+					 optname, arg);
+		return 0;
+	case O_POINTS:
+		c->points = arg;
+		return 0;
+	case O_WHAT:
+		if (strcmp(arg, "values") && strcmp(arg, "all"))
+			return bad_usage("--what '%s': give values or all",
+					 arg);
+		c->what = arg;
 		return 0;
 	case O_HELP:
 		usage(stdout);
@@ -395,6 +437,10 @@ int main(int argc, char **argv)
 	    .module = -1,
 	    .cell = -1,
 	    .scale = 1.0,
+	    .unit = -1,
+	    .ms = -1,
+	    .seconds = -1,
+	    .every = -1,
 	};
 	const char *env;
 	int opt, rc;
@@ -443,10 +489,14 @@ int main(int argc, char **argv)
 	    !strcmp(c.args[0], "fault") || !strcmp(c.args[0], "faults") ||
 	    !strcmp(c.args[0], "alarm") || !strcmp(c.args[0], "alarms") ||
 	    !strcmp(c.args[0], "state") || !strcmp(c.args[0], "pause") ||
-	    !strcmp(c.args[0], "resume") || !strcmp(c.args[0], "speed"))
+	    !strcmp(c.args[0], "resume") || !strcmp(c.args[0], "speed") ||
+	    !strcmp(c.args[0], "contactor") ||
+	    !strcmp(c.args[0], "soc-reserve") ||
+	    !strcmp(c.args[0], "modbus-fault"))
 		return ctl_control_command(&c);
 	return bad_usage("unknown command '%s': use status, show, watch, set, "
 			 "profile, fault, faults, alarm, alarms, state, pause, "
-			 "resume or speed",
+			 "resume, speed, contactor, soc-reserve or "
+			 "modbus-fault",
 			 c.args[0]);
 }

@@ -224,13 +224,38 @@ static void print_meta(FILE *out, const struct bs_meta *m)
 
 /* ---- status ---- */
 
+/* The batsim-modbusd line: what it last reported to batsimd. */
+static void print_modbus(FILE *out, const struct bs_site *s)
+{
+	if (!s->mb_alive) {
+		fprintf(out, "modbus:         batsim-modbusd not reporting%s\n",
+			s->mb_fault_bits ? " (protocol faults set)" : "");
+		return;
+	}
+	fprintf(out,
+		"modbus:         batsim-modbusd up, %" PRIu32
+		" client%s, %" PRIu64 " requests",
+		s->mb_clients, s->mb_clients == 1 ? "" : "s", s->mb_requests);
+	if (s->mb_fault_bits) {
+		const char *sep = "; faults: ";
+
+		for (unsigned k = 0; k < BS_MBFAULT_KINDS; k++)
+			if (s->mb_fault_bits & (1u << k)) {
+				fprintf(out, "%s%s", sep, view_mbfault_name(k));
+				sep = ", ";
+			}
+	}
+	fputc('\n', out);
+}
+
 static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 {
 	struct bs_info in;
 	struct bs_meta m;
+	struct bs_site site;
 	int live, rc;
 
-	rc = bs_read_site(r, &m, NULL, NULL);
+	rc = bs_read_site(r, &m, &site, NULL);
 	bs_reader_info(r, &in);
 	live = bs_reader_live(r);
 	if (c->json) {
@@ -247,6 +272,8 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 			    rc ? NULL : view_number(m.sim_time_s, 10));
 			json_object_object_add(
 			    o, "stale", json_object_new_boolean(live != 0));
+			json_object_object_add(o, "modbus",
+					       rc ? NULL : view_modbus(&site));
 		}
 		if (print_json(out, o))
 			return CTL_EX_OTHER;
@@ -286,6 +313,8 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 			in.topo.cells_per_module, in.n_cells, in.n_slots);
 		fprintf(out, "live:           %s\n",
 			live == 0 ? "yes" : "NO (stale)");
+		if (rc == 0)
+			print_modbus(out, &site);
 	}
 	if (live)
 		return stale_error(c, &in, live);

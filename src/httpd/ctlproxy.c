@@ -351,6 +351,10 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 	    {"/ambient", "ambient", "POST"},
 	    {"/fault", "fault", "POST"},
 	    {"/alarms/reset", "alarm_reset", "POST"},
+	    {"/contactor", "contactor", "POST"},
+	    {"/soc_reserve", "soc_reserve", "POST"},
+	    {"/modbus_fault", "modbus_fault", "POST"},
+	    {"/modbus_faults", "modbus_faults", "GET"},
 	};
 	enum MHD_Result ret;
 	json_object *req;
@@ -365,7 +369,10 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 				"no such control endpoint /control%.100s: use "
 				"/control, /control/alarms, /control/setpoint, "
 				"/control/profile, /control/ambient, "
-				"/control/fault or /control/alarms/reset",
+				"/control/fault, /control/alarms/reset, "
+				"/control/contactor, /control/soc_reserve, "
+				"/control/modbus_fault or "
+				"/control/modbus_faults",
 				sub);
 	if (!strcmp(routes[i].method, "GET") ? !is_get
 					     : strcmp(method, "POST")) {
@@ -448,6 +455,13 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 					    ? "{\"name\":\"regulation\"}"
 					: !strcmp(routes[i].cmd, "ambient")
 					    ? "{\"value\":30}"
+					: !strcmp(routes[i].cmd, "contactor")
+					    ? "{\"action\":\"open\",\"rack\":0}"
+					: !strcmp(routes[i].cmd, "soc_reserve")
+					    ? "{\"min\":0.1,\"max\":0.9}"
+					: !strcmp(routes[i].cmd, "modbus_fault")
+					    ? "{\"action\":\"set\",\"type\":"
+					      "\"delay\",\"ms\":500}"
 					    : "{\"action\":\"inject\","
 					      "\"type\":\"short\",\"rack\":0,"
 					      "\"module\":0,\"cell\":0,"

@@ -277,6 +277,40 @@ async function runPage(ctx) {
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
 
+  /* 1b. the Modbus indicator: batsim-modbusd's reports (sent here as it
+   * sends them, on batsimd's control socket) and the protocol faults set */
+  if (WRITER !== 'testwriter') {
+    phase = 'modbus';
+    ok(await S(() => document.getElementById('k-modbus').textContent) === 'off',
+      'Modbus: off while no batsim-modbusd reports', await S(() => document.getElementById('k-modbus').textContent));
+    const sock = path.join(tmp, 'batsimd.sock');
+    const send = (obj) => new Promise((resolve, reject) => {
+      const c = net.connect(sock, () => c.write(JSON.stringify(obj) + '\n'));
+      c.on('data', (d) => { c.end(); resolve(JSON.parse(d.toString())); });
+      c.on('error', reject);
+    });
+    const set = await send({ cmd: 'modbus_fault', action: 'set', type: 'delay', ms: 500 });
+    ok(set.ok === true, 'Modbus: a delay fault set on batsimd', JSON.stringify(set));
+    /* report every 0.5 s, as batsim-modbusd does once a second: alive
+     * however slowly the page catches up */
+    const reporter = setInterval(() => send({ cmd: 'modbus_report', clients: 2, requests: 10 }).catch(() => {}), 500);
+    try {
+      const shown = await waitFor(() => S(() => {
+        const e = document.getElementById('k-modbus');
+        return /^2 clients · faults: delay$/.test(e.textContent) && e.className === 'warn' && e.textContent;
+      }), 10000, 'the Modbus indicator to show 2 clients and the delay fault').catch(() => false);
+      ok(!!shown, 'Modbus: the client count and the active protocol fault, marked', await S(() => document.getElementById('k-modbus').textContent));
+      await page.locator('header.top').screenshot({ path: path.join(ARTIFACTS, 'modbus.png') });
+    } finally {
+      clearInterval(reporter);
+    }
+    const cleared = await send({ cmd: 'modbus_fault', action: 'clear', type: 'all' });
+    ok(cleared.ok === true && cleared.cleared === 1, 'Modbus: the fault cleared', JSON.stringify(cleared));
+    const off = await waitFor(() => S(() => document.getElementById('k-modbus').textContent === 'off'), 15000,
+      'the Modbus indicator to go off once reports stop').catch(() => false);
+    ok(!!off, 'Modbus: off again 3 s after the last report', await S(() => document.getElementById('k-modbus').textContent));
+  }
+
   /* 2. select a module by clicking its tile */
   phase = 'select';
   const R = 2, M = 3;

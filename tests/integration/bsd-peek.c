@@ -78,6 +78,28 @@ int main(int argc, char **argv)
 	printf("cell_temperature=%.6g\n", (double)cell.temperature);
 	printf("cell_soc=%.6g\n", (double)cell.soc);
 	printf("cell_resistance=%.6g\n", (double)cell.resistance);
+	/* abi_minor 1: daemon and Modbus-facing state */
+	printf("paused=%u\n", site.paused);
+	printf("speed=%.6g\n", (double)site.speed);
+	printf("soc_reserve_min=%.6g\n", (double)site.soc_reserve_min);
+	printf("soc_reserve_max=%.6g\n", (double)site.soc_reserve_max);
+	printf("mb_fault_bits=%u\n", site.mb_fault_bits);
+	printf("mb_fault_revision=%u\n", site.mb_fault_revision);
+	printf("mb_clients=%u\n", site.mb_clients);
+	printf("mb_alive=%u\n", site.mb_alive);
+	printf("mb_requests=%llu\n", (unsigned long long)site.mb_requests);
+	printf("charge_limit_a=%.6g\n", (double)site.charge_limit_a);
+	printf("discharge_limit_a=%.6g\n", (double)site.discharge_limit_a);
+	for (uint32_t k = 0; k < info.topo.racks; k++)
+		printf("rack%u_current_a=%.6g\n"
+		       "rack%u_contactor=%u\nrack%u_operator_open=%u\n"
+		       "rack%u_soc=%.6g\nrack%u_charge_limit_a=%.6g\n"
+		       "rack%u_discharge_limit_a=%.6g\n",
+		       k, (double)racks[k].current_a, k, racks[k].contactor, k,
+		       racks[k].operator_open, k,
+		       (double)racks[k].soc_mean, k,
+		       (double)racks[k].charge_limit_a, k,
+		       (double)racks[k].discharge_limit_a);
 	free(racks);
 	bs_reader_close(r);
 	return 0;

@@ -15,7 +15,7 @@ N=/bs-test-runall-$$
 bpid= rpid=
 at_exit_kill bpid rpid
 at_exit_remove $N
-export BUILD_DIR="$b" BATSIM_NO_BUILD=1 BATSIM_SHM=$N
+export BUILD_DIR="$b" BATSIM_NO_BUILD=1 BATSIM_SHM=$N BATSIM_MODBUS_LISTEN=127.0.0.1:0
 
 # A port that another program holds.
 "$PY" -c '

@@ -13,6 +13,7 @@
 #     files, creates /run/batsim with systemd-tmpfiles, runs each command
 #     as the unit's user with setpriv (no capabilities, no new privileges),
 #     on a free loopback port of its own; curls /healthz and /summary;
+#     batsim-modbusd listens (ss) and answers a Modbus read of "SunS";
 #  5. stops them, purges the packages and checks that nothing is left
 #     (the system users stay: Debian practice, see docs/PACKAGING.md).
 #
@@ -159,11 +160,13 @@ if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 fi
 installed=yes
 
-for u in batsim batsim-httpd; do
+for u in batsim batsim-httpd batsim-modbusd; do
 	getent passwd "$u" >/dev/null || fail "system user $u was not created (sysusers.d)"
 done
-[ "$(id -gn batsim-httpd 2>/dev/null)" = batsim ] ||
-	fail "batsim-httpd's primary group is '$(id -gn batsim-httpd 2>/dev/null)', expected batsim"
+for u in batsim-httpd batsim-modbusd; do
+	[ "$(id -gn $u 2>/dev/null)" = batsim ] ||
+		fail "$u's primary group is '$(id -gn $u 2>/dev/null)', expected batsim"
+done
 token=/etc/batsim/control.token
 if [ -f "$token" ]; then
 	perm=$(stat -c '%a %U:%G' "$token")
@@ -186,6 +189,11 @@ dpkg -L batsim | grep -q '^/usr/share/batsim/www' || fail "the dashboard is not 
 if dpkg-query -W -f='${Depends}\n' batsim | grep -qi cuda; then
 	fail "batsim depends on a CUDA package: $(dpkg-query -W -f='${Depends}' batsim)"
 fi
+# batsim-modbusd links libmodbus, and ${shlibs:Depends} names its package
+ldd /usr/sbin/batsim-modbusd 2>/dev/null | grep -q 'libmodbus\.so' ||
+	fail "batsim-modbusd does not link libmodbus: $(ldd /usr/sbin/batsim-modbusd 2>&1 | head -3)"
+dpkg-query -W -f='${Depends}\n' batsim | grep -q 'libmodbus' ||
+	fail "batsim does not depend on libmodbus: $(dpkg-query -W -f='${Depends}' batsim)"
 if ldd /usr/sbin/batsimd | grep -qi 'libcuda'; then
 	fail "batsimd links a CUDA library dynamically: $(ldd /usr/sbin/batsimd | grep -i cuda)"
 fi
@@ -194,7 +202,8 @@ fi
 # ExecStart= programs exist and that every Documentation=man: page opens.
 if command -v systemd-analyze >/dev/null 2>&1; then
 	out=$(systemd-analyze verify /lib/systemd/system/batsim-init.service \
-		/lib/systemd/system/batsimd.service /lib/systemd/system/batsim-httpd.service 2>&1)
+		/lib/systemd/system/batsimd.service /lib/systemd/system/batsim-httpd.service \
+		/lib/systemd/system/batsim-modbusd.service 2>&1)
 	if [ -n "$out" ]; then
 		echo "$out"
 		fail "systemd-analyze verify reports problems in the installed units (above)"
@@ -230,6 +239,7 @@ unit_key() { # unit key: value of the last "key=" line
 	sed -n "s/^$2=//p" "$unitdir/$1.service" | tail -1
 }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mbport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # Our own configuration: the installed one, then the keys this test needs
 # to stay apart from a site running on this machine (later keys win).
 # A segment named like the default when none exists, so that purge is
@@ -243,6 +253,7 @@ conf=$work/batsim.conf
 	echo "shm_name = $shm"
 	echo "control_socket = /run/batsim/deb-test-$$.sock"
 	echo "http_listen = 127.0.0.1:$port"
+	echo "modbus_listen = 127.0.0.1:$mbport"
 } >"$conf"
 chmod 0644 "$conf"
 
@@ -279,18 +290,20 @@ run_unit() {
 
 pid_batsimd=
 pid_batsim_httpd=
+pid_batsim_modbusd=
 if run_unit batsim-init; then
 	seg=/dev/shm${shm}
 	[ "$(stat -c '%a %U:%G' "$seg" 2>/dev/null)" = "640 batsim:batsim" ] ||
 		fail "segment $seg is '$(stat -c '%a %U:%G' "$seg" 2>/dev/null)', expected '640 batsim:batsim'"
 	run_unit batsimd bg
 	run_unit batsim-httpd bg
+	run_unit batsim-modbusd bg
 else
 	cat "$work/batsim-init.log"
 	fail "batsim-init (batsim-init.service's ExecStart) failed"
 fi
 
-if [ -n "$pid_batsimd" ] && [ -n "$pid_batsim_httpd" ]; then
+if [ -n "$pid_batsimd" ] && [ -n "$pid_batsim_httpd" ] && [ -n "$pid_batsim_modbusd" ]; then
 	url=http://127.0.0.1:$port
 	live=no
 	for _ in $(seq 1 60); do
@@ -322,14 +335,46 @@ if [ -n "$pid_batsimd" ] && [ -n "$pid_batsim_httpd" ]; then
 	else
 		fail "$url/healthz did not answer 200 within 30 s"
 	fi
-	for u in batsimd batsim-httpd; do
+	# batsim-modbusd: listening on its port, answering a read of the
+	# SunSpec marker at 40000 (a raw Modbus TCP request: no client
+	# library), and reporting to batsimd through the control socket
+	listening=no
+	for _ in $(seq 1 60); do
+		if ss -Htln "sport = :$mbport" | grep -q "127.0.0.1:$mbport"; then listening=yes; break; fi
+		kill -0 "$pid_batsim_modbusd" 2>/dev/null || break
+		sleep 0.5
+	done
+	if [ $listening = yes ]; then
+		say "batsim-modbusd listens on 127.0.0.1:$mbport"
+		python3 - "$mbport" <<'EOF' || fail "batsim-modbusd did not answer \"SunS\" at register 40000 of unit 1"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+# read holding registers 40000-40001 of unit 1
+s.sendall(struct.pack(">HHHBBHH", 1, 0, 6, 1, 3, 40000, 2))
+r = s.recv(260)
+sys.exit(0 if len(r) >= 13 and r[7] == 3 and r[9:13] == b"SunS" else 1)
+EOF
+		mbline=
+		for _ in $(seq 1 20); do
+			mbline=$(batsimctl --config "$conf" status 2>/dev/null | grep '^modbus:')
+			case $mbline in *"batsim-modbusd up"*) break ;; esac
+			sleep 0.5
+		done
+		case $mbline in
+		*"batsim-modbusd up"*) say "batsimctl status: $mbline" ;;
+		*) fail "batsim-modbusd does not report to batsimd (batsimctl status: '$mbline')" ;;
+		esac
+	else
+		fail "batsim-modbusd does not listen on 127.0.0.1:$mbport"
+	fi
+	for u in batsimd batsim-httpd batsim-modbusd; do
 		if ! kill -0 "$(eval echo \$pid_${u//-/_})" 2>/dev/null; then
 			fail "$u exited early; its log:"
 			cat "$work/$u.log"
 		fi
 	done
 	# Stop as systemd does (SIGTERM) and expect a clean exit.
-	for u in batsim-httpd batsimd; do
+	for u in batsim-modbusd batsim-httpd batsimd; do
 		p=$(eval echo \$pid_${u//-/_})
 		kill -TERM "$p" 2>/dev/null
 		for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
@@ -363,6 +408,7 @@ done
 left=
 for f in /etc/batsim /usr/share/batsim /usr/share/doc/batsim /dev/shm/batsim /run/batsim \
 	/usr/sbin/batsimd /usr/sbin/batsim-httpd /usr/sbin/batsim-init /usr/bin/batsimctl \
+	/usr/sbin/batsim-modbusd /lib/systemd/system/batsim-modbusd.service \
 	/lib/systemd/system/batsimd.service /lib/systemd/system/batsim-httpd.service \
 	/lib/systemd/system/batsim-init.service /usr/lib/sysusers.d/batsim.conf \
 	/usr/lib/tmpfiles.d/batsim.conf /usr/include/batsim; do
@@ -372,6 +418,6 @@ left="$left $(ls -d /usr/lib/*/libbatsim.so* /usr/lib/*/pkgconfig/batsim.pc 2>/d
 left=$(echo $left)
 [ -z "$left" ] || fail "left behind after purge: $left"
 # The system users stay on purge (Debian practice); say so.
-getent passwd batsim >/dev/null && say "after purge: system users batsim and batsim-httpd remain (by design)"
+getent passwd batsim >/dev/null && say "after purge: system users batsim, batsim-httpd and batsim-modbusd remain (by design)"
 
 finish

@@ -9,8 +9,9 @@
 #
 #  1. apt-get install ./batsim_*.deb ./libbatsim0_*.deb: the postinst
 #     creates the users and the token and starts the units;
-#  2. checks the three units are active, the segment (batsim:batsim 0640),
-#     the socket, /healthz, /summary, GET /control with the token, and
+#  2. checks the four units are active, the segment (batsim:batsim 0640),
+#     the socket, /healthz, /summary, GET /control with the token,
+#     batsim-modbusd listening on 127.0.0.1:5020 and answering "SunS", and
 #     that batsimd is Type=notify with a 30 s watchdog that it feeds;
 #  3. kill -9 batsimd: Restart=on-failure brings it back;
 #  4. SIGSTOP batsimd: the watchdog kills and restarts it (35 s);
@@ -151,6 +152,19 @@ expect_active() {
 		[ "$s" = active ] || fail "$u is $s, not active: $(inside "journalctl -b --no-pager -n 5 -u $u")"
 	done
 }
+# batsim-modbusd listens on its default address and answers a read of the
+# SunSpec marker (a raw Modbus TCP request, no client library).
+wait_modbus() {
+	for _ in $(seq 1 20); do
+		if inside 'ss -Htln "sport = :5020"' | grep -q '127.0.0.1:5020' &&
+			inside "python3 -c 'import socket,struct,sys; s=socket.create_connection((\"127.0.0.1\",5020),timeout=5); s.sendall(struct.pack(\">HHHBBHH\",1,0,6,1,3,40000,2)); r=s.recv(260); sys.exit(0 if r[9:13]==b\"SunS\" else 1)'"; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	fail "batsim-modbusd does not answer on 127.0.0.1:5020: $(inside 'journalctl -b --no-pager -n 5 -u batsim-modbusd')"
+	return 1
+}
 wait_healthz() {
 	local code
 	for _ in $(seq 1 20); do
@@ -171,14 +185,23 @@ fi
 say "installed; the postinst started the units"
 
 # ---- 2. running ---------------------------------------------------------------
-expect_active batsim-init batsimd batsim-httpd
+expect_active batsim-init batsimd batsim-httpd batsim-modbusd
 wait_healthz
+wait_modbus
 inside 'curl -sf http://127.0.0.1:8080/summary' | grep -q '"tick"' || fail "GET /summary has no tick"
 [ "$(inside 'stat -c "%U:%G %a" /dev/shm/batsim')" = "batsim:batsim 640" ] ||
 	fail "segment is $(inside 'stat -c "%U:%G %a" /dev/shm/batsim'), not batsim:batsim 640"
 [ "$(inside 'stat -c "%U:%G %a" /run/batsim/batsimd.sock')" = "batsim:batsim 660" ] ||
 	fail "control socket is $(inside 'stat -c "%U:%G %a" /run/batsim/batsimd.sock'), not batsim:batsim 660"
 [ "$(inside 'id -gn batsim-httpd')" = batsim ] || fail "batsim-httpd's group is not batsim"
+[ "$(inside 'id -gn batsim-modbusd')" = batsim ] || fail "batsim-modbusd's group is not batsim"
+prop batsim-modbusd After | grep -q batsimd.service || fail "batsim-modbusd is not ordered after batsimd"
+for _ in $(seq 1 10); do
+	inside 'batsimctl status' 2>/dev/null | grep -q '^modbus: *batsim-modbusd up' && break
+	sleep 0.5
+done
+inside 'batsimctl status' 2>/dev/null | grep -q '^modbus: *batsim-modbusd up' ||
+	fail "batsim-modbusd does not report to batsimd: $(inside 'batsimctl status 2>&1 | grep modbus')"
 code=$(inside 'curl -s -o /dev/null -w %{http_code} -H "Authorization: Bearer $(cat /etc/batsim/control.token)" http://127.0.0.1:8080/control')
 [ "$code" = 200 ] || fail "GET /control with the token answers $code, not 200 (batsim-httpd -> /run/batsim/batsimd.sock)"
 [ "$(prop batsimd Type)" = notify ] || fail "batsimd is Type=$(prop batsimd Type), not notify"
@@ -187,7 +210,7 @@ w1=$(prop batsimd WatchdogTimestampMonotonic)
 sleep 16
 w2=$(prop batsimd WatchdogTimestampMonotonic)
 [ "$w2" -gt "$w1" ] 2>/dev/null || fail "batsimd does not feed the watchdog (WatchdogTimestamp stays at $w1)"
-say "units active, segment, socket, /healthz, /summary, /control, watchdog: checked"
+say "units active, segment, socket, /healthz, /summary, /control, Modbus, watchdog: checked"
 
 # ---- 3. crash -> restart ---------------------------------------------------------
 pid=$(prop batsimd MainPID)
@@ -210,9 +233,9 @@ if [ "${BATSIM_SYSTEMD_WATCHDOG:-1}" != 0 ]; then
 fi
 
 # ---- 5. stop -----------------------------------------------------------------------
-inside 'systemctl stop batsimd batsim-httpd' || fail "systemctl stop failed"
-[ "$(inside 'systemctl is-active batsimd batsim-httpd' | sort -u)" = inactive ] ||
-	fail "batsimd or batsim-httpd still active after stop"
+inside 'systemctl stop batsimd batsim-httpd batsim-modbusd' || fail "systemctl stop failed"
+[ "$(inside 'systemctl is-active batsimd batsim-httpd batsim-modbusd' | sort -u)" = inactive ] ||
+	fail "batsimd, batsim-httpd or batsim-modbusd still active after stop"
 inside 'test -e /run/batsim' && fail "/run/batsim still exists after stop (RuntimeDirectory=)"
 inside 'batsimctl status' 2>/dev/null | grep -q '^state: *stopped' ||
 	fail "the segment's state after stop is not 'stopped': $(inside 'batsimctl status 2>&1 | head -3')"
@@ -224,18 +247,19 @@ for _ in $(seq 1 40); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.5; 
 wait "$nspawn_pid" 2>/dev/null
 nspawn_pid=
 boot || { fail "the container did not boot again"; exit 1; }
-expect_active batsim-init batsimd batsim-httpd
-wait_healthz && say "reboot: the enabled units started at boot"
+expect_active batsim-init batsimd batsim-httpd batsim-modbusd
+wait_healthz && wait_modbus && say "reboot: the enabled units started at boot"
 
 # ---- 7. purge ----------------------------------------------------------------------
 inside 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q batsim libbatsim0' >"$work/purge.log" 2>&1 ||
 	{ tail -20 "$work/purge.log"; fail "apt-get purge failed"; }
 left=$(inside 'systemctl list-units --all --no-legend --plain "batsim*"')
 [ -z "$left" ] || fail "units still loaded after purge: $left"
-for f in /etc/batsim /dev/shm/batsim /run/batsim /lib/systemd/system/batsimd.service; do
+for f in /etc/batsim /dev/shm/batsim /run/batsim /lib/systemd/system/batsimd.service \
+	/lib/systemd/system/batsim-modbusd.service; do
 	inside "test -e $f" && fail "$f still exists after purge"
 done
-inside 'getent passwd batsim batsim-httpd' >/dev/null || fail "the system users were removed (they should stay)"
+inside 'getent passwd batsim batsim-httpd batsim-modbusd' >/dev/null || fail "the system users were removed (they should stay)"
 say "purge: units stopped, files removed, users kept"
 
 if [ "$ok" = 1 ]; then

@@ -88,6 +88,15 @@ extern "C" {
 #define BS_FAULT_RUNAWAY 7u        /* thermal runaway */
 #define BS_FAULT_KINDS 8u
 
+/* Modbus protocol fault types: bit k of bs_site.mb_fault_bits while a
+ * fault of type k is set (docs/control-protocol.md, modbus_fault). */
+#define BS_MBFAULT_DELAY 0u     /* answers delayed */
+#define BS_MBFAULT_SILENCE 1u   /* no answer (for a while, or every Nth) */
+#define BS_MBFAULT_EXCEPTION 2u /* writes to chosen points: exception 02 */
+#define BS_MBFAULT_FREEZE 3u    /* values (or everything) frozen */
+#define BS_MBFAULT_DROP 4u      /* connection closed every Nth request */
+#define BS_MBFAULT_KINDS 5u
+
 /* Site control mode (bs_site.mode). */
 #define BS_MODE_POWER 0u
 #define BS_MODE_CURRENT 1u
@@ -154,7 +163,10 @@ struct bs_rack {
 	 * abi_minor 0 writer) */
 	uint8_t physics[32];        /* offset 176: cell model (SoH, cycles,
 	                               charge state), see below when defined */
-	uint8_t modbus[16];         /* offset 208: Modbus-facing state */
+	/* offset 208: Modbus-facing state (16 bytes) */
+	uint32_t operator_open;     /* 1 while an operator holds the contactor
+	                               open (control "contactor") */
+	uint8_t mb_reserved[12];
 	uint8_t reserved[32];
 };
 
@@ -187,7 +199,19 @@ struct bs_site {
 	float speed;            /* offset 108: 1 real time, > 1 faster, 0 as
 	                           fast as possible */
 	uint8_t physics[32];    /* offset 112: cell model aggregates */
-	uint8_t modbus[64];     /* offset 144: Modbus-facing state */
+	/* offset 144: Modbus-facing state (64 bytes) */
+	float soc_reserve_min;  /* 144: fraction; 0 when no reserve */
+	float soc_reserve_max;  /* 148: fraction; 1 when no reserve (0/0 from
+	                           an older writer also means none) */
+	uint32_t mb_fault_bits; /* 152: bit BS_MBFAULT_* set while a protocol
+	                           fault of that type is active */
+	uint32_t mb_fault_revision; /* 156: grows at each change of the
+	                               protocol fault list */
+	uint32_t mb_clients;    /* 160: Modbus clients, as last reported */
+	uint32_t mb_alive;      /* 164: 1 when batsim-modbusd reported within
+	                           the last 3 s */
+	uint64_t mb_requests;   /* 168: Modbus requests served, as reported */
+	uint8_t mb_reserved[32];
 	uint8_t reserved[48];
 };
 
@@ -278,7 +302,8 @@ _Static_assert(offsetof(struct bs_rack, v_min_cell) == 48, "rack idx");
 _Static_assert(offsetof(struct bs_rack, alarm_cell) == 80, "rack alarm_cell");
 _Static_assert(offsetof(struct bs_rack, alarm_time_s) == 112, "rack time");
 _Static_assert(offsetof(struct bs_rack, physics) == 176, "rack physics");
-_Static_assert(offsetof(struct bs_rack, modbus) == 208, "rack modbus");
+_Static_assert(offsetof(struct bs_rack, operator_open) == 208, "rack op");
+_Static_assert(offsetof(struct bs_rack, mb_reserved) == 212, "rack mb pad");
 _Static_assert(offsetof(struct bs_rack, reserved) == 224, "rack reserved");
 _Static_assert(sizeof(struct bs_site) == 256, "site record size");
 _Static_assert(offsetof(struct bs_site, bus_voltage_v) == 16, "site bus");
@@ -286,7 +311,14 @@ _Static_assert(offsetof(struct bs_site, mode) == 64, "site mode");
 _Static_assert(offsetof(struct bs_site, paused) == 104, "site paused");
 _Static_assert(offsetof(struct bs_site, speed) == 108, "site speed");
 _Static_assert(offsetof(struct bs_site, physics) == 112, "site physics");
-_Static_assert(offsetof(struct bs_site, modbus) == 144, "site modbus");
+_Static_assert(offsetof(struct bs_site, soc_reserve_min) == 144, "site rsv");
+_Static_assert(offsetof(struct bs_site, soc_reserve_max) == 148, "site rsv");
+_Static_assert(offsetof(struct bs_site, mb_fault_bits) == 152, "site mbf");
+_Static_assert(offsetof(struct bs_site, mb_fault_revision) == 156, "mb rev");
+_Static_assert(offsetof(struct bs_site, mb_clients) == 160, "site mb cl");
+_Static_assert(offsetof(struct bs_site, mb_alive) == 164, "site mb alive");
+_Static_assert(offsetof(struct bs_site, mb_requests) == 168, "site mb req");
+_Static_assert(offsetof(struct bs_site, mb_reserved) == 176, "site mb pad");
 _Static_assert(offsetof(struct bs_site, reserved) == 208, "site reserved");
 _Static_assert(sizeof(struct bs_slot_header) == 128, "slot header size");
 _Static_assert(offsetof(struct bs_slot_header, tick) == 64, "slot tick");
