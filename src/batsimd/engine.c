@@ -772,6 +772,8 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 		rr->alarm_active = k->alarm_active;
 		rr->alarm_latched = k->alarm_latched;
 		rr->fault_bits = k->fault_bits;
+		rr->charge_state = (k->chg_done ? BS_CHARGE_FULL : 0u) |
+				   (k->dis_done ? BS_CHARGE_EMPTY : 0u);
 		for (unsigned q = 0; q < BS_ALARM_KINDS; q++) {
 			rr->alarm_cell[q] = k->alarm_cell[q];
 			rr->alarm_time_s[q] = k->alarm_time_s[q];
