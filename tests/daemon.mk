@@ -41,3 +41,8 @@ EXTRA_DIST += tests/integration/trace-check.sh \
 TESTS += tests/integration/operator-control.sh
 EXTRA_DIST += tests/integration/operator-control.sh \
 	tests/integration/operator-control.py
+
+# the lab tests of a cell through the real batsimd (python3)
+TESTS += tests/integration/lab-checks.sh
+EXTRA_DIST += tests/integration/lab-checks.sh \
+	tests/integration/lab-checks.py

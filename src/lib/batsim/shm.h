@@ -133,6 +133,12 @@ struct bs_module {
 	uint32_t reserved0;
 };
 
+/* bs_rack.charge_state: the end of a CC-CV charge (C/20 or 100 %; no
+ * charge until the rack discharges) and of a discharge at its cut-off (no
+ * discharge until the rack charges). */
+#define BS_CHARGE_FULL 0x1u
+#define BS_CHARGE_EMPTY 0x2u
+
 /* Aggregates of one rack (a string behind a contactor).  Cell locations
  * are flat indices within the rack: module * cells_per_module + cell. */
 struct bs_rack {
@@ -161,8 +167,12 @@ struct bs_rack {
 	double alarm_time_s[BS_ALARM_KINDS]; /* simulated time it was raised */
 	/* abi_minor 1: appended in what was reserved space (zero from an
 	 * abi_minor 0 writer) */
-	uint8_t physics[32];        /* offset 176: cell model (SoH, cycles,
-	                               charge state), see below when defined */
+	uint8_t physics[28];        /* offset 176: cell model (SoH, cycles),
+	                               see below when defined */
+	uint32_t charge_state;      /* offset 204: BS_CHARGE_* bits: the BMS
+	                               ended a charge (full) or a discharge
+	                               (empty); 0 = neither (or a minor 0
+	                               writer) */
 	/* offset 208: Modbus-facing state (16 bytes) */
 	uint32_t operator_open;     /* 1 while an operator holds the contactor
 	                               open (control "contactor") */
@@ -302,6 +312,8 @@ _Static_assert(offsetof(struct bs_rack, v_min_cell) == 48, "rack idx");
 _Static_assert(offsetof(struct bs_rack, alarm_cell) == 80, "rack alarm_cell");
 _Static_assert(offsetof(struct bs_rack, alarm_time_s) == 112, "rack time");
 _Static_assert(offsetof(struct bs_rack, physics) == 176, "rack physics");
+_Static_assert(offsetof(struct bs_rack, charge_state) == 204,
+	       "rack charge state");
 _Static_assert(offsetof(struct bs_rack, operator_open) == 208, "rack op");
 _Static_assert(offsetof(struct bs_rack, mb_reserved) == 212, "rack mb pad");
 _Static_assert(offsetof(struct bs_rack, reserved) == 224, "rack reserved");
