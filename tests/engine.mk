@@ -15,6 +15,14 @@ tests_unit_test_backends_CPPFLAGS = $(ENGINE_TEST_CPPFLAGS)
 tests_unit_test_backends_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_backends_LDADD = $(ENGINE_LIBS) $(CHECK_LIBS)
 
+# capacity fade against BLAST-Lite's closed form (hand-written TAP)
+check_PROGRAMS += tests/unit/test_ageing
+TESTS += tests/unit/test_ageing
+tests_unit_test_ageing_SOURCES = tests/unit/test_ageing.c \
+	tests/unit/test_engine_cfg.h tests/unit/tap.h
+tests_unit_test_ageing_CPPFLAGS = $(ENGINE_TEST_CPPFLAGS)
+tests_unit_test_ageing_LDADD = $(ENGINE_LIBS)
+
 # a site of 1,048,576 cells is created, stepped and published once
 # (hand-written TAP, no Check)
 check_PROGRAMS += tests/unit/test_engine_scale
