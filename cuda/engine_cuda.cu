@@ -59,11 +59,12 @@ static void seterr(char *err, size_t len, const char *what, cudaError_t rc)
 /* ---- kernels ---- */
 
 __global__ void k_prepare(const struct bsm_chem *__restrict__ c,
-                          struct bsm_arrays a, const double *t, size_t n)
+                          struct bsm_arrays a, const double *t,
+                          const struct bsm_rack_in *__restrict__ rin, size_t n)
 {
 	size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
 	if (i < n)
-		bsm_prepare(c, &a, i, t[i]);
+		bsm_prepare(c, &a, i, t[i], rin[i / c->cells_per_rack].dir);
 }
 
 __global__ void k_step(const struct bsm_chem *__restrict__ c,
@@ -79,7 +80,8 @@ __global__ void k_step(const struct bsm_chem *__restrict__ c,
 	}
 }
 
-__global__ void k_module_stats(struct bsm_arrays a, const double *t,
+__global__ void k_module_stats(const struct bsm_chem *__restrict__ c,
+                               struct bsm_arrays a, const double *t,
                                uint32_t C, size_t n_mod,
                                struct bsm_stats *ms)
 {
@@ -88,7 +90,7 @@ __global__ void k_module_stats(struct bsm_arrays a, const double *t,
 		struct bsm_stats s;
 		bsm_stats_init(&s);
 		for (uint32_t k = 0; k < C; k++)
-			bsm_stats_add(&s, &a, t, m * C + k, k);
+			bsm_stats_add(c, &s, &a, t, m * C + k, k);
 		ms[m] = s;
 	}
 }
@@ -130,7 +132,8 @@ static double *cur_t(const struct ecu *u)
 /* The arrays of struct bsm_arrays, as (pointer member, element size). */
 #define STATE_ARRAYS(X)                                                 \
 	X(soc, double) X(soc_c, double) X(i1, double) X(i2, double)      \
-	X(v, double) X(e, double) X(r, double) X(r0, double)
+	X(h, double) X(v, double) X(e, double) X(r, double) X(r0, double) \
+	X(r1, double)
 #define PARAM_ARRAYS(X)                                                 \
 	X(inv_q, double) X(r0_mult, double) X(leak_s, double)            \
 	X(runaway_c, double) X(sv_off, float) X(st_off, float)            \
@@ -170,7 +173,7 @@ extern "C" int ecu_available(char *desc, size_t desclen, char *why,
 static void free_all(struct ecu *u)
 {
 	void *dp[] = {u->d_chem, u->d.soc, u->d.soc_c, u->d.i1, u->d.i2,
-	              u->d.t_a, u->d.t_b, u->d.v, u->d.e, u->d.r, u->d.r0,
+	              u->d.h, u->d.r1, u->d.t_a, u->d.t_b, u->d.v, u->d.e, u->d.r, u->d.r0,
 	              u->d.inv_q, u->d.r0_mult, u->d.leak_s, u->d.runaway_c,
 	              u->d.sv_off, u->d.st_off, u->d.sv_stuck, u->d.st_stuck,
 	              u->d_rin, u->d_mstats, u->d_rstats, u->d_rack_i,
@@ -224,11 +227,20 @@ extern "C" int ecu_download_state(struct ecu *u, struct bsm_arrays *h,
 	return rc == cudaSuccess ? 0 : -1;
 }
 
+extern "C" int ecu_download_h(struct ecu *u, double *h_host)
+{
+	cudaError_t rc = cudaMemcpyAsync(h_host, u->d.h, u->n * sizeof(double),
+	                                 cudaMemcpyDeviceToHost, u->stream);
+	if (rc == cudaSuccess)
+		rc = cudaStreamSynchronize(u->stream);
+	return rc == cudaSuccess ? 0 : -1;
+}
+
 static int stats(struct ecu *u, const double *t, struct bsm_stats *rstats)
 {
 	cudaError_t rc;
 	k_module_stats<<<blocks(u->n_mod), BLOCK, 0, u->stream>>>(
-		u->d, t, u->C, u->n_mod, u->d_mstats);
+		u->d_chem, u->d, t, u->C, u->n_mod, u->d_mstats);
 	k_rack_stats<<<blocks(u->R), BLOCK, 0, u->stream>>>(
 		u->d_mstats, u->M, u->C, u->R, u->d_rstats);
 	rc = cudaMemcpyAsync(u->h_rstats, u->d_rstats,
@@ -242,10 +254,18 @@ static int stats(struct ecu *u, const double *t, struct bsm_stats *rstats)
 	return 0;
 }
 
-extern "C" int ecu_prepare(struct ecu *u, struct bsm_stats *rstats)
+extern "C" int ecu_prepare(struct ecu *u, const struct bsm_rack_in *rin,
+                           struct bsm_stats *rstats)
 {
+	cudaError_t rc;
+	memcpy(u->h_rin, rin, u->R * sizeof(*rin));
+	rc = cudaMemcpyAsync(u->d_rin, u->h_rin, u->R * sizeof(*rin),
+	                     cudaMemcpyHostToDevice, u->stream);
+	if (rc != cudaSuccess)
+		return -1;
 	k_prepare<<<blocks(u->n), BLOCK, 0, u->stream>>>(u->d_chem, u->d,
-	                                                 cur_t(u), u->n);
+	                                                 cur_t(u), u->d_rin,
+	                                                 u->n);
 	if (cudaGetLastError() != cudaSuccess)
 		return -1;
 	return stats(u, cur_t(u), rstats);
@@ -295,11 +315,11 @@ extern "C" int ecu_records(struct ecu *u, const double *rack_i, float *dst)
 	return 0;
 }
 
-extern "C" int ecu_get_cell(struct ecu *u, size_t i, double out[8])
+extern "C" int ecu_get_cell(struct ecu *u, size_t i, double out[10])
 {
-	double *src[8] = {u->d.soc, u->d.soc_c, u->d.v, cur_t(u), u->d.r0,
-	                  u->d.i1, u->d.i2, u->d.e};
-	for (int k = 0; k < 8; k++)
+	double *src[10] = {u->d.soc, u->d.soc_c, u->d.v, cur_t(u), u->d.r0,
+	                   u->d.i1, u->d.i2, u->d.e, u->d.h, u->d.r1};
+	for (int k = 0; k < 10; k++)
 		if (cudaMemcpy(&out[k], src[k] + i, sizeof(double),
 		               cudaMemcpyDeviceToHost) != cudaSuccess)
 			return -1;
@@ -332,7 +352,8 @@ extern "C" void ecu_unregister_host(struct ecu *u)
 
 extern "C" struct ecu *ecu_create(const struct bsm_chem *chem, uint32_t racks,
                                   size_t n_cells,
-                                  const struct bsm_arrays *h, char *err,
+                                  const struct bsm_arrays *h,
+                                  const struct bsm_rack_in *rin, char *err,
                                   size_t errlen)
 {
 	struct ecu *u = (struct ecu *)calloc(1, sizeof(*u));
@@ -402,7 +423,7 @@ extern "C" struct ecu *ecu_create(const struct bsm_chem *chem, uint32_t racks,
 	}
 	/* a first prepare proves that a kernel image runs on this device */
 	tmp = (struct bsm_stats *)calloc(racks, sizeof(*tmp));
-	if (!tmp || ecu_prepare(u, tmp) < 0) {
+	if (!tmp || ecu_prepare(u, rin, tmp) < 0) {
 		rc = cudaGetLastError();
 		if (rc == cudaSuccess)
 			rc = cudaStreamSynchronize(u->stream);

@@ -25,7 +25,8 @@ int ecu_available(char *desc, size_t desclen, char *why, size_t whylen);
 /* Allocate the device state for n cells in racks racks and upload the host
  * arrays (state and parameters).  NULL with a message on failure. */
 struct ecu *ecu_create(const struct bsm_chem *chem, uint32_t racks,
-		       size_t n_cells, const struct bsm_arrays *host, char *err,
+		       size_t n_cells, const struct bsm_arrays *host,
+		       const struct bsm_rack_in *rin, char *err,
 		       size_t errlen);
 
 /* Upload the parameter arrays (inv_q .. st_stuck). */
@@ -35,8 +36,13 @@ int ecu_upload_params(struct ecu *u, const struct bsm_arrays *host);
  * t_host (the host's current buffer). */
 int ecu_download_state(struct ecu *u, struct bsm_arrays *host, double *t_host);
 
-/* E', R', R0 of every cell from the state; rack statistics to rstats. */
-int ecu_prepare(struct ecu *u, struct bsm_stats *rstats);
+/* Download the hysteresis states only (telemetry) into h_host. */
+int ecu_download_h(struct ecu *u, double *h_host);
+
+/* E', R', R0, R1 of every cell from the state for the directions in
+ * rin[racks]; rack statistics to rstats. */
+int ecu_prepare(struct ecu *u, const struct bsm_rack_in *rin,
+		struct bsm_stats *rstats);
 
 /* One step with the rack inputs rin[racks]; rack statistics to rstats. */
 int ecu_step(struct ecu *u, const struct bsm_rack_in *rin,
@@ -48,8 +54,8 @@ int ecu_step(struct ecu *u, const struct bsm_rack_in *rin,
  * floats per cell (struct bs_cell). */
 int ecu_records(struct ecu *u, const double *rack_i, float *dst);
 
-/* One cell's true state: soc, soc_c, v, T, r0, i1, i2, e. */
-int ecu_get_cell(struct ecu *u, size_t i, double out[8]);
+/* One cell's true state: soc, soc_c, v, T, r0, i1, i2, e, h, r1. */
+int ecu_get_cell(struct ecu *u, size_t i, double out[10]);
 
 /* Page-lock [base, base+len) (the shm slots) for direct DMA. */
 int ecu_register_host(struct ecu *u, void *base, size_t len);

@@ -6,13 +6,20 @@
  * last step, as a real BMS sees them.  Thresholds come from cfg_bms
  * (defaults in chemistry.c, data/chemistry/SOURCES.md "BMS limits").
  *
- * Derating (OpenEMS Soltaro LFP table, generalised with the OV/UV tiers):
- *   charge:    100 % up to ov[warning], linear to 2 % at
- *              ov[prot] - (ov[prot] - ov[warning]) / 4, 0 at ov[prot]
- *              (LFP: 3.45 V, 3.60 V, 3.65 V)
- *   discharge: 0 at or below uv[alarm], full from uv[warning]
- *              (LFP: 2.90 V, 3.00 V)
- *   temperature windows: struct chem_derate.
+ * Derating from the model.  Each cell's terminal voltage after the next
+ * step is affine in the rack current, V = E' - R' I (model.h), so the
+ * current that puts the weakest cell exactly on the cut-off is known
+ * before the step: the discharge limit is min over cells of
+ * (E' - V_dis)/R', the charge limit min of (V_chg - E')/R', with the cut-off
+ * voltages between the warning and alarm tiers and inside [v_min, v_max]
+ * (engine.c setup_chem).  No lag, hence no oscillation at any current,
+ * window or step.  Holding the highest cell at V_chg is the CV phase of a
+ * CC-CV charge; it ends when the CV current falls to C/20 or the fullest
+ * cell reaches soc 1 exactly (ilim_full), and the charge stays off until
+ * the rack discharges (chg_done).  A discharge likewise ends at its
+ * cut-off when the current it allows falls to C/20 (dis_done, until the
+ * rack charges).  Temperature: the windows of struct chem_derate, or the
+ * LF280K charge table (lfp280).
  */
 #include "config.h"
 
@@ -40,53 +47,88 @@ static double window(double x, double lo0, double lo1, double hi1, double hi0)
 	return 1.0;
 }
 
-static double charge_v_factor(const struct cfg_bms *b, double v)
+/* Charge current allowed by the temperature table at t (A), 0 outside. */
+static double chg_table(const struct chem_derate *d, double t, double cap_ah)
 {
-	double w = b->cell_ov_v[0], p = b->cell_ov_v[2];
-	double k = p - (p - w) / 4.0; /* 2 % point */
-	if (v <= w)
-		return 1.0;
-	if (v >= p)
+	unsigned n = d->chg_n;
+	if (t < d->chg_t[0] || t > d->chg_t[n - 1])
 		return 0.0;
-	if (v <= k)
-		return 1.0 - 0.98 * (v - w) / (k - w);
-	return 0.02 * (p - v) / (p - k);
+	for (unsigned i = 1; i < n; i++)
+		if (t <= d->chg_t[i])
+			return cap_ah *
+			       (d->chg_c[i - 1] + (d->chg_c[i] - d->chg_c[i - 1]) *
+						      (t - d->chg_t[i - 1]) /
+						      (d->chg_t[i] - d->chg_t[i - 1]));
+	return cap_ah * d->chg_c[n - 1];
 }
 
 void bms_limits(struct engine *e)
 {
 	const struct cfg_bms *b = &e->cfg.bms;
 	const struct chem_derate *d = &e->derate;
+	/* the end of a charge or discharge: C/20, or a tenth of the rack
+	 * limit where that is smaller */
+	double cut = 0.05 * e->cfg.cell.capacity_ah;
+	double cut_c = cut < 0.1 * b->max_charge_a ? cut : 0.1 * b->max_charge_a;
+	double cut_d =
+	    cut < 0.1 * b->max_discharge_a ? cut : 0.1 * b->max_discharge_a;
 	for (uint32_t r = 0; r < e->R; r++) {
 		struct eng_rack *k = &e->rk[r];
 		const struct bsm_stats *s = &e->rstats[r];
-		double fc, fd;
+		double lc, ld, mc, md;
 		if (k->fault_open || k->prot_open) {
 			k->charge_lim_a = k->discharge_lim_a = 0.0;
 			continue;
 		}
-		fc = charge_v_factor(b, s->vmax);
-		fd = ramp(s->vmin, b->cell_uv_v[1], b->cell_uv_v[0]);
+		/* the end of charge holds until a discharge, and back */
+		if (e->rin[r].i_a > 0.0)
+			k->chg_done = 0;
+		if (e->rin[r].i_a < 0.0)
+			k->dis_done = 0;
+		/* the model: the current that puts the weakest cell on the
+		 * cut-off after the step (and no cell past soc 1) */
+		mc = s->ilim_chg < s->ilim_full ? s->ilim_chg : s->ilim_full;
+		md = s->ilim_dis;
+		if (mc < cut_c)
+			k->chg_done = 1;
+		if (md < cut_d)
+			k->dis_done = 1;
 		/* the worst cell decides: a trapezoid's minimum over
 		 * [tmin, tmax] is at one of the ends */
 		{
-			double a1 =
-			    window(s->tmin, d->chg_t0_lo, d->chg_full_lo,
-				   d->chg_full_hi, d->chg_t0_hi);
-			double a2 =
-			    window(s->tmax, d->chg_t0_lo, d->chg_full_lo,
-				   d->chg_full_hi, d->chg_t0_hi);
 			double b1 =
 			    window(s->tmin, d->dis_t0_lo, d->dis_full_lo,
 				   d->dis_full_hi, d->dis_t0_hi);
 			double b2 =
 			    window(s->tmax, d->dis_t0_lo, d->dis_full_lo,
 				   d->dis_full_hi, d->dis_t0_hi);
-			fc *= a1 < a2 ? a1 : a2;
-			fd *= b1 < b2 ? b1 : b2;
+			ld = b->max_discharge_a * (b1 < b2 ? b1 : b2);
+			if (d->chg_n) {
+				double c1 = chg_table(d, s->tmin,
+						      e->cfg.cell.capacity_ah);
+				double c2 = chg_table(d, s->tmax,
+						      e->cfg.cell.capacity_ah);
+				lc = c1 < c2 ? c1 : c2;
+				if (lc > b->max_charge_a)
+					lc = b->max_charge_a;
+			} else {
+				double a1 =
+				    window(s->tmin, d->chg_t0_lo,
+					   d->chg_full_lo, d->chg_full_hi,
+					   d->chg_t0_hi);
+				double a2 =
+				    window(s->tmax, d->chg_t0_lo,
+					   d->chg_full_lo, d->chg_full_hi,
+					   d->chg_t0_hi);
+				lc = b->max_charge_a * (a1 < a2 ? a1 : a2);
+			}
 		}
-		k->charge_lim_a = b->max_charge_a * fc;
-		k->discharge_lim_a = b->max_discharge_a * fd;
+		if (mc < lc)
+			lc = mc;
+		if (md < ld)
+			ld = md;
+		k->charge_lim_a = k->chg_done || lc < 0.0 ? 0.0 : lc;
+		k->discharge_lim_a = k->dis_done || ld < 0.0 ? 0.0 : ld;
 	}
 }
 

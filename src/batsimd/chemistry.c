@@ -4,19 +4,110 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "chemistry.h"
+#include "model.h"
 
 const char *const chem_names[] = {"lfp280", "nmc100", NULL};
 
-/* LFP OCV: measured C/32 pseudo-OCV of a LithiumWerks APR18650M1B cell,
- * 10 optimised breakpoints (soorajsunil/Piecewise-Battery-OCV README.md);
- * data/chemistry/ocv_lfp_breakpoints.csv. */
-static const double lfp_soc[] = {0.0000, 0.0033, 0.0117, 0.0267, 0.0534,
-				 0.0885, 0.2972, 0.9833, 0.9950, 1.0000};
-static const double lfp_ocv[] = {2.0102, 2.4177, 2.7405, 2.9299, 3.0872,
-				 3.1942, 3.2772, 3.3511, 3.4180, 3.5981};
+/* lfp280 OCV: Sony/Murata US26650FTC1, measured, every other point of the
+ * 201 in tum-ees/simses (commit 2769f809), SoC 0, 0.01 .. 1;
+ * data/chemistry/sony_us26650_ocv.csv.  The mean curve of the
+ * hysteresis below. */
+static const double sony_ocv[101] = {
+    2.28619131, 2.78334147, 2.89523772, 2.96734729, 3.02133058,
+    3.06470488, 3.10082733, 3.13167433, 3.15830337, 3.18104820,
+    3.19666176, 3.20265103, 3.20559448, 3.20789721, 3.20993371,
+    3.21199877, 3.21466573, 3.21878445, 3.22414692, 3.22951343,
+    3.23434579, 3.23880199, 3.24292115, 3.24705654, 3.25091117,
+    3.25467344, 3.25807760, 3.26115013, 3.26431919, 3.26732215,
+    3.27027909, 3.27302853, 3.27562065, 3.27795581, 3.28019370,
+    3.28259787, 3.28477763, 3.28678071, 3.28868842, 3.29037828,
+    3.29212228, 3.29374383, 3.29498383, 3.29586549, 3.29670077,
+    3.29727369, 3.29775000, 3.29830036, 3.29860847, 3.29908539,
+    3.29947505, 3.29991557, 3.30013767, 3.30061156, 3.30099310,
+    3.30137464, 3.30175618, 3.30213772, 3.30251926, 3.30299618,
+    3.30347311, 3.30395004, 3.30442696, 3.30497639, 3.30557158,
+    3.30630036, 3.30690697, 3.30771791, 3.30862391, 3.30958278,
+    3.31081777, 3.31191770, 3.31326743, 3.31479475, 3.31645270,
+    3.31854396, 3.32109089, 3.32400197, 3.32751016, 3.33122868,
+    3.33447328, 3.33666713, 3.33811025, 3.33905176, 3.33980462,
+    3.34026559, 3.34076869, 3.34115024, 3.34158713, 3.34202765,
+    3.34246817, 3.34286717, 3.34315593, 3.34363025, 3.34419049,
+    3.34468822, 3.34531334, 3.34625224, 3.34865827, 3.36180439,
+    3.53048971,
+};
+/* Hysteresis half-gap H (V) at SoC 0, 0.01 .. 1, same source:
+ * data/chemistry/sony_us26650_hysteresis.csv (17-30 mV). */
+static const double sony_hyst[101] = {
+    0.0300000, 0.0300000, 0.0300000, 0.0300000, 0.0300000, 0.0287239,
+    0.0273778, 0.0263385, 0.0252560, 0.0245812, 0.0251017, 0.0243467,
+    0.0235872, 0.0234882, 0.0236170, 0.0241559, 0.0249152, 0.0250277,
+    0.0244763, 0.0243105, 0.0248574, 0.0255867, 0.0264628, 0.0271643,
+    0.0275851, 0.0277227, 0.0276930, 0.0277132, 0.0279220, 0.0283529,
+    0.0288298, 0.0292900, 0.0295929, 0.0294480, 0.0290151, 0.0283670,
+    0.0274944, 0.0264452, 0.0253006, 0.0239922, 0.0226298, 0.0213898,
+    0.0205313, 0.0200312, 0.0195774, 0.0193861, 0.0191005, 0.0189317,
+    0.0188144, 0.0187190, 0.0187109, 0.0186519, 0.0186266, 0.0187190,
+    0.0187190, 0.0187190, 0.0187190, 0.0187190, 0.0189097, 0.0190051,
+    0.0191005, 0.0191959, 0.0192913, 0.0194592, 0.0194821, 0.0197071,
+    0.0198636, 0.0201022, 0.0204359, 0.0206317, 0.0209128, 0.0212497,
+    0.0216456, 0.0218959, 0.0223364, 0.0225344, 0.0226013, 0.0222272,
+    0.0213898, 0.0203420, 0.0193867, 0.0187190, 0.0182297, 0.0178605,
+    0.0174892, 0.0172190, 0.0170974, 0.0170974, 0.0170421, 0.0171739,
+    0.0171149, 0.0172882, 0.0173862, 0.0176697, 0.0180392, 0.0185195,
+    0.0191621, 0.0202641, 0.0219347, 0.0225176, 0.0300000,
+};
+/* Entropic coefficient dU/dT (V/K) at SoC 0, 0.1 .. 1, same source:
+ * data/chemistry/sony_us26650_entropy.csv. */
+static const double sony_dudt[11] = {
+    -4.9001142857e-04, -1.6395714286e-04, -1.1763285714e-04, -4.4414285714e-05,
+    9.7502857143e-05, 1.1027000000e-04, 1.2865142857e-04, 1.4535000000e-04,
+    9.9628571429e-05, 8.3644285714e-05, 1.1806857143e-04,
+};
+/* Internal resistance of the same cell by SoC (0, 0.1 .. 1) and
+ * temperature (10, 25, 40, 60 degC), discharge and charge, same source:
+ * data/chemistry/sony_us26650_rint.csv, as R / R(discharge, 50 %, 25 degC)
+ * (47.83 mOhm; scaled to 280 Ah by capacity: 0.512 mOhm). */
+static const double sony_r_dis[11][4] = {
+    {4.076128, 1.289739, 0.921850, 0.921850},
+    {4.076128, 1.289739, 0.921850, 0.921850},
+    {1.688865, 1.053255, 0.803507, 0.803507},
+    {1.569276, 1.021277, 0.784930, 0.784930},
+    {1.564144, 1.082272, 0.836720, 0.836720},
+    {1.450828, 1.000000, 0.802369, 0.802369},
+    {1.361567, 0.925532, 0.734331, 0.734331},
+    {1.285931, 0.873670, 0.687770, 0.687770},
+    {1.355326, 0.973404, 0.788732, 0.788732},
+    {1.284447, 0.889574, 0.710428, 0.710428},
+    {1.284447, 0.889574, 0.710428, 0.710428},
+};
+static const double sony_r_chg[11][4] = {
+    {1.119704, 0.785810, 0.637219, 0.637219},
+    {1.119704, 0.785810, 0.637219, 0.637219},
+    {1.238132, 0.865588, 0.691761, 0.691761},
+    {1.222100, 0.865588, 0.693092, 0.693092},
+    {1.239462, 0.873529, 0.682449, 0.682449},
+    {1.309868, 0.936002, 0.736948, 0.736948},
+    {1.412264, 0.997221, 0.787544, 0.787544},
+    {1.480084, 1.041036, 0.814150, 0.814150},
+    {1.446839, 0.978606, 0.743644, 0.743644},
+    {1.686307, 1.116954, 0.835385, 0.835385},
+    {1.686307, 1.116954, 0.835385, 0.835385},
+};
+
+/* Available capacity fraction by temperature (lfp280): 80 % at 0 degC
+ * (Victron LFP-Smart technical data, a commercial LFP product), 100 % from
+ * 25 degC; -20 degC extends the 0-25 degC slope (0.6, not measured). */
+static const double lfp_cap_t[] = {-20.0, 0.0, 25.0};
+static const double lfp_cap_f[] = {0.60, 0.80, 1.00};
+
+/* Hysteresis rate of Plett's one-state model: h moves by 1 - exp(-gamma
+ * dSoC); gamma 50 switches the branch within about 5 % SoC (assumed, the
+ * order of Plett's fitted LFP cells; not measured on these cells). */
+#define LFP_HYST_GAMMA 50.0
 
 /* NMC OCV: PyBaMM ECM_Example (pybamm-team/PyBaMM,
  * input/parameters/ecm/example_set.py, data/ecm_example_ocv.csv) sampled at
@@ -45,14 +136,20 @@ int chem_preset(struct cfg_cell *cell, const char *name)
 		cell->capacity_ah = 280.0;
 		cell->v_min = 2.5;
 		cell->v_max = 3.65;
-		set_ocv(cell, lfp_soc, lfp_ocv,
-			sizeof(lfp_soc) / sizeof(lfp_soc[0]));
-		/* PyBaMM ECM_Example scaled x100/280 (not measured on a
-		 * 280 Ah cell): R0 0.14 mOhm, R1 0.21 mOhm, tau1 30 s */
-		cell->r0_ohm = 0.14e-3;
-		cell->r0_soc_factor = 1.2;
+		set_ocv(cell, NULL, sony_ocv,
+			sizeof(sony_ocv) / sizeof(sony_ocv[0]));
+		/* Sony US26650FTC1 internal resistance (discharge, 50 % SoC,
+		 * 25 degC: 47.83 mOhm at 3 Ah) scaled by capacity to 280 Ah:
+		 * 0.512 mOhm, read as the 10 s DC resistance and split into
+		 * R0 = 80 % of it (0.410 mOhm) and R1 with tau1 = 30 s so
+		 * that R0 + R1 (1 - exp(-10/30)) = 0.512 mOhm (R1 0.361
+		 * mOhm).  SoC, temperature and direction from the table
+		 * (chem_tables); r0_soc_factor and ea_j_mol are not used. */
+		cell->r0_ohm = 0.8 * 0.047827935 * 3.0 / 280.0;
+		cell->r0_soc_factor = 1.3;
 		cell->ea_j_mol = 20000.0;
-		cell->r1_ohm = 0.21e-3;
+		cell->r1_ohm = 0.2 * 0.047827935 * 3.0 / 280.0 /
+			       (1.0 - 0.716531310573789250); /* exp(-1/3) */
 		cell->tau1_s = 30.0;
 		cell->r2_ohm = 0.0;
 		cell->tau2_s = 0.0;
@@ -78,7 +175,10 @@ int chem_preset(struct cfg_cell *cell, const char *name)
 		set_ocv(cell, NULL, nmc_ocv,
 			sizeof(nmc_ocv) / sizeof(nmc_ocv[0]));
 		cell->r0_ohm = 0.40e-3;
-		cell->r0_soc_factor = 1.2;
+		/* ecm_example_r0.csv / r1.csv: x1.30 at 0 % and 100 % SoC
+		 * for R0 and R1 (the docstring's 1.2 is not what the data
+		 * says) */
+		cell->r0_soc_factor = 1.3;
 		cell->ea_j_mol = 20000.0;
 		cell->r1_ohm = 0.60e-3;
 		cell->tau1_s = 30.0;
@@ -106,11 +206,15 @@ int chem_bms_defaults(struct cfg_bms *b, const char *name)
 	double cap;
 
 	if (strcmp(name, "lfp280") == 0) {
-		/* SOURCES.md "BMS limits (LFP)": derating starts at 3.45 V
-		 * (warning), cell high alarm 3.50 V, over-voltage protection
-		 * 3.65 V; discharge full from 3.00 V (warning), 0 at 2.90 V
-		 * (low alarm), under-voltage protection 2.70 V */
-		static const double ov[3] = {3.45, 3.50, 3.65};
+		/* SOURCES.md "BMS limits (LFP)": over-voltage protection
+		 * 3.65 V, the Soltaro charge derating reaches 2 % at 3.60 V
+		 * (alarm here); warning 3.54 V so that the charge cut-off
+		 * between warning and alarm, 3.57 V, ends a C/20 CC-CV charge
+		 * at 25 degC on the OCV table's 100 % point (3.5305 V + H
+		 * 30 mV + 14 A x 0.86 mOhm); discharge: warning 3.00 V, low
+		 * alarm 2.90 V (cut-off 2.95 V between them), under-voltage
+		 * protection 2.70 V */
+		static const double ov[3] = {3.54, 3.60, 3.65};
 		static const double uv[3] = {3.00, 2.90, 2.70};
 		/* LFP is flat: 50 mV spread is already unusual at rest */
 		static const double vs[3] = {0.05, 0.10, 0.50};
@@ -119,10 +223,11 @@ int chem_bms_defaults(struct cfg_bms *b, const char *name)
 		memcpy(b->v_spread_v, vs, sizeof(vs));
 		cap = 280.0;
 	} else if (strcmp(name, "nmc100") == 0) {
-		/* scaled to the 3.2-4.2 V window of ECM_Example: derating
-		 * from 4.10 V, protection at the 4.20 V limit; discharge 0 at
-		 * 3.30 V, protection at the 3.20 V limit */
-		static const double ov[3] = {4.10, 4.15, 4.20};
+		/* the 3.2-4.2 V window of ECM_Example: charge cut-off 4.195
+		 * V between warning and alarm (the OCV table ends at 4.187 V),
+		 * protection just above the 4.20 V limit; discharge cut-off
+		 * 3.35 V, protection at the 3.20 V limit */
+		static const double ov[3] = {4.19, 4.20, 4.25};
 		static const double uv[3] = {3.40, 3.30, 3.20};
 		static const double vs[3] = {0.10, 0.20, 0.50};
 		memcpy(b->cell_ov_v, ov, sizeof(ov));
@@ -145,8 +250,63 @@ int chem_bms_defaults(struct cfg_bms *b, const char *name)
 	return 0;
 }
 
+/* EVE LF280K charge derating, PBRI-LF280K-D06-01 Rev C table 9 (as
+ * transcribed in privatecoder/openbms-monitor data/cells/cells.json): the
+ * continuous charge allowed, as a fraction of 1 P (1 C), by cell
+ * temperature; none below 0 degC. */
+static const double lf280k_t[] = {0, 5, 10, 15, 20, 25, 45, 50, 55, 60};
+static const double lf280k_f[] = {0.03, 0.12, 0.30, 0.50, 0.80,
+				  1.00, 0.80, 0.50, 0.25, 0.0};
+
+void chem_derate_preset(struct chem_derate *d, const char *name)
+{
+	chem_derate_defaults(d);
+	if (strcmp(name, "lfp280") == 0) {
+		d->chg_n = sizeof(lf280k_t) / sizeof(lf280k_t[0]);
+		memcpy(d->chg_t, lf280k_t, sizeof(lf280k_t));
+		memcpy(d->chg_c, lf280k_f, sizeof(lf280k_f));
+	}
+}
+
+void chem_tables(struct bsm_chem *m, const char *name)
+{
+	m->rt_ns = m->rt_nt = m->hy_n = m->ds_n = m->cap_n = 0;
+	m->hy_gamma = 0.0;
+	if (strcmp(name, "lfp280") != 0)
+		return;
+	{
+		static const double tc[4] = {10.0, 25.0, 40.0, 60.0};
+		m->rt_ns = 11;
+		m->rt_nt = 4;
+		for (unsigned i = 0; i < 11; i++) {
+			m->rt_soc[i] = 0.1 * i;
+			for (unsigned j = 0; j < 4; j++) {
+				m->rt_ln[0][i][j] = log(sony_r_dis[i][j]);
+				m->rt_ln[1][i][j] = log(sony_r_chg[i][j]);
+			}
+		}
+		for (unsigned j = 0; j < 4; j++)
+			m->rt_invt[j] = 1.0 / (tc[j] + BSM_KELVIN);
+	}
+	m->hy_n = 101;
+	for (unsigned i = 0; i < 101; i++) {
+		m->hy_soc[i] = 0.01 * i;
+		m->hy_v[i] = sony_hyst[i];
+	}
+	m->hy_gamma = LFP_HYST_GAMMA;
+	m->ds_n = 11;
+	for (unsigned i = 0; i < 11; i++) {
+		m->ds_soc[i] = 0.1 * i;
+		m->ds_v[i] = sony_dudt[i];
+	}
+	m->cap_n = sizeof(lfp_cap_t) / sizeof(lfp_cap_t[0]);
+	memcpy(m->cap_t, lfp_cap_t, sizeof(lfp_cap_t));
+	memcpy(m->cap_f, lfp_cap_f, sizeof(lfp_cap_f));
+}
+
 void chem_derate_defaults(struct chem_derate *d)
 {
+	d->chg_n = 0;
 	/* OpenEMS Soltaro LFP protection table (SOURCES.md): charge 0 at
 	 * 0 degC, full 18-35 degC, 0 at 40 degC; discharge full 12-45 degC,
 	 * 0 at 55 degC; the datasheet allows discharge down to -35 degC

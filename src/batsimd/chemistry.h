@@ -14,7 +14,14 @@
 struct chem_derate {
 	double chg_t0_lo, chg_full_lo, chg_full_hi, chg_t0_hi;
 	double dis_t0_lo, dis_full_lo, dis_full_hi, dis_t0_hi;
+	/* chg_n > 0: instead of the charge window, the charge current
+	 * allowed at cell temperature chg_t[i] is chg_c[i] x 1 C (linear in
+	 * between, 0 outside the table), and at most bms_max_charge_a */
+	unsigned chg_n;
+	double chg_t[16], chg_c[16];
 };
+
+struct bsm_chem;
 
 /* Fill *cell with the preset `name` ("lfp280" or "nmc100"): capacity,
  * voltage window, OCV table, R0, R1/tau1, thermal values.  0, or -1 for an
@@ -26,6 +33,15 @@ int chem_bms_defaults(struct cfg_bms *bms, const char *name);
 
 /* Temperature derating windows (the same law for both presets). */
 void chem_derate_defaults(struct chem_derate *d);
+
+/* The derating of preset `name`: the windows, and for lfp280 the LF280K
+ * charge table. */
+void chem_derate_preset(struct chem_derate *d, const char *name);
+
+/* The model tables of chemistry `name` into m (resistance by SoC, T and
+ * direction, hysteresis, entropy, capacity by T); none for nmc100 or an
+ * unknown name (the parametric law of model.h). */
+void chem_tables(struct bsm_chem *m, const char *name);
 
 /* Names of the presets, NULL-terminated (for messages). */
 extern const char *const chem_names[];

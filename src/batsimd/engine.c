@@ -120,6 +120,7 @@ static void setup_chem(struct engine *e)
 	}
 	m->r0_ohm = c->r0_ohm;
 	m->r0_soc_k = c->r0_soc_factor - 1.0;
+	chem_tables(m, c->chemistry);
 	m->ea_over_r_k = c->ea_j_mol / BSM_R_GAS;
 	m->t_ref_c = 25.0;
 	m->inv_tref_k = 1.0 / (m->t_ref_c + BSM_KELVIN);
@@ -130,6 +131,15 @@ static void setup_chem(struct engine *e)
 	m->cth_j_k = c->heat_capacity_j_k;
 	m->cond_w_k = c->conduction_w_k;
 	m->dudt_v_k = c->dudt_v_k;
+	/* the BMS cut-offs: between the warning and alarm tiers (a normal
+	 * end of charge or discharge raises the warning only), and never
+	 * outside the cell's window [v_min, v_max] */
+	m->v_chg_cut = 0.5 * (e->cfg.bms.cell_ov_v[0] + e->cfg.bms.cell_ov_v[1]);
+	if (m->v_chg_cut > c->v_max)
+		m->v_chg_cut = c->v_max;
+	m->v_dis_cut = 0.5 * (e->cfg.bms.cell_uv_v[0] + e->cfg.bms.cell_uv_v[1]);
+	if (m->v_dis_cut < c->v_min)
+		m->v_dis_cut = c->v_min;
 	/* Thermal runaway as a lumped exothermic source: 50 W at the
 	 * threshold, e-folding every 5 K, at most 20 kW per cell, spent
 	 * above 700 degC.  Order-of-magnitude figures only (docs/MODEL.md). */
@@ -222,6 +232,8 @@ static int alloc_arrays(struct engine *e)
 	a->soc_c = xcalloc(n, sizeof(double), &fail);
 	a->i1 = xcalloc(n, sizeof(double), &fail);
 	a->i2 = xcalloc(n, sizeof(double), &fail);
+	a->h = xcalloc(n, sizeof(double), &fail);
+	a->r1 = xcalloc(n, sizeof(double), &fail);
 	a->t_a = xcalloc(n, sizeof(double), &fail);
 	a->t_b = xcalloc(n, sizeof(double), &fail);
 	a->v = xcalloc(n, sizeof(double), &fail);
@@ -255,7 +267,7 @@ static void free_arrays(struct engine *e)
 		     a->leak_s,	  a->runaway_c, a->sv_off, a->st_off,
 		     a->sv_stuck, a->st_stuck,	e->var_r0, e->var_cap_c,
 		     e->rin,	  e->mstats,	e->rstats, e->rk,
-		     e->cap_frac};
+		     a->h,	  a->r1,	e->cap_frac};
 	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
 		free(p[i]);
 }
@@ -329,7 +341,7 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 	e->C = cfg->cells_per_module;
 	e->n_mod = (size_t)e->R * e->M;
 	e->n_cells = e->n_mod * e->C;
-	chem_derate_defaults(&e->derate);
+	chem_derate_preset(&e->derate, cfg->cell.chemistry);
 	e->ambient_c = cfg->ambient_c;
 	e->mode = cfg->mode;
 	e->setpoint =
@@ -356,6 +368,7 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 	init_state(e);
 	rin_thermal(e);
 	rin_air(e);
+	eng_set_dir(e, e->eff_setpoint);
 	/* the profile reads the initial rack SoC (cycle) and gives the
 	 * setpoint at time 0: prepare on the host first */
 	host_prepare(e);
@@ -371,6 +384,7 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 		char desc[128];
 		if (ecu_available(desc, sizeof(desc), why, sizeof(why))) {
 			e->cu = ecu_create(&e->chem, e->R, e->n_cells, &e->a,
+					   e->rin,
 					   why, sizeof(why));
 			if (e->cu) {
 				e->backend = BS_BACKEND_CUDA;
@@ -456,7 +470,7 @@ static void be_prepare(struct engine *e)
 {
 #ifdef HAVE_CUDA
 	if (e->cu) {
-		if (ecu_prepare(e->cu, e->rstats) < 0)
+		if (ecu_prepare(e->cu, e->rin, e->rstats) < 0)
 			cuda_failed(e, "prepare");
 		return;
 	}
@@ -589,10 +603,11 @@ static void host_prepare(struct engine *e)
 			bsm_stats_init(&ms);
 			for (uint32_t k = 0; k < e->C; k++) {
 				bsm_prepare(&e->chem, &e->a, base + k,
-					    t[base + k]);
+					    t[base + k], e->rin[r].dir);
 				/* at rest, before any current */
 				e->a.v[base + k] = e->a.e[base + k];
-				bsm_stats_add(&ms, &e->a, t, base + k, k);
+				bsm_stats_add(&e->chem, &ms, &e->a, t,
+					      base + k, k);
 			}
 			bsm_stats_merge(rs, &ms, m * e->C);
 		}
@@ -615,6 +630,10 @@ static void initial_terminal(struct engine *e)
 	e->prof.cyc_phase = saved.cyc_phase;
 	e->prof.cyc_i_a = saved.cyc_i_a;
 	e->prof.cyc_since_s = saved.cyc_since_s;
+	if (eng_set_dir(e, e->eff_setpoint)) {
+		host_prepare(e);
+		bms_limits(e);
+	}
 	bus_solve(e);
 	for (uint32_t r = 0; r < e->R; r++) {
 		size_t i0 = (size_t)r * e->M * e->C,
@@ -648,6 +667,10 @@ void engine_step(engine *e, unsigned n)
 		double t = (double)e->tick * dt;
 		prof_apply(e, t);
 		rin_air(e);
+		/* the step's direction (charge or discharge resistances)
+		 * follows the setpoint: prepare again when it changes */
+		if (eng_set_dir(e, e->eff_setpoint))
+			be_prepare(e);
 		bms_limits(e);
 		bus_solve(e);
 		be_step(e);
@@ -911,11 +934,17 @@ void engine_fill_ext(engine *e, struct bs_module_ext *modules,
 {
 	if (modules)
 		physics_fill(e, NULL, NULL, modules);
-	if (cells)
-		for (size_t i = 0; i < e->n_cells; i++) {
-			cells[i].soh = (float)e->cap_frac[i];
-			cells[i].hysteresis = 0.0f; /* not modelled yet */
-		}
+	if (!cells)
+		return;
+#ifdef HAVE_CUDA
+	/* the hysteresis state lives on the device: bring it over */
+	if (e->cu && ecu_download_h(e->cu, e->a.h) < 0)
+		cuda_failed(e, "copying the hysteresis states");
+#endif
+	for (size_t i = 0; i < e->n_cells; i++) {
+		cells[i].soh = (float)e->cap_frac[i];
+		cells[i].hysteresis = (float)e->a.h[i];
+	}
 }
 
 int engine_cell_ageing(const engine *e, uint32_t rack, uint32_t module,
@@ -953,9 +982,9 @@ int engine_cell(engine *e, uint32_t rack, uint32_t module, uint32_t cell,
 	}
 #ifdef HAVE_CUDA
 	if (e->cu) {
-		double st[8];
+		double st[10];
 		ecu_get_cell(e->cu, i, st);
-		s = st[0] + st[1];
+		s = bsm_soc_pub(st[0] + st[1]);
 		out->voltage = (float)st[2];
 		out->temperature = (float)st[3];
 		out->resistance = (float)st[4];
@@ -964,13 +993,55 @@ int engine_cell(engine *e, uint32_t rack, uint32_t module, uint32_t cell,
 		return 0;
 	}
 #endif
-	s = e->a.soc[i] + e->a.soc_c[i];
+	s = bsm_soc_pub(e->a.soc[i] + e->a.soc_c[i]);
 	out->voltage = (float)e->a.v[i];
 	out->current = (float)e->rin[rack].i_a;
 	out->temperature = (float)eng_tcur(e)[i];
 	out->soc = (float)s;
 	out->resistance = (float)e->a.r0[i];
 	return 0;
+}
+
+int engine_cell_model(engine *e, uint32_t rack, uint32_t module, uint32_t cell,
+		      struct eng_cell_model *out)
+{
+	size_t i;
+	if (rack >= e->R || module >= e->M || cell >= e->C)
+		return -1;
+	i = ((size_t)rack * e->M + module) * e->C + cell;
+	if (e->dirty) {
+		be_prepare(e);
+		e->dirty = 0;
+	}
+	memset(out, 0, sizeof(*out));
+#ifdef HAVE_CUDA
+	if (e->cu) {
+		double st[10];
+		if (ecu_get_cell(e->cu, i, st) < 0)
+			return -1;
+		out->h = st[8];
+		out->r1_ohm = st[9];
+		return 0;
+	}
+#endif
+	out->h = e->a.h[i];
+	out->r1_ohm = e->a.r1[i];
+	return 0;
+}
+
+/* Set every rack's direction from the sign of x (+ discharge, - charge;
+ * 0 keeps it).  1 when one changed. */
+int eng_set_dir(struct engine *e, double x)
+{
+	int want = x > 0.0 ? 0 : (x < 0.0 ? 1 : -1), changed = 0;
+	if (want < 0)
+		return 0;
+	for (uint32_t r = 0; r < e->R; r++)
+		if (e->rin[r].dir != want) {
+			e->rin[r].dir = want;
+			changed = 1;
+		}
+	return changed;
 }
 
 /* ---- control ---- */

@@ -68,6 +68,14 @@ int engine_cell_ageing(const engine *e, uint32_t rack, uint32_t module,
 int engine_cell(engine *e, uint32_t rack, uint32_t module, uint32_t cell,
                 struct bs_cell *out);
 
+/* Model state of one cell beyond struct bs_cell (--trace). */
+struct eng_cell_model {
+	double h;      /* hysteresis state, -1 discharge branch .. +1 */
+	double r1_ohm; /* R1 now */
+};
+int engine_cell_model(engine *e, uint32_t rack, uint32_t module,
+                      uint32_t cell, struct eng_cell_model *out);
+
 /* ---- control ---- */
 
 /* mode BS_MODE_POWER (W) or BS_MODE_CURRENT (A); + = discharge.

@@ -51,7 +51,7 @@ static void do_step(struct engine *e, size_t m0, size_t m1)
 		bsm_stats_init(s);
 		for (uint32_t k = 0; k < e->C; k++) {
 			bsm_step(c, &e->a, tin, tout, base + k, k, mm, rk);
-			bsm_stats_add(s, &e->a, tout, base + k, k);
+			bsm_stats_add(c, s, &e->a, tout, base + k, k);
 		}
 	}
 }
@@ -62,10 +62,12 @@ static void do_prepare(struct engine *e, size_t m0, size_t m1)
 	for (size_t m = m0; m < m1; m++) {
 		struct bsm_stats *s = &e->mstats[m];
 		size_t base = m * e->C;
+		int dir = e->rin[m / e->M].dir;
 		bsm_stats_init(s);
 		for (uint32_t k = 0; k < e->C; k++) {
-			bsm_prepare(&e->chem, &e->a, base + k, t[base + k]);
-			bsm_stats_add(s, &e->a, t, base + k, k);
+			bsm_prepare(&e->chem, &e->a, base + k, t[base + k],
+				    dir);
+			bsm_stats_add(&e->chem, s, &e->a, t, base + k, k);
 		}
 	}
 }

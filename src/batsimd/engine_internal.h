@@ -20,6 +20,8 @@ struct eng_rack {
 	int prot_open;	/* protection opened it (until reset) */
 	double ha_mult; /* cooling fault factor (1 = healthy) */
 	double charge_lim_a, discharge_lim_a;
+	int chg_done;	/* the CC-CV charge ended (until a discharge) */
+	int dis_done;	/* the discharge reached its cut-off (until a charge) */
 	double v_string; /* terminal voltage (V) */
 	uint32_t alarm_active, alarm_latched;
 	uint32_t alarm_src[BS_ALARM_KINDS];  /* cell raising kind k now */
@@ -132,6 +134,7 @@ int faults_sync_backend(struct engine *e);
 
 /* engine.c */
 void eng_rin_thermal(struct engine *e);
+int eng_set_dir(struct engine *e, double x);
 void eng_module_aggregates(struct engine *e, const struct bs_cell *cells,
 			   struct bs_module *mods, size_t m0, size_t m1);
 void eng_sync_to_host(struct engine *e); /* CUDA: state to host mirror */

@@ -220,47 +220,33 @@ static double csv_value(const struct eng_profile *p, double t)
 	       (p->p[hi] - p->p[lo]) * (t - p->t[lo]) / (p->t[hi] - p->t[lo]);
 }
 
+/* The cycle: CC-CV charge at the rack charge limit until the BMS ends
+ * it (C/20 or full, bms.c), rest, discharge at the rack limit until the
+ * BMS reaches the discharge cut-off, rest. */
 static void cycle_apply(struct engine *e, double t)
 {
 	struct eng_profile *p = &e->prof;
 	const struct cfg_bms *b = &e->cfg.bms;
-	double vmax = -1e300, vmin = 1e300, r_cell;
-	uint32_t closed = 0;
+	uint32_t closed = 0, full = 0, empty = 0;
 	for (uint32_t r = 0; r < e->R; r++) {
 		if (e->rk[r].fault_open || e->rk[r].prot_open)
 			continue;
 		closed++;
-		if (e->rstats[r].vmax > vmax)
-			vmax = e->rstats[r].vmax;
-		if (e->rstats[r].vmin < vmin)
-			vmin = e->rstats[r].vmin;
+		full += e->rk[r].chg_done ? 1u : 0u;
+		empty += e->rk[r].dis_done ? 1u : 0u;
 	}
 	if (closed == 0) {
 		e->eff_setpoint = 0.0;
 		return;
 	}
-	r_cell = e->cfg.cell.r0_ohm + e->cfg.cell.r1_ohm + e->cfg.cell.r2_ohm;
 	switch (p->cyc_phase) {
 	case CYC_CHARGE_CC:
-		e->eff_setpoint = -b->max_charge_a * closed;
-		if (vmax >= b->cell_ov_v[0]) {
-			p->cyc_phase = CYC_CHARGE_CV;
-			p->cyc_i_a = b->max_charge_a * closed;
-		}
-		break;
 	case CYC_CHARGE_CV:
-		/* integral control of the highest cell at the CV voltage:
-		 * a cell moves by R * dI / closed racks */
-		p->cyc_i_a += 0.5 * (b->cell_ov_v[0] - vmax) * closed / r_cell;
-		if (p->cyc_i_a > b->max_charge_a * closed)
-			p->cyc_i_a = b->max_charge_a * closed;
-		if (p->cyc_i_a < 0.0)
-			p->cyc_i_a = 0.0;
-		e->eff_setpoint = -p->cyc_i_a;
-		/* end of charge at C/20 */
-		if (p->cyc_i_a < 0.05 * e->cfg.cell.capacity_ah * closed) {
+		e->eff_setpoint = -b->max_charge_a * closed;
+		if (full == closed) {
 			p->cyc_phase = CYC_REST_FULL;
 			p->cyc_since_s = t;
+			e->eff_setpoint = 0.0;
 		}
 		break;
 	case CYC_REST_FULL:
@@ -274,7 +260,7 @@ static void cycle_apply(struct engine *e, double t)
 	case CYC_DISCHARGE:
 	default:
 		e->eff_setpoint = b->max_discharge_a * closed;
-		if (vmin <= b->cell_uv_v[0]) {
+		if (empty == closed) {
 			p->cyc_phase = CYC_REST_EMPTY;
 			p->cyc_since_s = t;
 			e->eff_setpoint = 0.0;

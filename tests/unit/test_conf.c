@@ -138,7 +138,7 @@ START_TEST(test_every_key)
 	ck_assert_str_eq(c.cell.chemistry, "nmc100");
 	ck_assert_double_eq_tol(c.cell.capacity_ah, 100, 1e-9);
 	/* the BMS voltage window and current limits follow the chemistry */
-	ck_assert_double_eq_tol(c.bms.cell_ov_v[2], 4.2, 1e-9);
+	ck_assert_double_eq_tol(c.bms.cell_ov_v[2], 4.25, 1e-9);
 	ck_assert_double_eq_tol(c.bms.cell_uv_v[2], c.cell.v_min, 1e-9);
 	ck_assert_double_eq_tol(c.bms.max_charge_a, 50, 1e-9);
 	SETOK("initial_soc", "0.8");
