@@ -39,3 +39,8 @@ tests_bench_bench_engine_SOURCES = tests/bench/bench_engine.c \
 tests_bench_bench_engine_CPPFLAGS = $(ENGINE_TEST_CPPFLAGS) \
 	-I$(top_srcdir)/tests/unit
 tests_bench_bench_engine_LDADD = $(ENGINE_LIBS)
+
+# ageing and SoH end to end: batsimd at speed 0 for a simulated month,
+# batsim-httpd, batsimctl, --trace (about 10 s on 2 loaded cores)
+TESTS += tests/integration/ageing.sh
+EXTRA_DIST += tests/integration/ageing.sh

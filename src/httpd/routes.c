@@ -464,6 +464,8 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 		struct bs_rack rec;
 		struct bs_module *mods;
 		struct bs_cell *cl = NULL;
+		struct bs_module_ext *mx;
+		struct bs_cell_ext *cx = NULL;
 
 		if (cells) {
 			if (!strcmp(cells, "0") || !strcmp(cells, "false"))
@@ -479,36 +481,57 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 			}
 		}
 		mods = malloc((size_t)h->modules_per_rack * sizeof *mods);
-		if (with_cells)
+		mx = malloc((size_t)h->modules_per_rack * sizeof *mx);
+		if (with_cells) {
 			cl = malloc((size_t)h->modules_per_rack *
 				    h->cells_per_module * sizeof *cl);
-		if (!mods || (with_cells && !cl)) {
+			cx = malloc((size_t)h->modules_per_rack *
+				    h->cells_per_module * sizeof *cx);
+		}
+		if (!mods || !mx || (with_cells && (!cl || !cx))) {
 			free(mods);
 			free(cl);
+			free(mx);
+			free(cx);
 			ret = hd_error(c, 500, "out of memory");
 			goto out;
 		}
-		rc = bs_read_rack(r, ri, &m, &rec, mods, cl);
-		if (!rc)
+		/* with the SoH and hysteresis records of the same snapshot */
+		rc = bs_read_rack_ext(r, ri, &m, &rec, mods, cl, mx, cx);
+		if (!rc) {
 			o = view_rack(h, &m, ri, &rec, mods, cl, with_cells);
+			if (bs_reader_has_ext(r))
+				view_rack_ext(h, o, mx, cx);
+		}
 		free(mods);
 		free(cl);
+		free(mx);
+		free(cx);
 	} else if (n == 3 && !strcmp(seg[1], "module")) {
 		struct bs_module rec;
+		struct bs_module_ext mx;
 		struct bs_cell *cl;
+		struct bs_cell_ext *cx;
 
 		if (check_index(c, &ret, "module", seg[2], h->modules_per_rack,
 				&mi))
 			goto out;
 		cl = malloc((size_t)h->cells_per_module * sizeof *cl);
-		if (!cl) {
+		cx = malloc((size_t)h->cells_per_module * sizeof *cx);
+		if (!cl || !cx) {
+			free(cl);
+			free(cx);
 			ret = hd_error(c, 500, "out of memory");
 			goto out;
 		}
-		rc = bs_read_module(r, ri, mi, &m, &rec, cl);
-		if (!rc)
+		rc = bs_read_module_ext(r, ri, mi, &m, &rec, cl, &mx, cx);
+		if (!rc) {
 			o = view_module(h, &m, ri, mi, &rec, cl);
+			if (bs_reader_has_ext(r))
+				view_module_ext_all(o, &mx, cx);
+		}
 		free(cl);
+		free(cx);
 	} else if (n == 5 && !strcmp(seg[1], "module") &&
 		   !strcmp(seg[3], "cell")) {
 		struct bs_cell cell;
@@ -518,9 +541,32 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 		    check_index(c, &ret, "cell", seg[4], h->cells_per_module,
 				&ci))
 			goto out;
-		rc = bs_read_cell(r, ri, mi, ci, &m, &cell);
-		if (!rc)
-			o = view_cell(h, &m, ri, mi, ci, &cell);
+		if (bs_reader_has_ext(r)) {
+			/* the module's cells and their SoH records, one
+			 * snapshot, then this cell */
+			struct bs_cell *cl =
+			    malloc((size_t)h->cells_per_module * sizeof *cl);
+			struct bs_cell_ext *cx =
+			    malloc((size_t)h->cells_per_module * sizeof *cx);
+			if (!cl || !cx) {
+				free(cl);
+				free(cx);
+				ret = hd_error(c, 500, "out of memory");
+				goto out;
+			}
+			rc = bs_read_module_ext(r, ri, mi, &m, NULL, cl, NULL,
+						cx);
+			if (!rc) {
+				o = view_cell(h, &m, ri, mi, ci, &cl[ci]);
+				view_cell_ext(o, &cx[ci]);
+			}
+			free(cl);
+			free(cx);
+		} else {
+			rc = bs_read_cell(r, ri, mi, ci, &m, &cell);
+			if (!rc)
+				o = view_cell(h, &m, ri, mi, ci, &cell);
+		}
 	} else {
 		ret = hd_error(c, 404,
 			       "no such path: use /rack/R, /rack/R/module/M or "
