@@ -372,7 +372,8 @@
         e.badge.hidden = true;
       }
       const faults = Array.isArray(rk.faults) && rk.faults.length ? `; faults: ${rk.faults.join(', ')}` : '';
-      const t = `Rack ${rk.rack}: contactor ${open ? 'OPEN' : 'closed'}; SoC ${fmt(num(rk.soc), 1)} %; ` +
+      const sohT = num(rk.soh) === null ? '' : `SoH ${fmt(num(rk.soh), 1)} %; `;
+      const t = `Rack ${rk.rack}: contactor ${open ? 'OPEN' : 'closed'}; SoC ${fmt(num(rk.soc), 1)} %; ${sohT}` +
         `${active.length} active, ${al.length} active or latched alarms${faults}`;
       e.box.title = t;
       e.box.setAttribute('aria-label', t);
@@ -421,6 +422,14 @@
     setText('k-current', fmt(num(site.current), 1) + ' A');
     setText('k-voltage', fmt(num(site.voltage), 1) + ' V');
     setText('k-soc', fmt(num(site.soc), 1) + ' %');
+    /* state of health (absent from a writer that does not publish it) */
+    const soh = num(site.soh), sohMin = site.soh_min ? num(site.soh_min.value) : null;
+    setText('k-soh', soh === null ? '—' : fmt(soh, 1) + ' %' + (sohMin === null ? '' : ` (${fmt(sohMin, 1)})`));
+    const kSoh = document.getElementById('k-soh');
+    if (kSoh && site.soh_min) {
+      kSoh.title = `state of health, mean (lowest cell: rack ${site.soh_min.rack}, module ${site.soh_min.module}, cell ${site.soh_min.cell}); ` +
+        `${fmt(num(site.equivalent_cycles), 1)} equivalent full cycles`;
+    }
     const mode = site.mode === 'current' || site.mode === 1 ? 'current' : 'power';
     setText('k-setpoint', num(site.setpoint) === null ? '—' :
       (mode === 'current' ? fmt(site.setpoint, 1) + ' A' : fmtPower(site.setpoint)) +
@@ -738,7 +747,8 @@
                     `temperature ${fmt(num(c.temperature), 2)} °C`,
                     `soc ${fmt(num(c.soc), 2)} %`,
                     `resistance ${fmt(num(c.resistance) === null ? null : c.resistance * 1000, 4)} mΩ`,
-                  ].concat(cellLimitState(c, limits()).why);
+                  ].concat(num(c.soh) === null ? [] : [`SoH ${fmt(num(c.soh), 2)} %`, `hysteresis ${fmt(num(c.hysteresis), 2)}`])
+                    .concat(cellLimitState(c, limits()).why);
                 },
               },
             },
