@@ -14,3 +14,9 @@ dist_www_DATA = \
 chemistrydir = $(pkgdatadir)/chemistry
 dist_chemistry_DATA = data/chemistry/ocv_lfp_breakpoints.csv \
 	data/chemistry/ocv_nmc100.csv data/chemistry/SOURCES.md
+# the Sony LFP tables compiled into the lfp280 preset (chemistry.c); the
+# trace and lab checks read them
+EXTRA_DIST += data/chemistry/sony_us26650_ocv.csv \
+	data/chemistry/sony_us26650_hysteresis.csv \
+	data/chemistry/sony_us26650_rint.csv \
+	data/chemistry/sony_us26650_entropy.csv

@@ -24,3 +24,8 @@ EXTRA_DIST += tests/integration/batsimd-shmfull.sh
 TESTS += tests/integration/trace-check.sh
 EXTRA_DIST += tests/integration/trace-check.sh \
 	tests/integration/trace-check.py
+
+# the lab tests of a cell through the real batsimd (python3)
+TESTS += tests/integration/lab-checks.sh
+EXTRA_DIST += tests/integration/lab-checks.sh \
+	tests/integration/lab-checks.py

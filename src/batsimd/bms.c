@@ -16,9 +16,9 @@
  * window or step.  Holding the highest cell at V_chg is the CV phase of a
  * CC-CV charge; it ends when the CV current falls to C/20 or the fullest
  * cell reaches soc 1 exactly (ilim_full), and the charge stays off until
- * the rack discharges (chg_done).  A discharge likewise ends at its
- * cut-off when the current it allows falls to C/20 (dis_done, until the
- * rack charges).  Temperature: the windows of struct chem_derate, or the
+ * the rack discharges at C/20 or more (chg_done).  A discharge likewise
+ * ends at its cut-off when the current it allows falls to C/20 (dis_done,
+ * until the rack charges).  Temperature: the windows of struct chem_derate, or the
  * LF280K charge table (lfp280).
  */
 #include "config.h"
@@ -80,10 +80,12 @@ void bms_limits(struct engine *e)
 			k->charge_lim_a = k->discharge_lim_a = 0.0;
 			continue;
 		}
-		/* the end of charge holds until a discharge, and back */
-		if (e->rin[r].i_a > 0.0)
+		/* the end of charge holds until a discharge of at least the
+		 * cut-off current (not the circulating currents of a site at
+		 * rest), and back */
+		if (e->rin[r].i_a > cut_d)
 			k->chg_done = 0;
-		if (e->rin[r].i_a < 0.0)
+		if (e->rin[r].i_a < -cut_c)
 			k->dis_done = 0;
 		/* the model: the current that puts the weakest cell on the
 		 * cut-off after the step (and no cell past soc 1) */

@@ -155,10 +155,10 @@ int chem_preset(struct cfg_cell *cell, const char *name)
 		cell->tau2_s = 0.0;
 		/* about 5.4 kg x 999 J/(kg K) */
 		cell->heat_capacity_j_k = 5400.0;
-		/* chosen so that 0.5 C (140 A, I^2(R0+R1) = 6.9 W) in a
-		 * 25 degC rack settles about 3.4 K above air (SOURCES.md:
-		 * "a few K above air") */
-		cell->ha_w_k = 2.0;
+		/* chosen so that 0.5 C (140 A, I^2(R0+R1) = 15 W at 50 %
+		 * SoC, 25 degC) in a 25 degC rack settles about 3.4 K above
+		 * air (SOURCES.md: "a few K above air") */
+		cell->ha_w_k = 4.5;
 		/* neighbour cells pressed together in a module: an assumed
 		 * 1 W/K (not from a source; docs/MODEL.md says so) */
 		cell->conduction_w_k = 1.0;

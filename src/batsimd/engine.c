@@ -564,10 +564,25 @@ static void bus_solve(struct engine *e)
 	/* racks in parallel share one bus voltage: the site current is
 	 * limited so that no closed rack exceeds its own BMS limits (the
 	 * most constrained rack decides), and never reverses */
-	if (I > 0 && I > A - B * v_lo)
-		I = A - B * v_lo > 0 ? A - B * v_lo : 0.0;
-	if (I < 0 && I < A - B * v_hi)
-		I = A - B * v_hi < 0 ? A - B * v_hi : 0.0;
+	if (closed == 1) {
+		/* one rack: its limits themselves (the closed form rounds a
+		 * zero limit to 1e-12 A) */
+		for (uint32_t r = 0; r < e->R; r++) {
+			const struct eng_rack *k = &e->rk[r];
+			if (k->fault_open || k->prot_open ||
+			    !(e->rstats[r].r_ohm > 0))
+				continue;
+			if (I > k->discharge_lim_a)
+				I = k->discharge_lim_a;
+			if (I < -k->charge_lim_a)
+				I = -k->charge_lim_a;
+		}
+	} else {
+		if (I > 0 && I > A - B * v_lo)
+			I = A - B * v_lo > 0 ? A - B * v_lo : 0.0;
+		if (I < 0 && I < A - B * v_hi)
+			I = A - B * v_hi < 0 ? A - B * v_hi : 0.0;
+	}
 	V = (A - I) / B;
 	e->i_site = 0.0;
 	for (uint32_t r = 0; r < e->R; r++) {
@@ -803,6 +818,8 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 		rr->alarm_active = k->alarm_active;
 		rr->alarm_latched = k->alarm_latched;
 		rr->fault_bits = k->fault_bits;
+		rr->charge_state = (k->chg_done ? BS_CHARGE_FULL : 0u) |
+				   (k->dis_done ? BS_CHARGE_EMPTY : 0u);
 		for (unsigned q = 0; q < BS_ALARM_KINDS; q++) {
 			rr->alarm_cell[q] = k->alarm_cell[q];
 			rr->alarm_time_s[q] = k->alarm_time_s[q];

@@ -8,7 +8,7 @@
  * Model (docs/MODEL.md has the derivation and the sources):
  *   first-order Thevenin cell (R0 + R1||C1, optional R2||C2) with an exact
  *   zero-order-hold update; OCV(x) by linear interpolation of a table plus
- *   a one-state hysteresis (Plett): OCV = OCV_mean(x) + H(x)*h, where h
+ *   a one-state hysteresis (Plett): OCV = OCV_mean(soc) + H(soc)*h, where h
  *   relaxes towards -1 on discharge and +1 on charge with the charge passed,
  *   h' = exp(-gamma |I| dt / Q) h + (1 - that) (-sgn I), exact for a held
  *   current; R0 and R1 (x, T, direction) either from a table of ln(R/R_ref)

@@ -11,7 +11,11 @@
 #   run 2: a constant-power discharge for 1 h then 1 h of rest from a CSV
 #          profile, dt 5 s (the lfp OCV table);
 #   run 3: charging along a power ramp (interpolated), then held, dt 2 s,
-#          a negative entropic coefficient, another ambient.
+#          a negative entropic coefficient, another ambient;
+#   run 4: the lfp280 model with its tables (built-in Sony OCV, hysteresis,
+#          resistance by SoC, temperature and direction, entropy, capacity
+#          by temperature) at 15 degC: discharge, charge, rest, discharge
+#          from a power profile, dt 2 s.
 set -u
 
 : "${abs_top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -160,6 +164,34 @@ profile_csv = $tmp/ramp.csv
 profile_loop = no
 EOF
 run charge 3600
+
+# lfp280 tables: direction changes, hysteresis both ways, 15 degC
+printf '%s\n' 'time_s,power_w' '0,200' '1200,200' '1200.5,-150' '2400,-150' \
+	'2400.5,0' '3000,0' '3000.5,100' '3600,100' >"$tmp/hystprof.csv"
+conf hyst <<EOF
+chemistry = lfp280
+capacity_ah = 100
+v_min = 2.5
+v_max = 3.65
+r0_ohm = 0.0005
+r0_soc_factor = 1.3
+ea_j_mol = 20000
+r1_ohm = 0.0004
+tau1_s = 30
+r2_ohm = 0
+tau2_s = 1
+heat_capacity_j_k = 1500
+ha_w_k = 1.0
+conduction_w_k = 0.5
+dudt_v_k = 0
+initial_soc = 0.6
+ambient_c = 15
+dt_s = 2
+profile = csv
+profile_csv = $tmp/hystprof.csv
+profile_loop = no
+EOF
+run hyst 3600
 
 echo "1..$((passes + fails))"
 echo "# $passes passed, $fails failed"

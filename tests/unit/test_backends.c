@@ -23,7 +23,7 @@
 #include "test_engine_cfg.h"
 
 struct diff {
-	double v, t, soc, i1, r0;
+	double v, t, soc, i1, r0, h, r1, lim;
 };
 
 static void compare(engine *cpu, engine *gpu, struct diff *d)
@@ -51,6 +51,23 @@ static void compare(engine *cpu, engine *gpu, struct diff *d)
 		x = fabs(cpu->a.r0[i] - gpu->a.r0[i]);
 		if (x > d->r0 || x != x)
 			d->r0 = x != x ? INFINITY : x;
+		x = fabs(cpu->a.h[i] - gpu->a.h[i]);
+		if (x > d->h || x != x)
+			d->h = x != x ? INFINITY : x;
+		x = fabs(cpu->a.r1[i] - gpu->a.r1[i]);
+		if (x > d->r1 || x != x)
+			d->r1 = x != x ? INFINITY : x;
+	}
+	/* the BMS limits from the model (E', R' of every cell) */
+	for (uint32_t r = 0; r < cpu->R; r++) {
+		double x = fabs(cpu->rk[r].charge_lim_a - gpu->rk[r].charge_lim_a) +
+			   fabs(cpu->rk[r].discharge_lim_a -
+				gpu->rk[r].discharge_lim_a);
+		if (cpu->rk[r].chg_done != gpu->rk[r].chg_done ||
+		    cpu->rk[r].dis_done != gpu->rk[r].dis_done)
+			x = INFINITY;
+		if (x > d->lim || x != x)
+			d->lim = x != x ? INFINITY : x;
 	}
 }
 
@@ -62,6 +79,10 @@ static void check_diff(engine *cpu, engine *gpu, const char *what)
 	ok(d.t < 1e-2, "%s: max |dT| = %.3g K < 0.01 K", what, d.t);
 	ok(d.soc < 1e-5, "%s: max |dsoc| = %.3g < 1e-5", what, d.soc);
 	ok(d.r0 < 1e-9, "%s: max |dR0| = %.3g ohm", what, d.r0);
+	ok(d.h < 1e-6, "%s: max |dh| (hysteresis) = %.3g", what, d.h);
+	ok(d.r1 < 1e-9, "%s: max |dR1| = %.3g ohm", what, d.r1);
+	ok(d.lim < 1e-3, "%s: rack limits and end-of-charge agree (%.3g A)",
+	   what, d.lim);
 	ok(fabs(cpu->v_bus - gpu->v_bus) < 1e-3 * cpu->R * 0 + 0.01,
 	   "%s: bus voltage %.6f (cpu) vs %.6f (cuda)", what, cpu->v_bus,
 	   gpu->v_bus);
@@ -178,7 +199,7 @@ int main(void)
 		printf("Bail out! cpu engine: %s\n", err);
 		return 1;
 	}
-	printf("1..21\n");
+	printf("1..28\n");
 	printf("# %s vs %s\n", engine_backend_desc(gpu),
 	       engine_backend_desc(cpu));
 	ok(engine_backend(gpu) == BS_BACKEND_CUDA, "backend is CUDA");
@@ -218,6 +239,14 @@ int main(void)
 	engine_cell(gpu, 1, 3, 7, &tg);
 	ok(fabs(tc.soc - tg.soc) < 1e-5 && fabs(tc.voltage - tg.voltage) < 1e-3,
 	   "engine_cell: shorted cell soc %.6f vs %.6f", tc.soc, tg.soc);
+
+	{
+		struct eng_cell_model mc, mg;
+		engine_cell_model(cpu, 1, 3, 7, &mc);
+		engine_cell_model(gpu, 1, 3, 7, &mg);
+		ok(fabs(mc.h - mg.h) < 1e-6 && fabs(mc.r1_ohm - mg.r1_ohm) < 1e-9,
+		   "engine_cell_model: h %.6f vs %.6f", mc.h, mg.h);
+	}
 
 	engine_destroy(cpu);
 	engine_destroy(gpu);

@@ -1070,6 +1070,7 @@ START_TEST(charge_cccv_terminates)
 {
 	struct bsd_config c;
 	engine *e;
+	struct view w;
 	double smax = 0.0, imin_cv = 1e9;
 	tcfg(&c, 1, 1, 1);
 	c.initial_soc = 0.5;
@@ -1090,10 +1091,17 @@ START_TEST(charge_cccv_terminates)
 	ck_assert_msg(imin_cv < 0.1 * 280.0, "no taper: smallest %g A",
 		      imin_cv);
 	ck_assert_double_lt(e->rstats[0].vmax, c.cell.v_max);
-	/* discharge releases the end of charge, a new charge ends at once */
+	/* the segment says so */
+	view_alloc(&w, &c);
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(w.v.racks[0].charge_state, BS_CHARGE_FULL);
+	/* discharge releases the end of charge */
 	engine_set_setpoint(e, BS_MODE_CURRENT, 28.0);
 	engine_step(e, 60);
 	ck_assert_double_gt(e->rin[0].i_a, 27.0);
+	engine_fill(e, &w.v);
+	ck_assert_uint_eq(w.v.racks[0].charge_state, 0);
+	view_free(&w);
 	engine_destroy(e);
 }
 END_TEST

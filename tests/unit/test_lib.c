@@ -201,7 +201,7 @@ START_TEST(test_abi_layout)
 	ck_assert_uint_eq(offsetof(struct bs_site, alarm_count), 72);
 	ck_assert_uint_eq(offsetof(struct bs_rack, fault_bits), 76);
 	ck_assert_uint_eq(offsetof(struct bs_rack, soh_min), 176);
-	ck_assert_uint_eq(offsetof(struct bs_rack, charge_state), 192);
+	ck_assert_uint_eq(offsetof(struct bs_rack, charge_state), 204);
 	ck_assert_uint_eq(offsetof(struct bs_site, soh_min), 112);
 	ck_assert_uint_eq(offsetof(struct bs_site, efc_mean), 128);
 	ck_assert_uint_eq(offsetof(struct bs_shm_header, module_ext_size), 512);

@@ -147,6 +147,12 @@ struct bs_module_ext {
 	float efc_mean;        /* equivalent full cycles, mean over its cells */
 };
 
+/* bs_rack.charge_state: the end of a CC-CV charge (C/20 or 100 %; no
+ * charge until the rack discharges) and of a discharge at its cut-off (no
+ * discharge until the rack charges). */
+#define BS_CHARGE_FULL 0x1u
+#define BS_CHARGE_EMPTY 0x2u
+
 /* Aggregates of one rack (a string behind a contactor).  Cell locations
  * are flat indices within the rack: module * cells_per_module + cell. */
 struct bs_rack {
@@ -180,9 +186,11 @@ struct bs_rack {
 	float soh_mean;
 	uint32_t soh_min_cell;      /* flat index in rack of that cell */
 	float efc_mean;             /* equivalent full cycles, cell mean */
-	uint32_t charge_state;      /* charge phase of the rack (cell model;
-	                               0 = not reported) */
 	uint32_t physics_reserved[3];
+	uint32_t charge_state;      /* offset 204: BS_CHARGE_* bits: the BMS
+	                               ended a charge (full) or a discharge
+	                               (empty); 0 = neither (or a minor 0
+	                               writer) */
 	uint8_t modbus[16];         /* offset 208: Modbus-facing state */
 	uint8_t reserved[32];
 };
@@ -318,7 +326,8 @@ _Static_assert(offsetof(struct bs_rack, alarm_cell) == 80, "rack alarm_cell");
 _Static_assert(offsetof(struct bs_rack, alarm_time_s) == 112, "rack time");
 _Static_assert(offsetof(struct bs_rack, soh_min) == 176, "rack physics");
 _Static_assert(offsetof(struct bs_rack, efc_mean) == 188, "rack efc");
-_Static_assert(offsetof(struct bs_rack, charge_state) == 192, "rack charge");
+_Static_assert(offsetof(struct bs_rack, charge_state) == 204,
+	       "rack charge state");
 _Static_assert(offsetof(struct bs_rack, modbus) == 208, "rack modbus");
 _Static_assert(offsetof(struct bs_rack, reserved) == 224, "rack reserved");
 _Static_assert(sizeof(struct bs_site) == 256, "site record size");
