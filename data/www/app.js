@@ -36,6 +36,8 @@
     vmax: { label: 'Max cell voltage', unit: 'V', digits: 3, get: (m) => ext(m.cell_voltage_max) },
     vmin: { label: 'Min cell voltage', unit: 'V', digits: 3, get: (m) => ext(m.cell_voltage_min) },
     tmax: { label: 'Max temperature', unit: '°C', digits: 1, get: (m) => ext(m.temperature_max) },
+    /* lowest cell SoH of the module (absent from an older simulator) */
+    soh: { label: 'Min SoH', unit: '%', digits: 1, get: (m) => ext(m.soh_min) },
   };
   const TOKEN_KEY = 'batsim.token';
 
@@ -267,10 +269,10 @@
 
   /* Colour scales on the range now present, so that outliers stand out
    * (the legend gives the numbers), with a minimum span so that noise does
-   * not look like a fault: SoC red (low) to green, voltages and
+   * not look like a fault: SoC and SoH red (low) to green, voltages and
    * temperatures blue (low) to red. */
   function domain(metric) {
-    const minSpan = metric === 'soc' ? 10 : metric === 'tmax' ? 4 : 0.05;
+    const minSpan = metric === 'soc' ? 10 : metric === 'tmax' ? 4 : metric === 'soh' ? 2 : 0.05;
     let lo = Infinity, hi = -Infinity;
     for (const mods of S.modAgg) if (mods) for (const m of mods) {
       const v = METRICS[metric].get(m);
@@ -290,8 +292,9 @@
     let x = (v - dom[0]) / (dom[1] - dom[0]);
     x = Math.min(1, Math.max(0, x));
     /* SoC: red (0) -> amber -> green (1); others: blue (0) -> teal -> amber -> red (1) */
-    const hue = metric === 'soc' ? 120 * x : 220 - 220 * x;
-    const light = metric === 'soc' ? 42 + 8 * Math.sin(Math.PI * x) : 48;
+    const good = metric === 'soc' || metric === 'soh'; /* high is good */
+    const hue = good ? 120 * x : 220 - 220 * x;
+    const light = good ? 42 + 8 * Math.sin(Math.PI * x) : 48;
     return { bg: `hsl(${hue.toFixed(0)} 70% ${light.toFixed(0)}%)`, dark: hue > 200 || hue < 12 };
   }
   let gridDomain = null;

@@ -259,17 +259,23 @@ static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
 	struct bs_site site;
 	struct bs_rack *racks;
 	struct bs_module *mods = NULL;
+	struct bs_module_ext *mx = NULL;
 	json_object *o = NULL, *arr;
 
 	racks = malloc((size_t)h->n_racks * sizeof *racks);
-	if (modules)
+	if (modules) {
 		mods = malloc((size_t)h->n_racks * h->modules_per_rack *
 			      sizeof *mods);
-	if (!racks || (modules && !mods)) {
+		mx = malloc((size_t)h->n_racks * h->modules_per_rack *
+			    sizeof *mx);
+	}
+	if (!racks || (modules && (!mods || !mx))) {
 		*rc = -BS_ENOMEM;
 		goto out;
 	}
-	*rc = modules ? bs_read_all(r, m, &site, racks, mods, NULL)
+	/* modules with their SoH records (abi_minor 2), one snapshot */
+	*rc = modules ? bs_read_all_ext(r, m, &site, racks, mods, NULL, mx,
+					NULL)
 		      : bs_read_site(r, m, &site, racks);
 	if (*rc)
 		goto out;
@@ -280,15 +286,23 @@ static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
 	}
 	json_object_object_add(o, "limits", summary_limits(r));
 	if (modules && json_object_object_get_ex(o, "racks", &arr)) {
-		for (uint32_t i = 0; i < h->n_racks; i++)
+		for (uint32_t i = 0; i < h->n_racks; i++) {
+			json_object *ra = json_object_array_get_idx(arr, i);
 			json_object_object_add(
-			    json_object_array_get_idx(arr, i), "modules",
+			    ra, "modules",
 			    view_rack_modules(
 				h, mods + (size_t)i * h->modules_per_rack));
+			if (bs_reader_has_ext(r))
+				view_rack_ext(h, ra,
+					      mx + (size_t)i *
+						       h->modules_per_rack,
+					      NULL);
+		}
 	}
 out:
 	free(racks);
 	free(mods);
+	free(mx);
 	return o;
 }
 

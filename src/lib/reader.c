@@ -525,3 +525,39 @@ BS_EXPORT int bs_read_module_ext(bs_reader *r, uint32_t rack, uint32_t module,
 	ext_done(&x[1], rc == 0);
 	return rc;
 }
+
+BS_EXPORT int bs_read_all_ext(bs_reader *r, struct bs_meta *meta,
+			      struct bs_site *site, struct bs_rack *racks,
+			      struct bs_module *modules, struct bs_cell *cells,
+			      struct bs_module_ext *module_ext,
+			      struct bs_cell_ext *cell_ext)
+{
+	if (!r)
+		return -BS_EINVAL;
+	const struct bs_geom *g = &r->g;
+	uint64_t n_modules = (uint64_t)g->n_racks * g->modules_per_rack;
+	struct ext_copy x[2];
+	struct part p[6] = {
+	    {g->site_offset, site, sizeof(struct bs_site)},
+	    {g->rack_offset, racks,
+	     (size_t)g->n_racks * sizeof(struct bs_rack)},
+	    {g->module_offset, modules,
+	     (size_t)n_modules * sizeof(struct bs_module)},
+	    {g->cell_offset, cells,
+	     (size_t)g->n_cells * sizeof(struct bs_cell)},
+	};
+	int rc = ext_part(r, g->module_ext_offset, g->module_ext_size, 0,
+			  (size_t)n_modules, sizeof(struct bs_module_ext),
+			  module_ext, &x[0], &p[4]);
+	if (rc == 0)
+		rc = ext_part(r, g->cell_ext_offset, g->cell_ext_size, 0,
+			      (size_t)g->n_cells, sizeof(struct bs_cell_ext),
+			      cell_ext, &x[1], &p[5]);
+	else
+		x[1].tmp = NULL;
+	if (rc == 0)
+		rc = read_parts(r, meta, p, 6);
+	ext_done(&x[0], rc == 0);
+	ext_done(&x[1], rc == 0);
+	return rc;
+}

@@ -86,6 +86,9 @@ if [ $? = 0 ]; then ok "/summary: site SoH within 2 % of BLAST's closed form: $(
 else notok "/summary: SoH vs closed form"; show "$tmp/ref" "$tmp/body"; fi
 json 'd["site"]["soh_min"]["value"] <= d["site"]["soh"] and d["site"]["soh_min"]["rack"] == 0 and 0 <= d["site"]["equivalent_cycles"] < 1e-6 and all(r["soh"] < 100 and r["soh_min"]["module"] < 2 and "equivalent_cycles" in r for r in d["racks"])' \
 	"/summary: SoH min with its location, rack SoH, equivalent cycles"
+get "$(url '/summary?modules=1')"
+json 'all(m["soh"] < 100 and m["soh_min"]["cell"] < 4 and "equivalent_cycles" in m for m in d["racks"][0]["modules"])' \
+	"/summary?modules=1: module SoH aggregates"
 get "$(url /rack/0)"
 json 'all(m["soh"] < 100 and m["soh_min"]["cell"] < 4 and len(m["cells"]) == 4 and all(c["soh"] < 100 and -1 <= c["hysteresis"] <= 1 for c in m["cells"]) for m in d["modules"])' \
 	"/rack/0: module SoH aggregates, cell soh and hysteresis"

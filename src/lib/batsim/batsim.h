@@ -194,6 +194,12 @@ int bs_read_module_ext(bs_reader *r, uint32_t rack, uint32_t module,
                        struct bs_cell *cells,
                        struct bs_module_ext *module_ext,
                        struct bs_cell_ext *cell_ext);
+/* bs_read_all with every module's and cell's extension records
+ * (module_ext [n_racks * modules_per_rack], cell_ext [n_cells]). */
+int bs_read_all_ext(bs_reader *r, struct bs_meta *meta, struct bs_site *site,
+                    struct bs_rack *racks, struct bs_module *modules,
+                    struct bs_cell *cells, struct bs_module_ext *module_ext,
+                    struct bs_cell_ext *cell_ext);
 
 /* ---- writer (batsimd and the test writer) ---- */
 
