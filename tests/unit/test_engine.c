@@ -1106,12 +1106,13 @@ START_TEST(charge_cccv_terminates)
 }
 END_TEST
 
-/* v_max bounds the charge cut-off even when the tiers lie above it. */
+/* v_max bounds the charge cut-off even when the tiers lie above it, and
+ * v_min the discharge cut-off. */
 START_TEST(vmax_enforced)
 {
 	struct bsd_config c;
 	engine *e;
-	double vmax = 0.0;
+	double vmax = 0.0, vmin;
 	tcfg(&c, 1, 1, 1);
 	c.initial_soc = 0.9;
 	c.setpoint_a = -140.0;
@@ -1126,6 +1127,25 @@ START_TEST(vmax_enforced)
 	}
 	ck_assert_msg(vmax <= c.cell.v_max + 1e-9, "cell at %g V above v_max",
 		      vmax);
+	engine_destroy(e);
+
+	/* and v_min the discharge cut-off, tiers below it */
+	tcfg(&c, 1, 1, 1);
+	c.initial_soc = 0.1;
+	c.setpoint_a = 140.0;
+	c.bms.cell_uv_v[0] = 2.40;
+	c.bms.cell_uv_v[1] = 2.30;
+	c.bms.cell_uv_v[2] = 2.20;
+	e = mk(&c);
+	vmin = 10.0;
+	for (int k = 0; k < 7200; k++) {
+		engine_step(e, 1);
+		if (e->a.v[0] < vmin)
+			vmin = e->a.v[0];
+	}
+	ck_assert_msg(vmin >= c.cell.v_min - 1e-9, "cell at %g V below v_min",
+		      vmin);
+	ck_assert_double_lt(vmin, c.cell.v_min + 0.01); /* it got there */
 	engine_destroy(e);
 }
 END_TEST
