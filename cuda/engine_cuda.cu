@@ -227,6 +227,15 @@ extern "C" int ecu_download_state(struct ecu *u, struct bsm_arrays *h,
 	return rc == cudaSuccess ? 0 : -1;
 }
 
+extern "C" int ecu_download_h(struct ecu *u, double *h_host)
+{
+	cudaError_t rc = cudaMemcpyAsync(h_host, u->d.h, u->n * sizeof(double),
+	                                 cudaMemcpyDeviceToHost, u->stream);
+	if (rc == cudaSuccess)
+		rc = cudaStreamSynchronize(u->stream);
+	return rc == cudaSuccess ? 0 : -1;
+}
+
 static int stats(struct ecu *u, const double *t, struct bsm_stats *rstats)
 {
 	cudaError_t rc;

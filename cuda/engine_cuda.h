@@ -36,6 +36,9 @@ int ecu_upload_params(struct ecu *u, const struct bsm_arrays *host);
  * t_host (the host's current buffer). */
 int ecu_download_state(struct ecu *u, struct bsm_arrays *host, double *t_host);
 
+/* Download the hysteresis states only (telemetry) into h_host. */
+int ecu_download_h(struct ecu *u, double *h_host);
+
 /* E', R', R0, R1 of every cell from the state for the directions in
  * rin[racks]; rack statistics to rstats. */
 int ecu_prepare(struct ecu *u, const struct bsm_rack_in *rin,

@@ -36,6 +36,8 @@
     vmax: { label: 'Max cell voltage', unit: 'V', digits: 3, get: (m) => ext(m.cell_voltage_max) },
     vmin: { label: 'Min cell voltage', unit: 'V', digits: 3, get: (m) => ext(m.cell_voltage_min) },
     tmax: { label: 'Max temperature', unit: '°C', digits: 1, get: (m) => ext(m.temperature_max) },
+    /* lowest cell SoH of the module (absent from an older simulator) */
+    soh: { label: 'Min SoH', unit: '%', digits: 1, get: (m) => ext(m.soh_min) },
   };
   const TOKEN_KEY = 'batsim.token';
 
@@ -267,10 +269,10 @@
 
   /* Colour scales on the range now present, so that outliers stand out
    * (the legend gives the numbers), with a minimum span so that noise does
-   * not look like a fault: SoC red (low) to green, voltages and
+   * not look like a fault: SoC and SoH red (low) to green, voltages and
    * temperatures blue (low) to red. */
   function domain(metric) {
-    const minSpan = metric === 'soc' ? 10 : metric === 'tmax' ? 4 : 0.05;
+    const minSpan = metric === 'soc' ? 10 : metric === 'tmax' ? 4 : metric === 'soh' ? 2 : 0.05;
     let lo = Infinity, hi = -Infinity;
     for (const mods of S.modAgg) if (mods) for (const m of mods) {
       const v = METRICS[metric].get(m);
@@ -290,8 +292,9 @@
     let x = (v - dom[0]) / (dom[1] - dom[0]);
     x = Math.min(1, Math.max(0, x));
     /* SoC: red (0) -> amber -> green (1); others: blue (0) -> teal -> amber -> red (1) */
-    const hue = metric === 'soc' ? 120 * x : 220 - 220 * x;
-    const light = metric === 'soc' ? 42 + 8 * Math.sin(Math.PI * x) : 48;
+    const good = metric === 'soc' || metric === 'soh'; /* high is good */
+    const hue = good ? 120 * x : 220 - 220 * x;
+    const light = good ? 42 + 8 * Math.sin(Math.PI * x) : 48;
     return { bg: `hsl(${hue.toFixed(0)} 70% ${light.toFixed(0)}%)`, dark: hue > 200 || hue < 12 };
   }
   let gridDomain = null;
@@ -372,7 +375,8 @@
         e.badge.hidden = true;
       }
       const faults = Array.isArray(rk.faults) && rk.faults.length ? `; faults: ${rk.faults.join(', ')}` : '';
-      const t = `Rack ${rk.rack}: contactor ${open ? 'OPEN' : 'closed'}; SoC ${fmt(num(rk.soc), 1)} %; ` +
+      const sohT = num(rk.soh) === null ? '' : `SoH ${fmt(num(rk.soh), 1)} %; `;
+      const t = `Rack ${rk.rack}: contactor ${open ? 'OPEN' : 'closed'}; SoC ${fmt(num(rk.soc), 1)} %; ${sohT}` +
         `${active.length} active, ${al.length} active or latched alarms${faults}`;
       e.box.title = t;
       e.box.setAttribute('aria-label', t);
@@ -421,6 +425,14 @@
     setText('k-current', fmt(num(site.current), 1) + ' A');
     setText('k-voltage', fmt(num(site.voltage), 1) + ' V');
     setText('k-soc', fmt(num(site.soc), 1) + ' %');
+    /* state of health (absent from a writer that does not publish it) */
+    const soh = num(site.soh), sohMin = site.soh_min ? num(site.soh_min.value) : null;
+    setText('k-soh', soh === null ? '—' : fmt(soh, 1) + ' %' + (sohMin === null ? '' : ` (${fmt(sohMin, 1)})`));
+    const kSoh = document.getElementById('k-soh');
+    if (kSoh && site.soh_min) {
+      kSoh.title = `state of health, mean (lowest cell: rack ${site.soh_min.rack}, module ${site.soh_min.module}, cell ${site.soh_min.cell}); ` +
+        `${fmt(num(site.equivalent_cycles), 1)} equivalent full cycles`;
+    }
     const mode = site.mode === 'current' || site.mode === 1 ? 'current' : 'power';
     setText('k-setpoint', num(site.setpoint) === null ? '—' :
       (mode === 'current' ? fmt(site.setpoint, 1) + ' A' : fmtPower(site.setpoint)) +
@@ -754,7 +766,8 @@
                     `temperature ${fmt(num(c.temperature), 2)} °C`,
                     `soc ${fmt(num(c.soc), 2)} %`,
                     `resistance ${fmt(num(c.resistance) === null ? null : c.resistance * 1000, 4)} mΩ`,
-                  ].concat(cellLimitState(c, limits()).why);
+                  ].concat(num(c.soh) === null ? [] : [`SoH ${fmt(num(c.soh), 2)} %`, `hysteresis ${fmt(num(c.hysteresis), 2)}`])
+                    .concat(cellLimitState(c, limits()).why);
                 },
               },
             },

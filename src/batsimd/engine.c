@@ -34,6 +34,8 @@ static void seterr(char *err, size_t len, const char *fmt, ...)
 static void host_prepare(struct engine *e);
 static void initial_terminal(struct engine *e);
 static void initial_view(struct engine *e);
+static void physics_fill(struct engine *e, struct bs_rack *racks,
+			 struct bs_site *site, struct bs_module_ext *mx);
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -147,6 +149,42 @@ static void setup_chem(struct engine *e)
 	m->runaway_end_c = 700.0;
 }
 
+/* The ageing state (ageing.h), before the first faults_apply. */
+static int setup_ageing(struct engine *e)
+{
+	const struct bsd_config *cfg = &e->cfg;
+	struct ag_params p = {
+	    .n_cells = e->n_cells,
+	    .racks = e->R,
+	    .cells_per_rack = (size_t)e->M * e->C,
+	    .dt_s = cfg->dt_s,
+	    .factor = cfg->ageing_factor,
+	    .initial_soh = cfg->initial_soh,
+	    .soh_sigma = cfg->soh_sigma,
+	    .seed = cfg->seed,
+	    .variation = cfg->variation,
+	};
+	e->ag = ag_create(&p);
+	return e->ag ? 0 : -1;
+}
+
+/* Per step: the ageing accumulators; once per simulated minute the
+ * ageing update, and the capacities it changed to the backend. */
+static void ageing_step(struct engine *e)
+{
+	for (uint32_t r = 0; r < e->R; r++)
+		ag_accumulate(e->ag, r, e->rin[r].i_a);
+	if (!ag_step_done(e->ag))
+		return;
+	eng_sync_to_host(e); /* CUDA: SoC and temperature to the host */
+	if (ag_update(e->ag, e->a.soc, e->a.soc_c, eng_tcur(e), e->a.inv_q)) {
+		faults_apply(e); /* inv_q from the new SoH */
+		if (eng_params_to_backend(e) < 0 && !e->error[0])
+			snprintf(e->error, sizeof(e->error),
+				 "cuda: uploading the aged capacities failed");
+	}
+}
+
 /* Thermal constants of each rack's step (after ha or dt changes). */
 static void rin_thermal(struct engine *e)
 {
@@ -212,6 +250,7 @@ static int alloc_arrays(struct engine *e)
 	a->st_stuck = xcalloc(n, sizeof(float), &fail);
 	e->var_r0 = xcalloc(n, sizeof(double), &fail);
 	e->var_cap_c = xcalloc(n, sizeof(double), &fail);
+	e->cap_frac = xcalloc(n, sizeof(double), &fail);
 	e->rin = xcalloc(e->R, sizeof(*e->rin), &fail);
 	e->mstats = xcalloc(e->n_mod, sizeof(*e->mstats), &fail);
 	e->rstats = xcalloc(e->R, sizeof(*e->rstats), &fail);
@@ -228,7 +267,7 @@ static void free_arrays(struct engine *e)
 		     a->leak_s,	  a->runaway_c, a->sv_off, a->st_off,
 		     a->sv_stuck, a->st_stuck,	e->var_r0, e->var_cap_c,
 		     e->rin,	  e->mstats,	e->rstats, e->rk,
-		     a->h,	  a->r1};
+		     a->h,	  a->r1,	e->cap_frac};
 	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
 		free(p[i]);
 }
@@ -320,6 +359,12 @@ int engine_create(const struct bsd_config *cfg, int backend, engine **out,
 		return -1;
 	}
 	setup_chem(e);
+	if (setup_ageing(e) < 0) {
+		free_arrays(e);
+		free(e);
+		seterr(err, errlen, "out of memory for the ageing state");
+		return -1;
+	}
 	e->p_nom_w = (double)e->n_cells * bsm_ocv(&e->chem, 0.5) *
 		     cfg->bms.max_discharge_a;
 	init_state(e);
@@ -649,6 +694,7 @@ void engine_step(engine *e, unsigned n)
 		be_step(e);
 		e->tcur ^= 1;
 		e->tick++;
+		ageing_step(e);
 		/* rack terminal voltage: true string sum (bus when closed) */
 		for (uint32_t r = 0; r < e->R; r++)
 			e->rk[r].v_string = e->rstats[r].v_sum;
@@ -840,6 +886,109 @@ void engine_fill(engine *e, const struct bs_slot_view *view)
 	site->faults_active = e->n_faults;
 	site->soc_reserve_min = (float)e->rsv_min;
 	site->soc_reserve_max = (float)e->rsv_max;
+	physics_fill(e, view->racks, site, NULL);
+}
+
+/* SoH (capacity now / the cell's initial, so the fade fault counts) and
+ * equivalent full cycles: module aggregates (into mx when not NULL) and,
+ * with racks and site, the rack and site blocks.  Ties keep the lower
+ * index, as for voltage and temperature. */
+static void physics_fill(struct engine *e, struct bs_rack *racks,
+			 struct bs_site *site, struct bs_module_ext *mx)
+{
+	const double *soh = e->cap_frac, *efc = ag_efc(e->ag);
+	double s_min = 2.0, s_sum = 0.0, f_sum = 0.0;
+	uint32_t s_rack = 0, s_cell = 0;
+	for (uint32_t r = 0; r < e->R; r++) {
+		double rmin = 2.0, rsum = 0.0, fsum = 0.0;
+		uint32_t rcell = 0;
+		for (uint32_t m = 0; m < e->M; m++) {
+			size_t base = ((size_t)r * e->M + m) * e->C;
+			double mmin = 2.0, msum = 0.0, mf = 0.0;
+			uint32_t mcell = 0;
+			for (uint32_t k = 0; k < e->C; k++) {
+				double v = soh[base + k];
+				msum += v;
+				mf += efc[base + k];
+				if (v < mmin) {
+					mmin = v;
+					mcell = k;
+				}
+			}
+			if (mx) {
+				struct bs_module_ext *o = &mx[base / e->C];
+				o->soh_min = (float)mmin;
+				o->soh_mean = (float)(msum / e->C);
+				o->soh_min_cell = mcell;
+				o->efc_mean = (float)(mf / e->C);
+			}
+			if (mmin < rmin) {
+				rmin = mmin;
+				rcell = m * e->C + mcell;
+			}
+			rsum += msum;
+			fsum += mf;
+		}
+		if (racks) {
+			racks[r].soh_min = (float)rmin;
+			racks[r].soh_mean = (float)(rsum / ((double)e->M * e->C));
+			racks[r].soh_min_cell = rcell;
+			racks[r].efc_mean = (float)(fsum / ((double)e->M * e->C));
+		}
+		if (rmin < s_min) {
+			s_min = rmin;
+			s_rack = r;
+			s_cell = rcell;
+		}
+		s_sum += rsum;
+		f_sum += fsum;
+	}
+	if (site) {
+		site->soh_min = (float)s_min;
+		site->soh_mean = (float)(s_sum / (double)e->n_cells);
+		site->soh_min_rack = s_rack;
+		site->soh_min_cell = s_cell;
+		site->efc_mean = (float)(f_sum / (double)e->n_cells);
+	}
+}
+
+void engine_fill_ext(engine *e, struct bs_module_ext *modules,
+		     struct bs_cell_ext *cells)
+{
+	if (modules)
+		physics_fill(e, NULL, NULL, modules);
+	if (!cells)
+		return;
+#ifdef HAVE_CUDA
+	/* the hysteresis state lives on the device: bring it over */
+	if (e->cu && ecu_download_h(e->cu, e->a.h) < 0)
+		cuda_failed(e, "copying the hysteresis states");
+#endif
+	for (size_t i = 0; i < e->n_cells; i++) {
+		cells[i].soh = (float)e->cap_frac[i];
+		cells[i].hysteresis = (float)e->a.h[i];
+	}
+}
+
+int engine_cell_ageing(const engine *e, uint32_t rack, uint32_t module,
+		       uint32_t cell, struct eng_ageing *out)
+{
+	struct ag_cell c;
+	size_t i;
+	if (rack >= e->R || module >= e->M || cell >= e->C)
+		return -1;
+	i = ((size_t)rack * e->M + module) * e->C + cell;
+	ag_cell_state(e->ag, i, &c);
+	out->soh = e->cap_frac[i];
+	out->soh_ageing = c.soh;
+	out->qloss_cal = c.qloss_cal;
+	out->qloss_cyc = c.qloss_cyc;
+	out->efc = c.efc;
+	out->efc_applied = c.efc_applied;
+	out->days = c.days;
+	out->dod = c.last_dod;
+	out->crate = c.last_crate;
+	return 0;
 }
 
 int engine_cell(engine *e, uint32_t rack, uint32_t module, uint32_t cell,
@@ -1017,6 +1166,7 @@ void engine_destroy(engine *e)
 	if (e->cpu)
 		cpu_destroy(e);
 	prof_free(&e->prof);
+	ag_destroy(e->ag);
 	free_arrays(e);
 	free(e);
 }

@@ -45,6 +45,25 @@ double engine_time_s(const engine *e);
  * applied, plus module, rack and site aggregates) into a slot view. */
 void engine_fill(engine *e, const struct bs_slot_view *view);
 
+/* The extension records of the state engine_fill published last (either
+ * pointer may be NULL): per module the SoH aggregates, per cell the SoH
+ * and the hysteresis state. */
+void engine_fill_ext(engine *e, struct bs_module_ext *modules,
+                     struct bs_cell_ext *cells);
+
+/* The ageing state of one cell (src/batsimd/ageing.h). */
+struct eng_ageing {
+	double soh;        /* capacity now / initial (SoH x fade fault) */
+	double soh_ageing; /* the ageing model's SoH alone */
+	double qloss_cal, qloss_cyc; /* BLAST's calendar and cycle losses */
+	double efc;        /* equivalent full cycles */
+	double efc_applied; /* of which in closed cycle windows */
+	double days;       /* ageing time (ageing_factor applied) */
+	double dod, crate; /* stressors of the last closed window */
+};
+int engine_cell_ageing(const engine *e, uint32_t rack, uint32_t module,
+                       uint32_t cell, struct eng_ageing *out);
+
 /* The true state of one cell (no sensor fault), for --trace. */
 int engine_cell(engine *e, uint32_t rack, uint32_t module, uint32_t cell,
                 struct bs_cell *out);

@@ -15,6 +15,8 @@ src_batsimd_libbsengine_a_SOURCES = \
 	src/batsimd/engine.c \
 	src/batsimd/engine_cpu.c \
 	src/batsimd/engine_faults.c \
+	src/batsimd/ageing.c \
+	src/batsimd/ageing.h \
 	src/batsimd/bms.c \
 	src/batsimd/profile.c \
 	src/batsimd/operator.c \

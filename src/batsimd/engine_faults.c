@@ -32,8 +32,11 @@ static int in_scope(const struct eng_fault *f, uint32_t r, uint32_t m,
 void faults_apply(struct engine *e)
 {
 	struct bsm_arrays *a = &e->a;
+	const double *soh = e->ag ? ag_soh(e->ag) : NULL;
 	for (size_t i = 0; i < e->n_cells; i++) {
-		a->inv_q[i] = 1.0 / e->var_cap_c[i];
+		/* capacity: the cell's own, times its SoH (ageing.c) */
+		e->cap_frac[i] = soh ? soh[i] : 1.0;
+		a->inv_q[i] = 1.0 / (e->var_cap_c[i] * e->cap_frac[i]);
 		a->r0_mult[i] = e->var_r0[i];
 		a->leak_s[i] = 0.0;
 		a->runaway_c[i] = 1e30;
@@ -71,6 +74,7 @@ void faults_apply(struct engine *e)
 					break;
 				case BS_FAULT_FADE:
 					a->inv_q[i] /= f->value;
+					e->cap_frac[i] *= f->value;
 					break;
 				case BS_FAULT_SENSOR_OFFSET:
 					if (f->quantity == 0)

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "ageing.h"
 #include "chemistry.h"
 #include "engine.h"
 #include "model.h"
@@ -73,6 +74,8 @@ struct engine {
 	struct bsm_arrays a;
 	int tcur;		    /* 0: a.t_a holds the temperature now */
 	double *var_r0, *var_cap_c; /* variation: R0 factor, capacity (C) */
+	struct ageing *ag;	    /* capacity fade (ageing.h) */
+	double *cap_frac; /* capacity now / initial: SoH x fade fault */
 	struct bsm_rack_in *rin;
 	struct bsm_stats *mstats; /* per module (CPU) */
 	struct bsm_stats *rstats; /* per rack, after the last step */

@@ -500,6 +500,14 @@ static int publish(struct daemon *dm)
 					  ts.tv_nsec);
 		mbf_publish(&dm->d.mb, v.site, util_mono_ns());
 	}
+	{
+		/* abi_minor 2 extension regions (absent in a segment made by
+		 * an older batsim-init) */
+		struct bs_module_ext *mx;
+		struct bs_cell_ext *cx;
+		bs_writer_ext(dm->w, &mx, &cx);
+		engine_fill_ext(dm->e, mx, cx);
+	}
 	if (dm->leg)
 		legacy_write(dm->leg, v.cells);
 	rc = bs_writer_publish(dm->w, engine_tick(dm->e), engine_time_s(dm->e));

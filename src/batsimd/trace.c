@@ -1,8 +1,9 @@
 /*
  * trace.c - see trace.h.  Columns: time_s,voltage,current,temperature,
- * soc,resistance,hyst (the true values: no sensor fault applied; soc 0-1
- * as the segment publishes it; hyst the hysteresis state, -1 on the
- * discharge branch to +1 on the charge branch).
+ * soc,resistance,hyst,soh (the true values: no sensor fault applied; soc
+ * 0-1 as the segment publishes it; hyst the hysteresis state, -1 on the
+ * discharge branch to +1 on the charge branch; soh the state of health,
+ * capacity now / initial).
  * Floats are written with 9 significant digits, enough to give back the
  * exact float32; time with 12.
  */
@@ -70,17 +71,19 @@ static int write_row(trace *t, engine *e, char *err, size_t errlen)
 {
 	struct bs_cell c;
 	struct eng_cell_model m;
+	struct eng_ageing ag;
 
 	if (engine_cell(e, t->loc[0], t->loc[1], t->loc[2], &c) != 0 ||
-	    engine_cell_model(e, t->loc[0], t->loc[1], t->loc[2], &m) != 0) {
+	    engine_cell_model(e, t->loc[0], t->loc[1], t->loc[2], &m) != 0 ||
+	    engine_cell_ageing(e, t->loc[0], t->loc[1], t->loc[2], &ag) != 0) {
 		snprintf(err, errlen, "trace: the engine has no cell %u,%u,%u",
 			 t->loc[0], t->loc[1], t->loc[2]);
 		return -1;
 	}
-	if (fprintf(t->f, "%.12g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
+	if (fprintf(t->f, "%.12g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
 		    engine_time_s(e), (double)c.voltage, (double)c.current,
 		    (double)c.temperature, (double)c.soc, (double)c.resistance,
-		    m.h) < 0) {
+		    m.h, ag.soh) < 0) {
 		snprintf(err, errlen, "trace %s: write error: %s", t->path,
 			 strerror(errno));
 		return -1;
@@ -109,7 +112,8 @@ int trace_open(const char *path, const uint32_t loc[3], engine *e, trace **out,
 	snprintf(t->path, sizeof t->path, "%s", path);
 	/* the header, then the state at time 0 (the engine computes its
 	 * terminal voltages and currents at creation) */
-	if (fputs("time_s,voltage,current,temperature,soc,resistance,hyst\n",
+	if (fputs("time_s,voltage,current,temperature,soc,resistance,hyst,"
+		  "soh\n",
 		  t->f) < 0) {
 		snprintf(err, errlen, "--trace-out %s: write error: %s", path,
 			 strerror(errno));

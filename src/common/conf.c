@@ -254,6 +254,9 @@ static const struct cfg_key cfg_keys[] = {
     DBL("r0_sigma", r0_sigma, 0, 0.5),
     DBL("soc_sigma", soc_sigma, 0, 0.5),
     DBL("rack_thermal_gradient_c", rack_thermal_gradient_c, -20, 20),
+    DBL("initial_soh", initial_soh, 0.5, 1),
+    DBL("soh_sigma", soh_sigma, 0, 0.2),
+    DBL("ageing_factor", ageing_factor, 0, 1e6),
 
     /* cell parameters (override the chemistry preset) */
     SPECIAL("ocv_csv", "a CSV file soc,ocv_v with a header line"),
@@ -388,6 +391,10 @@ void cfg_defaults(struct bsd_config *cfg)
 	cfg->r0_sigma = 0.025;
 	cfg->soc_sigma = 0.01;
 	cfg->rack_thermal_gradient_c = 2.0;
+	/* ageing (src/batsimd/ageing.c): a new site, real-time ageing */
+	cfg->initial_soh = 1.0;
+	cfg->soh_sigma = 0.01;
+	cfg->ageing_factor = 1.0;
 
 	bms_chemistry_defaults(&cfg->bms, &cfg->cell);
 

@@ -74,6 +74,9 @@ struct bsd_config {
 	double r0_sigma;          /* relative, e.g. 0.025 */
 	double soc_sigma;         /* absolute, e.g. 0.01 */
 	double rack_thermal_gradient_c; /* air warmer at the top of a rack */
+	double initial_soh;       /* 0.5..1: state of health at start */
+	double soh_sigma;         /* absolute spread of it (initial_soh < 1) */
+	double ageing_factor;     /* 1 real time, > 1 faster, 0 = no ageing */
 	struct cfg_bms bms;
 
 	/* time */

@@ -313,6 +313,13 @@ json_object *view_rack_summary(const struct bs_geometry *h, uint32_t rack,
 	add_num(o, "discharge_limit", r->discharge_limit_a, F32);
 	add_str(o, "contactor", r->contactor ? "closed" : "open");
 	add_bool(o, "operator_open", r->operator_open);
+	if (r->soh_mean > 0.0f) { /* abi_minor 2, as in view_site */
+		add_num(o, "soh", r->soh_mean * 100.0f, F32);
+		json_object_object_add(
+		    o, "soh_min",
+		    extreme_in_rack(h, r->soh_min * 100.0f, r->soh_min_cell));
+		add_num(o, "equivalent_cycles", r->efc_mean, F32);
+	}
 	json_object_object_add(o, "alarms", view_rack_alarms(h, r));
 	json_object_object_add(o, "faults", view_fault_bits(r->fault_bits));
 	return o;
@@ -379,6 +386,7 @@ json_object *view_summary(const struct bs_geometry *h,
 	json_object_object_add(o, "site", view_site(s, h->n_racks));
 	json_object_object_add(o, "soc_reserve", view_soc_reserve(s));
 	json_object_object_add(o, "modbus", view_modbus(s));
+	view_site_ext(h, json_object_object_get(o, "site"), s);
 	arr = json_object_new_array_ext((int)h->n_racks);
 	for (uint32_t r = 0; r < h->n_racks; r++)
 		json_object_array_add(arr, view_rack_summary(h, r, &racks[r]));
@@ -568,6 +576,73 @@ json_object *view_info(const struct bs_info *i)
 	add_u64(topo, "cells", i->n_cells);
 	json_object_object_add(o, "topology", topo);
 	return o;
+}
+
+void view_site_ext(const struct bs_geometry *h, json_object *o,
+		   const struct bs_site *s)
+{
+	json_object *w;
+	/* abi_minor 2 (a writer that does not publish it leaves 0; a
+	 * published SoH is never below 5 %) */
+	if (!o || !(s->soh_mean > 0.0f))
+		return;
+	add_num(o, "soh", s->soh_mean * 100.0f, F32);
+	w = extreme_in_rack(h, s->soh_min * 100.0f, s->soh_min_cell);
+	add_u64(w, "rack", s->soh_min_rack);
+	json_object_object_add(o, "soh_min", w);
+	add_num(o, "equivalent_cycles", s->efc_mean, F32);
+}
+
+void view_module_ext(json_object *o, const struct bs_module_ext *x)
+{
+	if (!o || !x || !(x->soh_mean > 0.0f))
+		return;
+	add_num(o, "soh", x->soh_mean * 100.0f, F32);
+	json_object_object_add(
+	    o, "soh_min", extreme_in_module(x->soh_min * 100.0f, x->soh_min_cell));
+	add_num(o, "equivalent_cycles", x->efc_mean, F32);
+}
+
+void view_cell_ext(json_object *o, const struct bs_cell_ext *x)
+{
+	if (!o || !x || !(x->soh > 0.0f))
+		return;
+	add_num(o, "soh", x->soh * 100.0f, F32);
+	add_num(o, "hysteresis", x->hysteresis, F32);
+}
+
+/* The cells array of module object mo, extended from x[]. */
+static void cells_ext(json_object *mo, const struct bs_cell_ext *x)
+{
+	json_object *cells;
+	if (!json_object_object_get_ex(mo, "cells", &cells))
+		return;
+	for (size_t k = 0; k < json_object_array_length(cells); k++)
+		view_cell_ext(json_object_array_get_idx(cells, k), &x[k]);
+}
+
+void view_rack_ext(const struct bs_geometry *h, json_object *rack,
+		   const struct bs_module_ext *mx, const struct bs_cell_ext *cx)
+{
+	json_object *mods;
+	if (!rack || !json_object_object_get_ex(rack, "modules", &mods))
+		return;
+	for (size_t i = 0; i < json_object_array_length(mods); i++) {
+		json_object *mo = json_object_array_get_idx(mods, i);
+		if (mx)
+			view_module_ext(mo, &mx[i]);
+		if (cx)
+			cells_ext(mo, cx + i * h->cells_per_module);
+	}
+}
+
+void view_module_ext_all(json_object *module, const struct bs_module_ext *mx,
+			 const struct bs_cell_ext *cx)
+{
+	if (mx)
+		view_module_ext(module, mx);
+	if (cx)
+		cells_ext(module, cx);
 }
 
 const char *view_to_string(json_object *obj)

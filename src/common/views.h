@@ -129,6 +129,30 @@ json_object *view_cell(const struct bs_geometry *h, const struct bs_meta *m,
  * "cells_per_module","cells"},"slots"}. */
 json_object *view_info(const struct bs_info *i);
 
+/* abi_minor 2: state of health (percent, like soc) and equivalent full
+ * cycles.  Each adds its fields to an object built above, and nothing
+ * when the writer did not publish them:
+ *   view_site_ext: "soh", "soh_min":{"value","rack","module","cell"},
+ *     "equivalent_cycles" (view_summary calls it; the rack summaries
+ *     carry "soh", "soh_min":{"value","module","cell"} and
+ *     "equivalent_cycles" by themselves);
+ *   view_module_ext: "soh", "soh_min":{"value","cell"},
+ *     "equivalent_cycles" into a module object;
+ *   view_cell_ext: "soh", "hysteresis" (-1 discharge .. +1 charge
+ *     branch) into a cell object;
+ *   view_rack_ext: both into every module (mx[modules_per_rack]) and cell
+ *     (cx[cells of the rack]) of a view_rack object (either may be NULL);
+ *   view_module_ext_all: the same for a view_module object. */
+void view_site_ext(const struct bs_geometry *h, json_object *site,
+                   const struct bs_site *s);
+void view_module_ext(json_object *module, const struct bs_module_ext *x);
+void view_cell_ext(json_object *cell, const struct bs_cell_ext *x);
+void view_rack_ext(const struct bs_geometry *h, json_object *rack,
+                   const struct bs_module_ext *mx,
+                   const struct bs_cell_ext *cx);
+void view_module_ext_all(json_object *module, const struct bs_module_ext *mx,
+                         const struct bs_cell_ext *cx);
+
 /* Serialise without spaces; the string belongs to obj. */
 const char *view_to_string(json_object *obj);
 

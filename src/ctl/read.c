@@ -368,6 +368,15 @@ static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 	fprintf(out, "  cell voltage %.3f..%.3f V, temperature %.1f..%.1f C\n",
 		(double)s.cell_v_min, (double)s.cell_v_max,
 		(double)s.temp_min_c, (double)s.temp_max_c);
+	if (s.soh_mean > 0.0f) /* abi_minor 2 writer */
+		fprintf(out,
+			"  SoH mean %.2f %%, min %.2f %% (rack %" PRIu32
+			" module %" PRIu32 " cell %" PRIu32
+			"); equivalent full cycles %.2f\n",
+			pct(s.soh_mean), pct(s.soh_min), s.soh_min_rack,
+			s.soh_min_cell / h->cells_per_module,
+			s.soh_min_cell % h->cells_per_module,
+			(double)s.efc_mean);
 	fprintf(out,
 		"  racks with alarms: active %" PRIu32 "/%" PRIu32 "/%" PRIu32
 		", latched %" PRIu32 "/%" PRIu32 "/%" PRIu32
@@ -436,23 +445,30 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 	uint32_t mpr = h->modules_per_rack, cpm = h->cells_per_module, i, j;
 	struct bs_module *mods = calloc(mpr, sizeof(*mods));
 	struct bs_cell *cells = calloc((size_t)mpr * cpm, sizeof(*cells));
+	struct bs_module_ext *mx = calloc(mpr, sizeof(*mx));
+	struct bs_cell_ext *cx = calloc((size_t)mpr * cpm, sizeof(*cx));
 	struct bs_rack k;
 	struct bs_meta m;
 	int rc;
 
-	if (!mods || !cells) {
+	if (!mods || !cells || !mx || !cx) {
 		free(mods);
 		free(cells);
+		free(mx);
+		free(cx);
 		ctl_error(c, "out of memory");
 		return CTL_EX_OTHER;
 	}
-	rc = read_outcome(c, r, bs_read_rack(r, rack, &m, &k, mods, cells));
+	rc = read_outcome(
+	    c, r, bs_read_rack_ext(r, rack, &m, &k, mods, cells, mx, cx));
 	if (rc)
 		goto out;
-	if (c->json)
-		rc =
-		    print_json(out, view_rack(h, &m, rack, &k, mods, cells, 1));
-	else if (c->csv) {
+	if (c->json) {
+		json_object *o = view_rack(h, &m, rack, &k, mods, cells, 1);
+		if (bs_reader_has_ext(r))
+			view_rack_ext(h, o, mx, cx);
+		rc = print_json(out, o);
+	} else if (c->csv) {
 		csv_header(out);
 		for (i = 0; i < mpr; i++)
 			for (j = 0; j < cpm; j++)
@@ -490,6 +506,14 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 			k.t_min_cell % cpm, (double)k.temp_mean_c,
 			(double)k.temp_max_c, k.t_max_cell / cpm,
 			k.t_max_cell % cpm);
+		if (k.soh_mean > 0.0f) /* abi_minor 2 writer */
+			fprintf(out,
+				"  SoH mean %.2f %%, min %.2f %% (module %" PRIu32
+				" cell %" PRIu32 "); equivalent full cycles "
+				"%.2f\n",
+				pct(k.soh_mean), pct(k.soh_min),
+				k.soh_min_cell / cpm, k.soh_min_cell % cpm,
+				(double)k.efc_mean);
 		print_rack_alarms(out, h, &k);
 		fprintf(out, "  faults: %s\n\n", fl);
 		fprintf(out,
@@ -516,6 +540,8 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 out:
 	free(mods);
 	free(cells);
+	free(mx);
+	free(cx);
 	return rc;
 }
 

@@ -148,11 +148,14 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 		    int modules);
 
 /* ---- rackjson.c ---- */
-/* GET /rack/R as JSON into out (what view_rack() gives, without a json-c
- * object per cell): cells NULL leaves the cells out.  0, or -BS_ENOMEM. */
+/* GET /rack/R as JSON into out (what view_rack() and view_rack_ext()
+ * give, without a json-c object per cell): cells NULL leaves the cells
+ * out; mx and cx (NULL when the segment has no extension regions) add
+ * the SoH and hysteresis fields.  0, or -BS_ENOMEM. */
 int hd_rack_json(const struct bs_geometry *h, const struct bs_meta *m,
 		 uint32_t rack, const struct bs_rack *rec,
 		 const struct bs_module *mods, const struct bs_cell *cells,
+		 const struct bs_module_ext *mx, const struct bs_cell_ext *cx,
 		 struct buf *out);
 
 /* A boolean query argument: NULL -> 0; "0"/"false" -> 0, "1"/"true" -> 1;

@@ -230,6 +230,19 @@ static void site_metrics(struct buf *b, const struct snap *s)
 	family(b, "batsim_site_faults_active", "gauge",
 	       "Injected faults in effect.");
 	sample(b, "batsim_site_faults_active", st->faults_active);
+	if (st->soh_mean > 0.0f) { /* abi_minor 2 writer */
+		family(b, "batsim_site_soh_min_ratio", "gauge",
+		       "Lowest cell state of health (capacity now / initial, "
+		       "0-1).");
+		sample(b, "batsim_site_soh_min_ratio", st->soh_min);
+		family(b, "batsim_site_soh_mean_ratio", "gauge",
+		       "Mean cell state of health (0-1).");
+		sample(b, "batsim_site_soh_mean_ratio", st->soh_mean);
+		family(b, "batsim_site_equivalent_full_cycles_total", "counter",
+		       "Equivalent full cycles, mean over the cells.");
+		sample(b, "batsim_site_equivalent_full_cycles_total",
+		       st->efc_mean);
+	}
 	family(b, "batsim_alarms_active", "gauge",
 	       "Racks with an active alarm, by severity.");
 	for (unsigned t = 0; t < BS_TIERS; t++)
@@ -252,6 +265,29 @@ static void rack_metrics(struct buf *b, const struct snap *s)
 			buf_printf(b, "%s{rack=\"%u\"}", rack_fam[f].name, r);
 			value(b, fld(&s->racks[r], rack_fam[f].off) *
 				     rack_fam[f].scale);
+		}
+	}
+	if (s->site.soh_mean > 0.0f) { /* abi_minor 2 writer */
+		static const struct {
+			const char *name, *type, *help;
+			size_t off;
+		} ph[] = {
+		    {"batsim_rack_soh_min_ratio", "gauge",
+		     "Lowest cell state of health in the rack (0-1).",
+		     RACK_F(soh_min)},
+		    {"batsim_rack_soh_mean_ratio", "gauge",
+		     "Mean cell state of health in the rack (0-1).",
+		     RACK_F(soh_mean)},
+		    {"batsim_rack_equivalent_full_cycles_total", "counter",
+		     "Equivalent full cycles, mean over the rack's cells.",
+		     RACK_F(efc_mean)},
+		};
+		for (size_t f = 0; f < sizeof ph / sizeof ph[0]; f++) {
+			family(b, ph[f].name, ph[f].type, ph[f].help);
+			for (uint32_t r = 0; r < nr; r++) {
+				buf_printf(b, "%s{rack=\"%u\"}", ph[f].name, r);
+				value(b, fld(&s->racks[r], ph[f].off));
+			}
 		}
 	}
 	family(b, "batsim_rack_contactor_closed", "gauge",

@@ -26,6 +26,8 @@
  * and five numbers of at most 13 characters ("-1.234567e-38"; a float has
  * a two-digit exponent) or "null". */
 #define CELL_MAX 128
+/* ,"soh":N,"hysteresis":N */
+#define CELL_EXT_MAX 64
 
 /* view_number(v, 7) as json-c prints it: "%.7g", "-0" as "0", null when
  * not finite.  Needs 16 bytes of room. */
@@ -52,7 +54,8 @@ static size_t put_num(char *p, double v)
 	} while (0)
 
 /* The cells of one module as a JSON array, into b (room reserved). */
-static void put_cells(struct buf *b, const struct bs_cell *c, uint32_t n)
+static void put_cells(struct buf *b, const struct bs_cell *c,
+		      const struct bs_cell_ext *x, uint32_t n)
 {
 	char *p = b->p + b->len;
 
@@ -71,6 +74,13 @@ static void put_cells(struct buf *b, const struct bs_cell *c, uint32_t n)
 		p += put_num(p, c->soc * 100.0f);
 		PUT(",\"resistance\":");
 		p += put_num(p, c->resistance);
+		/* view_cell_ext(): only when the writer published a SoH */
+		if (x && x[i].soh > 0.0f) {
+			PUT(",\"soh\":");
+			p += put_num(p, x[i].soh * 100.0f);
+			PUT(",\"hysteresis\":");
+			p += put_num(p, x[i].hysteresis);
+		}
 		*p++ = '}';
 	}
 	*p++ = ']';
@@ -89,6 +99,7 @@ static void put_open(struct buf *b, const char *s)
 int hd_rack_json(const struct bs_geometry *h, const struct bs_meta *m,
 		 uint32_t rack, const struct bs_rack *rec,
 		 const struct bs_module *mods, const struct bs_cell *cells,
+		 const struct bs_module_ext *mx, const struct bs_cell_ext *cx,
 		 struct buf *out)
 {
 	const uint32_t n_mod = h->modules_per_rack, cpm = h->cells_per_module;
@@ -104,13 +115,17 @@ int hd_rack_json(const struct bs_geometry *h, const struct bs_meta *m,
 		goto out;
 	json_object_get(arr);
 	json_object_object_del(o, "modules");
+	if (mx) /* the few module objects take their SoH as in views.c */
+		for (uint32_t i = 0; i < n_mod; i++)
+			view_module_ext(json_object_array_get_idx(arr, i),
+					&mx[i]);
 
 	need = strlen(view_to_string(o)) + 64;
 	for (uint32_t i = 0; i < n_mod; i++)
 		need += strlen(view_to_string(json_object_array_get_idx(arr, i))) +
 			16;
 	if (cells)
-		need += (size_t)n_mod * cpm * CELL_MAX;
+		need += (size_t)n_mod * cpm * (CELL_MAX + (cx ? CELL_EXT_MAX : 0));
 	if (buf_reserve(out, need))
 		goto out;
 
@@ -122,7 +137,8 @@ int hd_rack_json(const struct bs_geometry *h, const struct bs_meta *m,
 		put_open(out, view_to_string(json_object_array_get_idx(arr, i)));
 		if (cells) {
 			buf_puts(out, ",\"cells\":");
-			put_cells(out, cells + (size_t)i * cpm, cpm);
+			put_cells(out, cells + (size_t)i * cpm,
+				  cx ? cx + (size_t)i * cpm : NULL, cpm);
 		}
 		buf_append(out, "}", 1);
 	}

@@ -259,17 +259,23 @@ static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
 	struct bs_site site;
 	struct bs_rack *racks;
 	struct bs_module *mods = NULL;
+	struct bs_module_ext *mx = NULL;
 	json_object *o = NULL, *arr;
 
 	racks = malloc((size_t)h->n_racks * sizeof *racks);
-	if (modules)
+	if (modules) {
 		mods = malloc((size_t)h->n_racks * h->modules_per_rack *
 			      sizeof *mods);
-	if (!racks || (modules && !mods)) {
+		mx = malloc((size_t)h->n_racks * h->modules_per_rack *
+			    sizeof *mx);
+	}
+	if (!racks || (modules && (!mods || !mx))) {
 		*rc = -BS_ENOMEM;
 		goto out;
 	}
-	*rc = modules ? bs_read_all(r, m, &site, racks, mods, NULL)
+	/* modules with their SoH records (abi_minor 2), one snapshot */
+	*rc = modules ? bs_read_all_ext(r, m, &site, racks, mods, NULL, mx,
+					NULL)
 		      : bs_read_site(r, m, &site, racks);
 	if (*rc)
 		goto out;
@@ -280,15 +286,23 @@ static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
 	}
 	json_object_object_add(o, "limits", summary_limits(r));
 	if (modules && json_object_object_get_ex(o, "racks", &arr)) {
-		for (uint32_t i = 0; i < h->n_racks; i++)
+		for (uint32_t i = 0; i < h->n_racks; i++) {
+			json_object *ra = json_object_array_get_idx(arr, i);
 			json_object_object_add(
-			    json_object_array_get_idx(arr, i), "modules",
+			    ra, "modules",
 			    view_rack_modules(
 				h, mods + (size_t)i * h->modules_per_rack));
+			if (bs_reader_has_ext(r))
+				view_rack_ext(h, ra,
+					      mx + (size_t)i *
+						       h->modules_per_rack,
+					      NULL);
+		}
 	}
 out:
 	free(racks);
 	free(mods);
+	free(mx);
 	return o;
 }
 
@@ -464,23 +478,35 @@ static enum MHD_Result rack_answer(struct MHD_Connection *c, bs_reader *r,
 	struct bs_rack rec;
 	struct bs_module *mods;
 	struct bs_cell *cl = NULL;
+	struct bs_module_ext *mx;
+	struct bs_cell_ext *cx = NULL;
 	size_t len;
 	int rc;
 
 	mods = malloc((size_t)h->modules_per_rack * sizeof *mods);
-	if (with_cells)
+	mx = malloc((size_t)h->modules_per_rack * sizeof *mx);
+	if (with_cells) {
 		cl = malloc((size_t)h->modules_per_rack * h->cells_per_module *
 			    sizeof *cl);
-	if (!mods || (with_cells && !cl)) {
+		cx = malloc((size_t)h->modules_per_rack * h->cells_per_module *
+			    sizeof *cx);
+	}
+	if (!mods || !mx || (with_cells && (!cl || !cx))) {
 		rc = -BS_ENOMEM;
 	} else {
-		rc = bs_read_rack(r, ri, &m, &rec, mods, cl);
-		if (!rc)
-			rc = hd_rack_json(h, &m, ri, &rec, mods, cl, &b);
+		/* with the SoH and hysteresis records of the same snapshot */
+		rc = bs_read_rack_ext(r, ri, &m, &rec, mods, cl, mx, cx);
+		if (!rc) {
+			int ext = bs_reader_has_ext(r);
+			rc = hd_rack_json(h, &m, ri, &rec, mods, cl,
+					  ext ? mx : NULL, ext ? cx : NULL, &b);
+		}
 	}
 	src_release();
 	free(mods);
 	free(cl);
+	free(mx);
+	free(cx);
 	if (rc == -BS_ENOMEM) {
 		buf_free(&b);
 		return hd_error(c, 500,
@@ -534,20 +560,29 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 		return rack_answer(c, r, h, ri, with_cells);
 	} else if (n == 3 && !strcmp(seg[1], "module")) {
 		struct bs_module rec;
+		struct bs_module_ext mx;
 		struct bs_cell *cl;
+		struct bs_cell_ext *cx;
 
 		if (check_index(c, &ret, "module", seg[2], h->modules_per_rack,
 				&mi))
 			goto out;
 		cl = malloc((size_t)h->cells_per_module * sizeof *cl);
-		if (!cl) {
+		cx = malloc((size_t)h->cells_per_module * sizeof *cx);
+		if (!cl || !cx) {
+			free(cl);
+			free(cx);
 			ret = hd_error(c, 500, "out of memory");
 			goto out;
 		}
-		rc = bs_read_module(r, ri, mi, &m, &rec, cl);
-		if (!rc)
+		rc = bs_read_module_ext(r, ri, mi, &m, &rec, cl, &mx, cx);
+		if (!rc) {
 			o = view_module(h, &m, ri, mi, &rec, cl);
+			if (bs_reader_has_ext(r))
+				view_module_ext_all(o, &mx, cx);
+		}
 		free(cl);
+		free(cx);
 	} else if (n == 5 && !strcmp(seg[1], "module") &&
 		   !strcmp(seg[3], "cell")) {
 		struct bs_cell cell;
@@ -557,9 +592,32 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 		    check_index(c, &ret, "cell", seg[4], h->cells_per_module,
 				&ci))
 			goto out;
-		rc = bs_read_cell(r, ri, mi, ci, &m, &cell);
-		if (!rc)
-			o = view_cell(h, &m, ri, mi, ci, &cell);
+		if (bs_reader_has_ext(r)) {
+			/* the module's cells and their SoH records, one
+			 * snapshot, then this cell */
+			struct bs_cell *cl =
+			    malloc((size_t)h->cells_per_module * sizeof *cl);
+			struct bs_cell_ext *cx =
+			    malloc((size_t)h->cells_per_module * sizeof *cx);
+			if (!cl || !cx) {
+				free(cl);
+				free(cx);
+				ret = hd_error(c, 500, "out of memory");
+				goto out;
+			}
+			rc = bs_read_module_ext(r, ri, mi, &m, NULL, cl, NULL,
+						cx);
+			if (!rc) {
+				o = view_cell(h, &m, ri, mi, ci, &cl[ci]);
+				view_cell_ext(o, &cx[ci]);
+			}
+			free(cl);
+			free(cx);
+		} else {
+			rc = bs_read_cell(r, ri, mi, ci, &m, &cell);
+			if (!rc)
+				o = view_cell(h, &m, ri, mi, ci, &cell);
+		}
 	} else {
 		ret = hd_error(c, 404,
 			       "no such path: use /rack/R, /rack/R/module/M or "

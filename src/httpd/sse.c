@@ -138,18 +138,28 @@ static void sse_fill(struct sse_client *cl)
 				cl->closing = 1;
 			} else if (cl->want_module) {
 				struct bs_module rec;
+				struct bs_module_ext mx;
 				struct bs_cell *cells =
 				    malloc((size_t)h->cells_per_module *
 					   sizeof *cells);
+				struct bs_cell_ext *cx =
+				    malloc((size_t)h->cells_per_module *
+					   sizeof *cx);
 				json_object *o = NULL;
 
-				if (cells &&
-				    bs_read_module(r, cl->rack, cl->module, &m,
-						   &rec, cells) == 0)
+				/* with SoH and hysteresis (abi_minor 2) */
+				if (cells && cx &&
+				    bs_read_module_ext(r, cl->rack, cl->module,
+						       &m, &rec, cells, &mx,
+						       cx) == 0) {
 					o = view_module(h, &m, cl->rack,
 							cl->module, &rec,
 							cells);
+					if (bs_reader_has_ext(r))
+						view_module_ext_all(o, &mx, cx);
+				}
 				free(cells);
+				free(cx);
 				if (o) {
 					const char *s = view_to_string(o);
 

@@ -51,6 +51,9 @@ struct bs_geom {
 	uint64_t n_cells;
 	uint64_t slot_size, slots_offset, total_size;
 	uint64_t site_offset, rack_offset, module_offset, cell_offset;
+	/* abi_minor 2 extension regions; offset 0 = absent */
+	uint64_t module_ext_offset, cell_ext_offset;
+	uint32_t module_ext_size, cell_ext_size;
 };
 
 /* Fill *g from a header that bs_header_validate() accepted: a private

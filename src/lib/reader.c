@@ -507,3 +507,176 @@ BS_EXPORT int bs_read_all(bs_reader *r, struct bs_meta *meta,
 	};
 	return read_parts(r, meta, p, 4);
 }
+
+/* ---- abi_minor 2: extension records ---- */
+
+BS_EXPORT int bs_reader_has_ext(const bs_reader *r)
+{
+	return r && r->g.cell_ext_offset != 0 && r->g.module_ext_offset != 0;
+}
+
+/* One extension region part: n records of the segment's stride into n
+ * records of our size (direct when they agree; through a temporary
+ * buffer otherwise, zero-filling fields an older writer did not have). */
+struct ext_copy {
+	void *dst, *tmp;
+	size_t n, ours, theirs;
+};
+
+static int ext_part(const bs_reader *r, uint64_t region, uint32_t stride,
+		    uint64_t first, size_t n, size_t ours, void *dst,
+		    struct ext_copy *x, struct part *p)
+{
+	x->dst = dst;
+	x->tmp = NULL;
+	x->n = n;
+	x->ours = ours;
+	x->theirs = stride;
+	p->dst = NULL;
+	p->off = 0;
+	p->len = 0;
+	if (!dst)
+		return 0;
+	if (!bs_reader_has_ext(r)) {
+		memset(dst, 0, n * ours);
+		return 0;
+	}
+	p->off = region + first * stride;
+	p->len = n * stride;
+	if (stride == ours) {
+		p->dst = dst;
+		return 0;
+	}
+	x->tmp = malloc(n * stride);
+	if (!x->tmp)
+		return -BS_ENOMEM;
+	p->dst = x->tmp;
+	return 0;
+}
+
+static void ext_done(struct ext_copy *x, int ok)
+{
+	if (!x->tmp)
+		return;
+	if (ok) {
+		size_t c = x->ours < x->theirs ? x->ours : x->theirs;
+		for (size_t i = 0; i < x->n; i++) {
+			unsigned char *d = (unsigned char *)x->dst + i * x->ours;
+			memcpy(d, (unsigned char *)x->tmp + i * x->theirs, c);
+			memset(d + c, 0, x->ours - c);
+		}
+	}
+	free(x->tmp);
+	x->tmp = NULL;
+}
+
+BS_EXPORT int bs_read_rack_ext(bs_reader *r, uint32_t rack,
+			       struct bs_meta *meta, struct bs_rack *rec,
+			       struct bs_module *modules, struct bs_cell *cells,
+			       struct bs_module_ext *module_ext,
+			       struct bs_cell_ext *cell_ext)
+{
+	if (!r)
+		return -BS_EINVAL;
+	const struct bs_geom *g = &r->g;
+	if (rack >= g->n_racks)
+		return -BS_ERANGE;
+	uint64_t m0 = (uint64_t)rack * g->modules_per_rack;
+	uint64_t c0 = m0 * g->cells_per_module;
+	size_t nc = (size_t)g->modules_per_rack * g->cells_per_module;
+	struct ext_copy x[2];
+	struct part p[5] = {
+	    {g->rack_offset + rack * sizeof(struct bs_rack), rec,
+	     sizeof(struct bs_rack)},
+	    {g->module_offset + m0 * sizeof(struct bs_module), modules,
+	     (size_t)g->modules_per_rack * sizeof(struct bs_module)},
+	    {g->cell_offset + c0 * sizeof(struct bs_cell), cells,
+	     nc * sizeof(struct bs_cell)},
+	};
+	int rc = ext_part(r, g->module_ext_offset, g->module_ext_size, m0,
+			  g->modules_per_rack, sizeof(struct bs_module_ext),
+			  module_ext, &x[0], &p[3]);
+	if (rc == 0)
+		rc = ext_part(r, g->cell_ext_offset, g->cell_ext_size, c0, nc,
+			      sizeof(struct bs_cell_ext), cell_ext, &x[1],
+			      &p[4]);
+	else
+		x[1].tmp = NULL;
+	if (rc == 0)
+		rc = read_parts(r, meta, p, 5);
+	ext_done(&x[0], rc == 0);
+	ext_done(&x[1], rc == 0);
+	return rc;
+}
+
+BS_EXPORT int bs_read_module_ext(bs_reader *r, uint32_t rack, uint32_t module,
+				 struct bs_meta *meta, struct bs_module *rec,
+				 struct bs_cell *cells,
+				 struct bs_module_ext *module_ext,
+				 struct bs_cell_ext *cell_ext)
+{
+	if (!r)
+		return -BS_EINVAL;
+	const struct bs_geom *g = &r->g;
+	if (rack >= g->n_racks || module >= g->modules_per_rack)
+		return -BS_ERANGE;
+	uint64_t m = (uint64_t)rack * g->modules_per_rack + module;
+	uint64_t c0 = m * g->cells_per_module;
+	struct ext_copy x[2];
+	struct part p[4] = {
+	    {g->module_offset + m * sizeof(struct bs_module), rec,
+	     sizeof(struct bs_module)},
+	    {g->cell_offset + c0 * sizeof(struct bs_cell), cells,
+	     (size_t)g->cells_per_module * sizeof(struct bs_cell)},
+	};
+	int rc = ext_part(r, g->module_ext_offset, g->module_ext_size, m, 1,
+			  sizeof(struct bs_module_ext), module_ext, &x[0],
+			  &p[2]);
+	if (rc == 0)
+		rc = ext_part(r, g->cell_ext_offset, g->cell_ext_size, c0,
+			      g->cells_per_module, sizeof(struct bs_cell_ext),
+			      cell_ext, &x[1], &p[3]);
+	else
+		x[1].tmp = NULL;
+	if (rc == 0)
+		rc = read_parts(r, meta, p, 4);
+	ext_done(&x[0], rc == 0);
+	ext_done(&x[1], rc == 0);
+	return rc;
+}
+
+BS_EXPORT int bs_read_all_ext(bs_reader *r, struct bs_meta *meta,
+			      struct bs_site *site, struct bs_rack *racks,
+			      struct bs_module *modules, struct bs_cell *cells,
+			      struct bs_module_ext *module_ext,
+			      struct bs_cell_ext *cell_ext)
+{
+	if (!r)
+		return -BS_EINVAL;
+	const struct bs_geom *g = &r->g;
+	uint64_t n_modules = (uint64_t)g->n_racks * g->modules_per_rack;
+	struct ext_copy x[2];
+	struct part p[6] = {
+	    {g->site_offset, site, sizeof(struct bs_site)},
+	    {g->rack_offset, racks,
+	     (size_t)g->n_racks * sizeof(struct bs_rack)},
+	    {g->module_offset, modules,
+	     (size_t)n_modules * sizeof(struct bs_module)},
+	    {g->cell_offset, cells,
+	     (size_t)g->n_cells * sizeof(struct bs_cell)},
+	};
+	int rc = ext_part(r, g->module_ext_offset, g->module_ext_size, 0,
+			  (size_t)n_modules, sizeof(struct bs_module_ext),
+			  module_ext, &x[0], &p[4]);
+	if (rc == 0)
+		rc = ext_part(r, g->cell_ext_offset, g->cell_ext_size, 0,
+			      (size_t)g->n_cells, sizeof(struct bs_cell_ext),
+			      cell_ext, &x[1], &p[5]);
+	else
+		x[1].tmp = NULL;
+	if (rc == 0)
+		rc = read_parts(r, meta, p, 6);
+	ext_done(&x[0], rc == 0);
+	ext_done(&x[1], rc == 0);
+	return rc;
+}

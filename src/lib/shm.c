@@ -91,11 +91,15 @@ BS_EXPORT int bs_topology_check(const struct bs_topology *t)
 /* ---- layout ---- */
 
 /* Slot layout for a valid topology: regions in the order site, racks,
- * modules, cells, each starting on a cache line; the stride is rounded
- * up to BS_SLOT_ALIGN so that every slot starts on a page. */
+ * modules, cells, then (abi_minor 2) the module and cell extension
+ * records, each starting on a cache line; the stride is rounded up to
+ * BS_SLOT_ALIGN so that every slot starts on a page. */
+struct layout_ext {
+	uint64_t module_ext_off, cell_ext_off;
+};
 static void layout(const struct bs_topology *t, uint64_t *site_off,
 		   uint64_t *rack_off, uint64_t *module_off, uint64_t *cell_off,
-		   uint64_t *slot_size)
+		   uint64_t *slot_size, struct layout_ext *x)
 {
 	uint64_t n_modules = (uint64_t)t->racks * t->modules_per_rack;
 	uint64_t n_cells = n_modules * t->cells_per_module;
@@ -108,18 +112,25 @@ static void layout(const struct bs_topology *t, uint64_t *site_off,
 			BS_CACHE_LINE);
 	*cell_off = BS_ALIGN_UP(
 	    *module_off + n_modules * sizeof(struct bs_module), BS_CACHE_LINE);
-	*slot_size = BS_ALIGN_UP(*cell_off + n_cells * sizeof(struct bs_cell),
-				 BS_SLOT_ALIGN);
+	x->module_ext_off = BS_ALIGN_UP(
+	    *cell_off + n_cells * sizeof(struct bs_cell), BS_CACHE_LINE);
+	x->cell_ext_off = BS_ALIGN_UP(
+	    x->module_ext_off + n_modules * sizeof(struct bs_module_ext),
+	    BS_CACHE_LINE);
+	*slot_size = BS_ALIGN_UP(
+	    x->cell_ext_off + n_cells * sizeof(struct bs_cell_ext),
+	    BS_SLOT_ALIGN);
 }
 
 BS_EXPORT uint64_t bs_segment_size(const struct bs_topology *t,
 				   uint32_t n_slots)
 {
 	uint64_t a, b, c, d, slot_size;
+	struct layout_ext x;
 
 	if (bs_topology_check(t) < 0 || n_slots == 0 || n_slots > BS_MAX_SLOTS)
 		return 0;
-	layout(t, &a, &b, &c, &d, &slot_size);
+	layout(t, &a, &b, &c, &d, &slot_size, &x);
 	return BS_HEADER_SIZE + (uint64_t)n_slots * slot_size;
 }
 
@@ -127,6 +138,7 @@ BS_EXPORT int bs_header_init(struct bs_shm_header *h,
 			     const struct bs_topology *t, uint32_t n_slots)
 {
 	int rc;
+	struct layout_ext x;
 
 	if (!h)
 		return -BS_EINVAL;
@@ -155,7 +167,11 @@ BS_EXPORT int bs_header_init(struct bs_shm_header *h,
 	h->site_size = sizeof(struct bs_site);
 	h->slot_header_size = sizeof(struct bs_slot_header);
 	layout(t, &h->site_offset, &h->rack_offset, &h->module_offset,
-	       &h->cell_offset, &h->slot_size);
+	       &h->cell_offset, &h->slot_size, &x);
+	h->module_ext_size = sizeof(struct bs_module_ext);
+	h->cell_ext_size = sizeof(struct bs_cell_ext);
+	h->module_ext_offset = x.module_ext_off;
+	h->cell_ext_offset = x.cell_ext_off;
 	h->slots_offset = BS_HEADER_SIZE;
 	h->total_size = h->slots_offset + (uint64_t)n_slots * h->slot_size;
 	h->state = BS_STATE_INIT;
@@ -225,13 +241,31 @@ BS_EXPORT int bs_header_validate(const struct bs_shm_header *h, size_t map_size)
 	 * and no two overlapping.  Lengths are small (< 2^39) because the
 	 * topology is bounded, so the sums below cannot overflow. */
 	uint64_t ss = h->slot_size, lo = h->slot_header_size;
-	uint64_t off[4] = {h->site_offset, h->rack_offset, h->module_offset,
-			   h->cell_offset};
-	uint64_t len[4] = {sizeof(struct bs_site),
+	uint64_t off[6] = {h->site_offset, h->rack_offset, h->module_offset,
+			   h->cell_offset, h->module_ext_offset,
+			   h->cell_ext_offset};
+	uint64_t len[6] = {sizeof(struct bs_site),
 			   (uint64_t)t.racks * sizeof(struct bs_rack),
 			   n_modules * sizeof(struct bs_module),
-			   n_cells * sizeof(struct bs_cell)};
-	for (int i = 0; i < 4; i++) {
+			   n_cells * sizeof(struct bs_cell),
+			   n_modules * h->module_ext_size,
+			   n_cells * h->cell_ext_size};
+	int nreg = 4;
+	/* The extension regions (abi_minor 2; all zero before): either
+	 * absent (offset and size 0) or present with a record stride that
+	 * is a non-zero multiple of 4 up to BS_EXT_SIZE_MAX, inside the
+	 * slot and overlapping nothing else. */
+	if (h->module_ext_offset || h->cell_ext_offset || h->module_ext_size ||
+	    h->cell_ext_size) {
+		if (!h->module_ext_offset || !h->cell_ext_offset ||
+		    h->module_ext_size == 0 || h->module_ext_size % 4 != 0 ||
+		    h->module_ext_size > BS_EXT_SIZE_MAX ||
+		    h->cell_ext_size == 0 || h->cell_ext_size % 4 != 0 ||
+		    h->cell_ext_size > BS_EXT_SIZE_MAX)
+			return -BS_ELAYOUT;
+		nreg = 6;
+	}
+	for (int i = 0; i < nreg; i++) {
 		if (!region_ok(off[i], len[i], lo, ss))
 			return -BS_ELAYOUT;
 		for (int j = 0; j < i; j++)
@@ -267,6 +301,10 @@ void bs__geom_from_header(struct bs_geom *g, const struct bs_shm_header *h)
 	g->rack_offset = h->rack_offset;
 	g->module_offset = h->module_offset;
 	g->cell_offset = h->cell_offset;
+	g->module_ext_offset = h->module_ext_offset;
+	g->cell_ext_offset = h->cell_ext_offset;
+	g->module_ext_size = h->module_ext_size;
+	g->cell_ext_size = h->cell_ext_size;
 }
 
 /* ---- names, clocks, mapping ---- */

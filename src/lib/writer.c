@@ -335,3 +335,21 @@ BS_EXPORT void bs_writer_close(bs_writer *w)
 	close(w->fd);
 	free(w);
 }
+
+BS_EXPORT void bs_writer_ext(bs_writer *w, struct bs_module_ext **module_ext,
+			     struct bs_cell_ext **cell_ext)
+{
+	unsigned char *s = w && w->in_slot ? slot_base(w, w->slot) : NULL;
+	if (module_ext)
+		*module_ext =
+		    s && w->g.module_ext_offset &&
+			    w->g.module_ext_size == sizeof(struct bs_module_ext)
+			? (struct bs_module_ext *)(s + w->g.module_ext_offset)
+			: NULL;
+	if (cell_ext)
+		*cell_ext =
+		    s && w->g.cell_ext_offset &&
+			    w->g.cell_ext_size == sizeof(struct bs_cell_ext)
+			? (struct bs_cell_ext *)(s + w->g.cell_ext_offset)
+			: NULL;
+}

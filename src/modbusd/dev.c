@@ -136,7 +136,8 @@ static void state_defaults(void)
 static int attach(void)
 {
 	char err[200], why[320];
-	const struct bs_shm_header *h;
+	const struct bs_geometry *h;
+	struct bs_info info;
 	bs_reader *r;
 	int rc = bs_reader_open(cfg->shm_name, &r);
 
@@ -160,8 +161,12 @@ static int attach(void)
 		say_once(why);
 		return -1;
 	}
-	h = bs_reader_header(r);
-	if (map_geometry(&geom, h, cfg, err, sizeof err)) {
+	/* sizes only from the geometry the library copied and validated
+	 * (batsim-shm(7)); the chemistry from the writer identity */
+	h = bs_reader_geometry(r);
+	memset(&info, 0, sizeof info);
+	bs_reader_info(r, &info);
+	if (map_geometry(&geom, h, info.chemistry, cfg, err, sizeof err)) {
 		snprintf(why, sizeof why, "segment %s: %s", cfg->shm_name, err);
 		say_once(why);
 		bs_reader_close(r);

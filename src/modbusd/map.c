@@ -79,7 +79,8 @@ static double ocv_at(const struct cfg_cell *c, double soc)
 	return c->ocv_v[c->ocv_n - 1];
 }
 
-int map_geometry(struct mb_geom *g, const struct bs_shm_header *h,
+int map_geometry(struct mb_geom *g, const struct bs_geometry *h,
+		 const char *chemistry,
 		 const struct bsd_config *cfg, char *err, size_t errlen)
 {
 	struct cfg_cell cell = cfg->cell;
@@ -94,7 +95,7 @@ int map_geometry(struct mb_geom *g, const struct bs_shm_header *h,
 	g->topo.racks = h->n_racks;
 	g->topo.modules_per_rack = h->modules_per_rack;
 	g->topo.cells_per_module = h->cells_per_module;
-	memcpy(chem, h->chemistry, 16);
+	memcpy(chem, chemistry, 16);
 	chem[16] = '\0';
 	/* the writer's chemistry, when it is a preset, rates the site */
 	if (chem[0] && cfg_preset(&cell, chem) != 0)

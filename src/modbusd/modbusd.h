@@ -131,7 +131,8 @@ uint32_t map_rack_operator_open(const struct bs_rack *r);
 
 /* Compute layouts and scale factors for a segment; 0, or -1 with a
  * message in err. */
-int map_geometry(struct mb_geom *g, const struct bs_shm_header *h,
+int map_geometry(struct mb_geom *g, const struct bs_geometry *h,
+		 const char *chemistry,
 		 const struct bsd_config *cfg, char *err, size_t errlen);
 
 /* Build the image of the site unit / rack unit from one snapshot.

@@ -158,7 +158,7 @@ check "last published tick is 200 (20 s / 0.1 s)" test "$(peek tick)" = 200
 check "published topology" test "$(peek topology)" = 3x2x4
 check "the socket file is removed at exit" test ! -e "$sock"
 check "trace header" test "$(head -n 1 "$tmp/trace.csv")" = \
-	"time_s,voltage,current,temperature,soc,resistance,hyst"
+	"time_s,voltage,current,temperature,soc,resistance,hyst,soh"
 check "trace has a row for time 0 and one per step" \
 	test "$(wc -l <"$tmp/trace.csv")" -eq 202
 check "trace rows are physical" python3 - "$tmp/trace.csv" <<'EOF'
@@ -172,6 +172,7 @@ for r in rows:
     assert 2.5 < v < 3.65, v
     assert 0 < soc < 1 and res > 0
     assert -1 <= float(r['hyst']) <= 1
+    assert 0.99 < float(r['soh']) <= 1
 # 50 A on 3 parallel racks: the traced cell discharges, SoC falls
 assert float(rows[-1]['soc']) < float(rows[0]['soc'])
 assert float(rows[-1]['current']) > 0

@@ -54,6 +54,8 @@ variation = off
 seed = 1
 ambient_c = 25
 rack_thermal_gradient_c = 0
+# the integrator has no ageing (tests/unit/test_ageing checks that part)
+ageing_factor = 0
 bms_max_charge_a = 1000
 bms_max_discharge_a = 1000
 EOF

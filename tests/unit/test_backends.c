@@ -23,7 +23,7 @@
 #include "test_engine_cfg.h"
 
 struct diff {
-	double v, t, soc, i1, r0, h, r1, lim;
+	double v, t, soc, i1, r0, h, r1, lim, soh;
 };
 
 static void compare(engine *cpu, engine *gpu, struct diff *d)
@@ -57,6 +57,10 @@ static void compare(engine *cpu, engine *gpu, struct diff *d)
 		x = fabs(cpu->a.r1[i] - gpu->a.r1[i]);
 		if (x > d->r1 || x != x)
 			d->r1 = x != x ? INFINITY : x;
+		/* ageing runs on the host from each backend's SoC and T */
+		x = fabs(cpu->cap_frac[i] - gpu->cap_frac[i]);
+		if (x > d->soh || x != x)
+			d->soh = x != x ? INFINITY : x;
 	}
 	/* the BMS limits from the model (E', R' of every cell) */
 	for (uint32_t r = 0; r < cpu->R; r++) {
@@ -83,6 +87,8 @@ static void check_diff(engine *cpu, engine *gpu, const char *what)
 	ok(d.r1 < 1e-9, "%s: max |dR1| = %.3g ohm", what, d.r1);
 	ok(d.lim < 1e-3, "%s: rack limits and end-of-charge agree (%.3g A)",
 	   what, d.lim);
+	ok(d.soh < 1e-9 && cpu->cap_frac[0] < 1.0,
+	   "%s: max |dSoH| = %.3g (SoH %.6f)", what, d.soh, cpu->cap_frac[0]);
 	ok(fabs(cpu->v_bus - gpu->v_bus) < 1e-3 * cpu->R * 0 + 0.01,
 	   "%s: bus voltage %.6f (cpu) vs %.6f (cuda)", what, cpu->v_bus,
 	   gpu->v_bus);
@@ -192,6 +198,7 @@ int main(void)
 	c.threads = 2;
 	c.mode = BS_MODE_CURRENT;
 	c.setpoint_a = 0.5 * c.cell.capacity_ah * c.racks; /* 0.5 C */
+	c.ageing_factor = 100.0; /* SoH moves within the run */
 
 	if (engine_create(&c, ENG_BACKEND_CUDA, &gpu, err, sizeof(err)) < 0)
 		return skip(err);
@@ -199,7 +206,7 @@ int main(void)
 		printf("Bail out! cpu engine: %s\n", err);
 		return 1;
 	}
-	printf("1..28\n");
+	printf("1..30\n");
 	printf("# %s vs %s\n", engine_backend_desc(gpu),
 	       engine_backend_desc(cpu));
 	ok(engine_backend(gpu) == BS_BACKEND_CUDA, "backend is CUDA");

@@ -29,6 +29,9 @@ static inline void tcfg(struct bsd_config *c, uint32_t racks, uint32_t modules,
 	c->r0_sigma = 0.025;
 	c->soc_sigma = 0.01;
 	c->rack_thermal_gradient_c = 0.0;
+	c->initial_soh = 1.0;
+	c->soh_sigma = 0.01;
+	c->ageing_factor = 0.0; /* constant capacity unless a test ages */
 	c->dt_s = 1.0;
 	c->publish_period_ms = 200;
 	c->speed = 0;

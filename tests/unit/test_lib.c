@@ -130,6 +130,24 @@ static void publish_tick(bs_writer *w, uint64_t t)
 		struct bs_cell c = cell_at(k, t);
 		bs_copy_to_shm(&v.cells[k], &c, sizeof(c));
 	}
+	/* abi_minor 2 extension records */
+	struct bs_module_ext *mx;
+	struct bs_cell_ext *cx;
+	bs_writer_ext(w, &mx, &cx);
+	ck_assert_ptr_nonnull(mx);
+	ck_assert_ptr_nonnull(cx);
+	for (uint32_t m = 0; m < nm; m++) {
+		struct bs_module_ext x = {.soh_min = 0.5f,
+					  .soh_mean = (float)m + (float)t,
+					  .soh_min_cell = m % 4,
+					  .efc_mean = (float)t};
+		bs_copy_to_shm(&mx[m], &x, sizeof(x));
+	}
+	for (uint32_t k = 0; k < nm * topo_small.cells_per_module; k++) {
+		struct bs_cell_ext x = {.soh = (float)k + (float)t,
+					.hysteresis = -1.0f};
+		bs_copy_to_shm(&cx[k], &x, sizeof(x));
+	}
 	ck_assert_int_eq(bs_writer_publish(w, t, (double)t * 0.2), 0);
 }
 
@@ -184,6 +202,14 @@ START_TEST(test_abi_layout)
 	ck_assert_uint_eq(offsetof(struct bs_site, energy_in_wh), 8);
 	ck_assert_uint_eq(offsetof(struct bs_site, alarm_count), 72);
 	ck_assert_uint_eq(offsetof(struct bs_rack, fault_bits), 76);
+	ck_assert_uint_eq(offsetof(struct bs_rack, soh_min), 176);
+	ck_assert_uint_eq(offsetof(struct bs_rack, charge_state), 204);
+	ck_assert_uint_eq(offsetof(struct bs_site, soh_min), 112);
+	ck_assert_uint_eq(offsetof(struct bs_site, efc_mean), 128);
+	ck_assert_uint_eq(offsetof(struct bs_shm_header, module_ext_size), 512);
+	ck_assert_uint_eq(offsetof(struct bs_shm_header, cell_ext_offset), 528);
+	ck_assert_uint_eq(sizeof(struct bs_cell_ext), 8);
+	ck_assert_uint_eq(sizeof(struct bs_module_ext), 16);
 
 	/* The default topology's layout, computed by hand. */
 	struct bs_topology t = {20, 10, 32};
@@ -198,9 +224,14 @@ START_TEST(test_abi_layout)
 	ck_assert_uint_eq(h.rack_offset, 384);
 	ck_assert_uint_eq(h.module_offset, 384 + 20 * 256);
 	ck_assert_uint_eq(h.cell_offset, 384 + 20 * 256 + 200 * 64);
-	ck_assert_uint_eq(h.slot_size, 147456); /* 146304 rounded to 4 KiB */
+	/* abi_minor 2: the module and cell extension regions follow */
+	ck_assert_uint_eq(h.module_ext_offset, 146304);
+	ck_assert_uint_eq(h.cell_ext_offset, 146304 + 200 * 16);
+	ck_assert_uint_eq(h.module_ext_size, 16);
+	ck_assert_uint_eq(h.cell_ext_size, 8);
+	ck_assert_uint_eq(h.slot_size, 200704); /* 149504 + 6400 * 8 */
 	ck_assert_uint_eq(h.slots_offset, 4096);
-	ck_assert_uint_eq(h.total_size, 4096 + 3 * 147456);
+	ck_assert_uint_eq(h.total_size, 4096 + 3 * 200704);
 	ck_assert_uint_eq(h.state, BS_STATE_INIT);
 	ck_assert_uint_eq(bs_segment_size(&t, 3), h.total_size);
 	ck_assert_int_eq(bs_header_validate(&h, sizeof(h)), -BS_ETRUNC);
@@ -401,6 +432,41 @@ static void m_latest(struct bs_shm_header *h)
 {
 	h->latest = h->n_slots;
 }
+/* abi_minor 2 extension regions */
+static void m_ext_absent(struct bs_shm_header *h)
+{
+	/* an abi_minor 1 segment: no extension regions (valid) */
+	h->module_ext_offset = h->cell_ext_offset = 0;
+	h->module_ext_size = h->cell_ext_size = 0;
+}
+static void m_ext_half(struct bs_shm_header *h)
+{
+	h->cell_ext_offset = 0; /* one region without the other */
+}
+static void m_ext_stride0(struct bs_shm_header *h)
+{
+	h->cell_ext_size = 0;
+}
+static void m_ext_stride_odd(struct bs_shm_header *h)
+{
+	h->module_ext_size = 18;
+}
+static void m_ext_stride_big(struct bs_shm_header *h)
+{
+	h->cell_ext_size = BS_EXT_SIZE_MAX + 4;
+}
+static void m_ext_past_slot(struct bs_shm_header *h)
+{
+	h->cell_ext_size = 4096; /* n_cells * 4096 leaves the slot */
+}
+static void m_ext_overlap(struct bs_shm_header *h)
+{
+	h->module_ext_offset = h->cell_offset; /* on the cells */
+}
+static void m_ext_unaligned(struct bs_shm_header *h)
+{
+	h->cell_ext_offset += 4;
+}
 
 START_TEST(test_validate_memory)
 {
@@ -427,6 +493,14 @@ START_TEST(test_validate_memory)
 	ck_assert_int_eq(validate_mod(m_total, 0), -BS_ELAYOUT);
 	ck_assert_int_eq(validate_mod(m_slots_off, 0), -BS_ELAYOUT);
 	ck_assert_int_eq(validate_mod(m_latest, 0), -BS_ELAYOUT);
+	ck_assert_int_eq(validate_mod(m_ext_absent, 0), 0);
+	ck_assert_int_eq(validate_mod(m_ext_half, 0), -BS_ELAYOUT);
+	ck_assert_int_eq(validate_mod(m_ext_stride0, 0), -BS_ELAYOUT);
+	ck_assert_int_eq(validate_mod(m_ext_stride_odd, 0), -BS_ELAYOUT);
+	ck_assert_int_eq(validate_mod(m_ext_stride_big, 0), -BS_ELAYOUT);
+	ck_assert_int_eq(validate_mod(m_ext_past_slot, 0), -BS_ELAYOUT);
+	ck_assert_int_eq(validate_mod(m_ext_overlap, 0), -BS_ELAYOUT);
+	ck_assert_int_eq(validate_mod(m_ext_unaligned, 0), -BS_ELAYOUT);
 
 	/* Short maps: only what fits is read. */
 	struct bs_shm_header *h = good_header();
@@ -614,6 +688,33 @@ START_TEST(test_round_trip)
 	ck_assert_float_eq(mods[0].voltage_v, 505.0f);
 	for (uint32_t k = 0; k < 4; k++)
 		assert_cell(&cells[k], 20 + k, 5);
+	/* abi_minor 2: rack 1 and module (1, 2) with their extension
+	 * records, from the same snapshot */
+	{
+		struct bs_module_ext mx[3];
+		struct bs_cell_ext cx[12];
+		ck_assert_int_eq(bs_reader_has_ext(r), 1);
+		ck_assert_int_eq(bs_read_rack_ext(r, 1, &meta, racks, mods,
+						  cells, mx, cx),
+				 0);
+		ck_assert_uint_eq(meta.tick, 5);
+		for (uint32_t m = 0; m < 3; m++) {
+			ck_assert_float_eq(mx[m].soh_mean, (float)(3 + m) + 5.0f);
+			ck_assert_uint_eq(mx[m].soh_min_cell, (3 + m) % 4);
+		}
+		for (uint32_t k = 0; k < 12; k++) {
+			ck_assert_float_eq(cx[k].soh, (float)(12 + k) + 5.0f);
+			ck_assert_float_eq(cx[k].hysteresis, -1.0f);
+		}
+		ck_assert_int_eq(bs_read_module_ext(r, 1, 2, &meta, NULL, NULL,
+						    mx, cx),
+				 0);
+		ck_assert_float_eq(mx[0].soh_mean, 5.0f + 5.0f);
+		ck_assert_float_eq(cx[3].soh, 23.0f + 5.0f);
+		ck_assert_int_eq(bs_read_rack_ext(r, 2, NULL, NULL, NULL, NULL,
+						  mx, cx),
+				 -BS_ERANGE);
+	}
 	/* Cell (0, 1, 3) = flat 7 */
 	ck_assert_int_eq(bs_read_cell(r, 0, 1, 3, &meta, cells), 0);
 	assert_cell(&cells[0], 7, 5);

@@ -80,7 +80,7 @@ static void check_shape(uint32_t n_mod, uint32_t cpm)
 		const char *want = view_to_string(o);
 		struct buf b = {0};
 		int rc = hd_rack_json(&h, &m, 3, &rec, mods,
-				      with ? cells : NULL, &b);
+				      with ? cells : NULL, NULL, NULL, &b);
 
 		ok(rc == 0 && b.p && strcmp(b.p, want) == 0,
 		   "%u modules x %u cells, %s: the same JSON as view_rack() "

@@ -204,6 +204,33 @@ int bs_read_all(bs_reader *r, struct bs_meta *meta, struct bs_site *site,
                 struct bs_rack *racks, struct bs_module *modules,
                 struct bs_cell *cells);
 
+/* abi_minor 2: 1 when the segment has the per-module and per-cell
+ * extension regions (struct bs_module_ext, struct bs_cell_ext: SoH,
+ * hysteresis), 0 when it was made by an older batsim-init. */
+int bs_reader_has_ext(const bs_reader *r);
+
+/* bs_read_rack and bs_read_module from one snapshot together with the
+ * extension records of the same modules and cells (module_ext
+ * [modules_per_rack] or [1], cell_ext [cells of the rack] or
+ * [cells_per_module]; any pointer may be NULL).  Without extension
+ * regions the extension records are zeroed (see bs_reader_has_ext).
+ * Same return values as bs_read_rack, and -BS_ENOMEM. */
+int bs_read_rack_ext(bs_reader *r, uint32_t rack, struct bs_meta *meta,
+                     struct bs_rack *rec, struct bs_module *modules,
+                     struct bs_cell *cells, struct bs_module_ext *module_ext,
+                     struct bs_cell_ext *cell_ext);
+int bs_read_module_ext(bs_reader *r, uint32_t rack, uint32_t module,
+                       struct bs_meta *meta, struct bs_module *rec,
+                       struct bs_cell *cells,
+                       struct bs_module_ext *module_ext,
+                       struct bs_cell_ext *cell_ext);
+/* bs_read_all with every module's and cell's extension records
+ * (module_ext [n_racks * modules_per_rack], cell_ext [n_cells]). */
+int bs_read_all_ext(bs_reader *r, struct bs_meta *meta, struct bs_site *site,
+                    struct bs_rack *racks, struct bs_module *modules,
+                    struct bs_cell *cells, struct bs_module_ext *module_ext,
+                    struct bs_cell_ext *cell_ext);
+
 /* ---- writer (batsimd and the test writer) ---- */
 
 typedef struct bs_writer bs_writer;
@@ -233,6 +260,12 @@ int bs_writer_open(const char *name, const struct bs_topology *expect,
 
 /* Start writing the next slot: its sequence becomes odd.  Fills *view. */
 int bs_writer_begin(bs_writer *w, struct bs_slot_view *view);
+
+/* abi_minor 2: the extension records of the slot being written (between
+ * begin and publish); NULL where the segment has no such region or its
+ * record stride is not this library's. */
+void bs_writer_ext(bs_writer *w, struct bs_module_ext **module_ext,
+                   struct bs_cell_ext **cell_ext);
 
 /* Finish the slot begun last: stores tick and times, makes the sequence
  * even, publishes it as latest and beats the heartbeat. */

@@ -17,6 +17,10 @@
  *   rack_offset                     struct bs_rack  [n_racks]
  *   module_offset                   struct bs_module[n_racks * modules_per_rack]
  *   cell_offset                     struct bs_cell  [n_cells], rack-major
+ *   module_ext_offset (abi_minor 2) struct bs_module_ext[n_modules], stride
+ *                                   module_ext_size (0 offset = absent)
+ *   cell_ext_offset   (abi_minor 2) struct bs_cell_ext[n_cells], stride
+ *                                   cell_ext_size (0 offset = absent)
  *
  * ABI policy: abi_major changes on any incompatible change (readers must
  * refuse a segment whose abi_major differs); abi_minor grows when fields
@@ -35,7 +39,7 @@ extern "C" {
 #define BS_MAGIC "BATSIMv1" /* 8 bytes, no terminating NUL in the segment */
 #define BS_MAGIC_LEN 8
 #define BS_ABI_MAJOR 1
-#define BS_ABI_MINOR 1
+#define BS_ABI_MINOR 2
 
 #define BS_HEADER_SIZE 4096u      /* the header page */
 #define BS_SLOT_ALIGN 4096u       /* slot stride is a multiple of this */
@@ -47,6 +51,7 @@ extern "C" {
 #define BS_MAX_MODULES_PER_RACK 1024u
 #define BS_MAX_CELLS_PER_MODULE 1024u
 #define BS_DEFAULT_NAME "/batsim"
+#define BS_EXT_SIZE_MAX 4096u     /* largest extension record stride */
 
 /* Segment state (header.state). */
 #define BS_STATE_INIT 0u    /* created by batsim-init, no writer yet */
@@ -133,6 +138,24 @@ struct bs_module {
 	uint32_t reserved0;
 };
 
+/* abi_minor 2: the per-cell extension record (cell model state beyond
+ * the original five values), in its own region of each slot, rack-major
+ * like the cells.  Readers step by the header's cell_ext_size, which may
+ * grow in later minor versions (new fields appended). */
+struct bs_cell_ext {
+	float soh;             /* state of health: capacity now / initial, 0-1 */
+	float hysteresis;      /* OCV hysteresis state h, -1 (discharge branch)
+	                          .. +1 (charge branch); 0 when not modelled */
+};
+
+/* abi_minor 2: the per-module extension record, stride module_ext_size. */
+struct bs_module_ext {
+	float soh_min;         /* lowest cell SoH in the module */
+	float soh_mean;
+	uint32_t soh_min_cell; /* index of that cell within the module */
+	float efc_mean;        /* equivalent full cycles, mean over its cells */
+};
+
 /* bs_rack.charge_state: the end of a CC-CV charge (C/20 or 100 %; no
  * charge until the rack discharges) and of a discharge at its cut-off (no
  * discharge until the rack charges). */
@@ -167,8 +190,12 @@ struct bs_rack {
 	double alarm_time_s[BS_ALARM_KINDS]; /* simulated time it was raised */
 	/* abi_minor 1: appended in what was reserved space (zero from an
 	 * abi_minor 0 writer) */
-	uint8_t physics[28];        /* offset 176: cell model (SoH, cycles),
-	                               see below when defined */
+	/* abi_minor 2: cell model (offset 176, 32 bytes) */
+	float soh_min;              /* lowest cell SoH in the rack (0-1) */
+	float soh_mean;
+	uint32_t soh_min_cell;      /* flat index in rack of that cell */
+	float efc_mean;             /* equivalent full cycles, cell mean */
+	uint32_t physics_reserved[3];
 	uint32_t charge_state;      /* offset 204: BS_CHARGE_* bits: the BMS
 	                               ended a charge (full) or a discharge
 	                               (empty); 0 = neither (or a minor 0
@@ -208,7 +235,13 @@ struct bs_site {
 	uint32_t paused;        /* offset 104: 1 while the engine is paused */
 	float speed;            /* offset 108: 1 real time, > 1 faster, 0 as
 	                           fast as possible */
-	uint8_t physics[32];    /* offset 112: cell model aggregates */
+	/* abi_minor 2: cell model aggregates (offset 112, 32 bytes) */
+	float soh_min;          /* lowest cell SoH of the site (0-1) */
+	float soh_mean;
+	uint32_t soh_min_rack;  /* where that cell is: rack, */
+	uint32_t soh_min_cell;  /* and flat index within the rack */
+	float efc_mean;         /* equivalent full cycles, cell mean */
+	uint32_t physics_reserved[3];
 	/* offset 144: Modbus-facing state (64 bytes) */
 	float soc_reserve_min;  /* 144: fraction; 0 when no reserve */
 	float soc_reserve_max;  /* 148: fraction; 1 when no reserve (0/0 from
@@ -288,9 +321,13 @@ struct bs_shm_header {
 	/* line 7: site identity, written only while state != RUNNING */
 	char site_name[32];        /* NUL-terminated, site_name in batsim.conf */
 	uint8_t pad7[32];
-	/* line 8: per-cell and per-module extension regions in each slot,
-	 * part of the geometry (0 when absent) */
-	uint8_t ext_geometry[64];
+	/* line 8 (abi_minor 2): per-module and per-cell extension regions in
+	 * each slot, part of the geometry (all 0 when absent) */
+	uint32_t module_ext_size;  /* stride of struct bs_module_ext records */
+	uint32_t cell_ext_size;    /* stride of struct bs_cell_ext records */
+	uint64_t module_ext_offset; /* within a slot */
+	uint64_t cell_ext_offset;
+	uint8_t pad8[40];
 	/* line 9: Modbus */
 	uint8_t modbus[64];
 
@@ -311,7 +348,8 @@ _Static_assert(sizeof(struct bs_rack) == 256, "rack record size");
 _Static_assert(offsetof(struct bs_rack, v_min_cell) == 48, "rack idx");
 _Static_assert(offsetof(struct bs_rack, alarm_cell) == 80, "rack alarm_cell");
 _Static_assert(offsetof(struct bs_rack, alarm_time_s) == 112, "rack time");
-_Static_assert(offsetof(struct bs_rack, physics) == 176, "rack physics");
+_Static_assert(offsetof(struct bs_rack, soh_min) == 176, "rack physics");
+_Static_assert(offsetof(struct bs_rack, efc_mean) == 188, "rack efc");
 _Static_assert(offsetof(struct bs_rack, charge_state) == 204,
 	       "rack charge state");
 _Static_assert(offsetof(struct bs_rack, operator_open) == 208, "rack op");
@@ -322,7 +360,8 @@ _Static_assert(offsetof(struct bs_site, bus_voltage_v) == 16, "site bus");
 _Static_assert(offsetof(struct bs_site, mode) == 64, "site mode");
 _Static_assert(offsetof(struct bs_site, paused) == 104, "site paused");
 _Static_assert(offsetof(struct bs_site, speed) == 108, "site speed");
-_Static_assert(offsetof(struct bs_site, physics) == 112, "site physics");
+_Static_assert(offsetof(struct bs_site, soh_min) == 112, "site physics");
+_Static_assert(offsetof(struct bs_site, efc_mean) == 128, "site efc");
 _Static_assert(offsetof(struct bs_site, soc_reserve_min) == 144, "site rsv");
 _Static_assert(offsetof(struct bs_site, soc_reserve_max) == 148, "site rsv");
 _Static_assert(offsetof(struct bs_site, mb_fault_bits) == 152, "site mbf");
@@ -344,7 +383,12 @@ _Static_assert(offsetof(struct bs_shm_header, state) == 256, "state line");
 _Static_assert(offsetof(struct bs_shm_header, heartbeat_ns) == 320, "hb line");
 _Static_assert(offsetof(struct bs_shm_header, latest) == 384, "latest line");
 _Static_assert(offsetof(struct bs_shm_header, site_name) == 448, "line 7");
-_Static_assert(offsetof(struct bs_shm_header, ext_geometry) == 512, "line 8");
+_Static_assert(offsetof(struct bs_shm_header, module_ext_size) == 512,
+               "line 8");
+_Static_assert(offsetof(struct bs_shm_header, cell_ext_offset) == 528,
+               "line 8 cell ext");
+_Static_assert(sizeof(struct bs_cell_ext) == 8, "cell ext record");
+_Static_assert(sizeof(struct bs_module_ext) == 16, "module ext record");
 _Static_assert(offsetof(struct bs_shm_header, modbus) == 576, "line 9");
 
 /* Region offsets inside a slot, as the writer lays them out (readers use
