@@ -183,12 +183,10 @@ int map_geometry(struct mb_geom *g, const struct bs_geometry *h,
 
 	snprintf(g->opt, sizeof g->opt, "%ux%ux%u", h->n_racks,
 		 h->modules_per_rack, h->cells_per_module);
-	if (h->abi_minor >= 1 && h->site_name[0])
-		snprintf(g->site_id, sizeof g->site_id, "%.23s", h->site_name);
-	else
-		snprintf(g->site_id, sizeof g->site_id, "%.23s",
-			 cfg->shm_name[0] == '/' ? cfg->shm_name + 1
-						 : cfg->shm_name);
+	/* the site's serial: its segment name (site_name in the header is
+	 * reserved for that, written by no writer yet) */
+	snprintf(g->site_id, sizeof g->site_id, "%.23s",
+		 cfg->shm_name[0] == '/' ? cfg->shm_name + 1 : cfg->shm_name);
 	return 0;
 }
 
