@@ -165,7 +165,9 @@ json "d['stale'] is True and d['state']=='running'" "crash: status --json says s
 # watch --json on a pipe: stdout is JSON lines only, the errors on stderr
 "$CTL" --name $N --max-age-ms 200 --interval-ms 50 --json watch status >"$tmp/wj" 2>"$tmp/wje" &
 vpid=$!
-sleep 0.5
+# SIGINT only once watch prints, i.e. has its handler: a background job of
+# a script starts with SIGINT ignored, and an earlier one would be lost
+poll 10 test -s "$tmp/wj" || notok "watch --json printed nothing"
 kill -INT $vpid; wait $vpid; vpid=
 if [ -s "$tmp/wj" ] && "$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/wj" 2>/dev/null
 then ok "watch --json when stale: stdout is JSON lines"
