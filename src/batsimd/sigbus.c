@@ -52,7 +52,9 @@ void sigbus_arm(const char *progname, const char *name, const void *base,
 		     getenv("JOURNAL_STREAM") ? "<3>" : p,
 		     getenv("JOURNAL_STREAM") ? "" : ":",
 		     getenv("JOURNAL_STREAM") ? "" : " error:", name);
-	msg_len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+	msg_len = n < 0			   ? 0
+		  : (size_t)n < sizeof msg ? (size_t)n
+					   : sizeof msg - 1;
 	lo = base;
 	hi = (const unsigned char *)base + len;
 	status = exit_status;

@@ -136,8 +136,8 @@ static int segment_intact(const bs_reader *r)
 	int rc = bs__check_size(r->fd, r->g.total_size);
 
 	if (rc == 0)
-		rc = bs__guarded(r->map, r->map_size, header_same_fn,
-				 (void *)r);
+		rc =
+		    bs__guarded(r->map, r->map_size, header_same_fn, (void *)r);
 	return rc;
 }
 

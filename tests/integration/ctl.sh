@@ -129,7 +129,7 @@ expect 1 "--json with --csv" -- "$CTL" --name $N show cell 0 0 0 --csv --json
 "$CTL" --name $N watch show cell 0 0 0 --interval-ms 50 >"$tmp/watch" 2>&1 &
 vpid=$!
 i=0
-while [ "$(grep -c '^rack 0 module 0 cell 0: tick' "$tmp/watch")" -lt 3 ] && [ $i -lt 100 ]; do
+while [ "$(grep -c '^rack 0 module 0 cell 0: tick' "$tmp/watch")" -lt 3 ] && [ $i -lt 1200 ]; do
 	i=$((i + 1)); sleep 0.05
 done
 kill -INT $vpid; wait $vpid; st=$?; vpid=

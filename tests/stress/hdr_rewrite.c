@@ -146,21 +146,19 @@ static void *rewriter_main(void *arg)
 		 * are plain integers), as a hostile owner's stores would
 		 * be at best. */
 		if (x->width == 4) {
-			uint32_t good = __atomic_load_n((uint32_t *)p,
-							__ATOMIC_RELAXED);
+			uint32_t good =
+			    __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
 			__atomic_store_n((uint32_t *)p, (uint32_t)x->bad,
 					 __ATOMIC_RELAXED);
 			spin();
-			__atomic_store_n((uint32_t *)p, good,
-					 __ATOMIC_RELAXED);
+			__atomic_store_n((uint32_t *)p, good, __ATOMIC_RELAXED);
 		} else {
-			uint64_t good = __atomic_load_n((uint64_t *)p,
-							__ATOMIC_RELAXED);
+			uint64_t good =
+			    __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
 			__atomic_store_n((uint64_t *)p, x->bad,
 					 __ATOMIC_RELAXED);
 			spin();
-			__atomic_store_n((uint64_t *)p, good,
-					 __ATOMIC_RELAXED);
+			__atomic_store_n((uint64_t *)p, good, __ATOMIC_RELAXED);
 		}
 		atomic_fetch_add(&flips, 1);
 		spin(); /* about as long good as bad */
@@ -216,9 +214,9 @@ static void *reader_main(void *arg)
 		struct bs_rack *racks = malloc(g->n_racks * sizeof *racks);
 		struct bs_module *mods = malloc(g->n_modules * sizeof *mods);
 		struct bs_cell *cells = malloc(g->n_cells * sizeof *cells);
-		struct bs_cell *rcells = malloc(
-		    (size_t)g->modules_per_rack * g->cells_per_module *
-		    sizeof *rcells);
+		struct bs_cell *rcells =
+		    malloc((size_t)g->modules_per_rack * g->cells_per_module *
+			   sizeof *rcells);
 		struct bs_rack rec;
 		struct bs_info info;
 
@@ -234,11 +232,9 @@ static void *reader_main(void *arg)
 			      "bs_read_all");
 			tally(c, bs_read_site(r, NULL, site, racks),
 			      "bs_read_site");
-			tally(c,
-			      bs_read_rack(r, lr, NULL, &rec, mods, rcells),
+			tally(c, bs_read_rack(r, lr, NULL, &rec, mods, rcells),
 			      "bs_read_rack");
-			tally(c,
-			      bs_read_module(r, lr, lm, NULL, mods, rcells),
+			tally(c, bs_read_module(r, lr, lm, NULL, mods, rcells),
 			      "bs_read_module");
 			tally(c, bs_read_cell(r, lr, lm, lc, NULL, cells),
 			      "bs_read_cell");
@@ -251,8 +247,7 @@ static void *reader_main(void *arg)
 			rc = bs_reader_check_name(r);
 			if (rc != 0 && rc != -BS_ELAYOUT) {
 				c->other++;
-				note(c, rc,
-				     "bs_reader_check_name");
+				note(c, rc, "bs_reader_check_name");
 			}
 		}
 		free(site);
@@ -300,10 +295,10 @@ int main(void)
 		return 1;
 	}
 	fd = shm_open(seg, O_RDWR, 0);
-	unsigned char *h = fd < 0 ? MAP_FAILED
-				  : mmap(NULL, BS_HEADER_SIZE,
-					 PROT_READ | PROT_WRITE, MAP_SHARED,
-					 fd, 0);
+	unsigned char *h =
+	    fd < 0 ? MAP_FAILED
+		   : mmap(NULL, BS_HEADER_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, fd, 0);
 	if (fd >= 0)
 		close(fd);
 	if (h == MAP_FAILED) {
@@ -376,9 +371,8 @@ int main(void)
 	       (unsigned long long)tot.opens,
 	       (unsigned long long)tot.wrong_geometry);
 	printf("%s 2 - no undocumented result (%llu)%s%s\n",
-	       tot.other == 0 ? "ok" : "not ok",
-	       (unsigned long long)tot.other, tot.first_error[0] ? ": " : "",
-	       tot.first_error);
+	       tot.other == 0 ? "ok" : "not ok", (unsigned long long)tot.other,
+	       tot.first_error[0] ? ": " : "", tot.first_error);
 	printf("%s 3 - some opens succeeded (%llu)\n",
 	       tot.opens > 0 ? "ok" : "not ok", (unsigned long long)tot.opens);
 	printf("%s 4 - some reads succeeded (%llu ok, %llu EAGAIN, %llu "
@@ -396,8 +390,8 @@ int main(void)
 	       "%llu by opens\n",
 	       (unsigned long long)tot.layout,
 	       (unsigned long long)tot.open_layout);
-	return tot.wrong_geometry || tot.other || !tot.opens ||
-		       !tot.reads_ok || !trunc_ok
+	return tot.wrong_geometry || tot.other || !tot.opens || !tot.reads_ok ||
+		       !trunc_ok
 		   ? 1
 		   : 0;
 }
