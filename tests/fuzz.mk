@@ -16,7 +16,8 @@ EXTRA_DIST += tests/bench/soak.sh
 # seed corpus (tests/fuzz/corpus/NAME) for a fixed number of runs; see
 # docs/RELIABILITY.md for running them long.
 FUZZ_TARGETS = tests/fuzz/fuzz_shm tests/fuzz/fuzz_conf tests/fuzz/fuzz_ocv \
-	tests/fuzz/fuzz_profile tests/fuzz/fuzz_control tests/fuzz/fuzz_httpd
+	tests/fuzz/fuzz_profile tests/fuzz/fuzz_control tests/fuzz/fuzz_httpd \
+	tests/fuzz/fuzz_modbusd
 FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
 FUZZ_LDFLAGS = $(FUZZ_FLAGS) -no-install
@@ -81,3 +82,14 @@ tests_fuzz_fuzz_httpd_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_httpd_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_httpd_LDADD = $(ENGINE_LIBS) src/lib/libbatsim.la \
 	$(MHD_LIBS) $(JSONC_LIBS) $(PTHREAD_LIBS) $(LIBM)
+
+# batsim-modbusd's request handler and fault-list parser on a real
+# in-process segment
+tests_fuzz_fuzz_modbusd_SOURCES = tests/fuzz/fuzz_modbusd.c $(MODBUSD_SOURCES)
+nodist_tests_fuzz_fuzz_modbusd_SOURCES = src/modbusd/sunspec-table.c
+tests_fuzz_fuzz_modbusd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/modbusd \
+	$(MODBUS_CFLAGS) $(JSONC_CFLAGS)
+tests_fuzz_fuzz_modbusd_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
+tests_fuzz_fuzz_modbusd_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_modbusd_LDADD = src/common/libbscommon.la src/lib/libbatsim.la \
+	$(MODBUS_LIBS) $(JSONC_LIBS) $(PTHREAD_LIBS) $(LIBM)

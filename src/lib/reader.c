@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -119,9 +120,19 @@ BS_EXPORT const struct bs_geometry *bs_reader_geometry(const bs_reader *r)
 static int header_same(const bs_reader *r)
 {
 	unsigned char now[BS_HEADER_FIXED_BYTES];
+	const size_t ext_at = offsetof(struct bs_shm_header, module_ext_size);
+	unsigned char ext[BS_CACHE_LINE];
 
 	bs_copy_from_shm(now, r->map, sizeof(now));
-	return memcmp(now, &r->hc, sizeof(now)) ? -BS_ELAYOUT : 0;
+	if (memcmp(now, &r->hc, sizeof(now)))
+		return -BS_ELAYOUT;
+	/* line 8, the extension regions (abi_minor 2), is fixed when the
+	 * segment is created as well */
+	bs_copy_from_shm(ext, (const unsigned char *)r->map + ext_at,
+			 sizeof(ext));
+	return memcmp(ext, (const unsigned char *)&r->hc + ext_at, sizeof(ext))
+		   ? -BS_ELAYOUT
+		   : 0;
 }
 
 static int header_same_fn(void *arg)

@@ -328,14 +328,20 @@ static double current_setpoint(void)
 	json_object *o, *v;
 	double sp = 0;
 
-	if (!ctl && bs_control_open(cfg->control_socket, CTL_TIMEOUT_MS, &ctl)) {
-		ctl = NULL;
-		return 0;
-	}
-	if (bs_control_request(ctl, "{\"cmd\":\"state\"}", &reply)) {
+	for (int attempt = 0;; attempt++) {
+		if (!ctl && bs_control_open(cfg->control_socket, CTL_TIMEOUT_MS,
+					    &ctl)) {
+			ctl = NULL;
+			return 0;
+		}
+		if (!bs_control_request(ctl, "{\"cmd\":\"state\"}", &reply))
+			break;
+		/* closed by batsimd (idle for 10 s, or a restart): one
+		 * reconnect */
 		bs_control_close(ctl);
 		ctl = NULL;
-		return 0;
+		if (attempt == 1)
+			return 0;
 	}
 	o = json_tokener_parse(reply);
 	if (o && json_object_object_get_ex(o, "mode", &v) &&
@@ -414,9 +420,12 @@ static void refresh_faults(void)
 		return;
 	}
 	rc = bs_control_request(side, "{\"cmd\":\"modbus_faults\"}", &reply);
+	/* One connection per refresh: faults change rarely, and batsimd
+	 * closes a control connection idle for 10 s (batsimd(8)), which a
+	 * kept connection would find only by failing the next refresh. */
+	bs_control_close(side);
+	side = NULL;
 	if (rc) {
-		bs_control_close(side);
-		side = NULL;
 		side_retry_at = dev_now_ns() + SIDE_BACKOFF_NS;
 		seen_revision = UINT32_MAX;
 		return;

@@ -23,7 +23,7 @@ b=${1:-${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}}
 s=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 runs=${FUZZ_RUNS:-2000}
 seed=${FUZZ_SEED:-1}
-targets=${FUZZ_TARGETS:-shm conf ocv profile control httpd}
+targets=${FUZZ_TARGETS:-shm conf ocv profile control httpd modbusd}
 art=$b/tests/fuzz/artifacts
 built=0 failed=0
 

@@ -26,6 +26,7 @@ at_exit_remove $N
 # 6 racks: units 0..7 and 5 types make 40 (type, unit) pairs, more than
 # the 32 protocol faults batsimd holds
 printf 'tok-%s\n' $$ >"$tmp/token"
+chmod 600 "$tmp/token" # batsim-httpd refuses a token file others can read
 cat >"$tmp/conf" <<EOC
 shm_name = $N
 control_socket = $SOCK

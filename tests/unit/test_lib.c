@@ -1254,6 +1254,16 @@ START_TEST(test_header_rewrite)
 	h->cell_offset = cell_off;
 	ck_assert_int_eq(bs_read_cell(r, 3, 3, 7, NULL, &cell), 0);
 
+	/* line 8 (the extension regions) is geometry too: a rewritten
+	 * cell_ext_offset is a corrupt segment, never followed */
+	ck_assert_int_eq(bs_reader_has_ext(r), 1);
+	uint64_t cext = h->cell_ext_offset;
+	h->cell_ext_offset = 1ull << 40;
+	ck_assert_int_eq(bs_read_cell(r, 3, 3, 7, NULL, &cell), -BS_ELAYOUT);
+	ck_assert_int_eq(bs_reader_check_name(r), -BS_ELAYOUT);
+	h->cell_ext_offset = cext;
+	ck_assert_int_eq(bs_read_cell(r, 3, 3, 7, NULL, &cell), 0);
+
 	/* Live fields change all the time: not a corruption. */
 	bs_writer_heartbeat(w);
 	ck_assert_int_eq(bs_writer_begin(w, &v), 0);
