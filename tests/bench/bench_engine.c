@@ -6,13 +6,16 @@
  *
  * Bytes per cell-step: the per-cell arrays one step (model.h bsm_step,
  * bsm_prepare, bsm_stats_add) must move between memory and the core:
- * 12 double arrays read (soc, soc_c, i1, i2, T in, E', R', R0, 1/Q,
- * R0 factor, leak, runaway threshold) and 4 float arrays (sensor
- * offsets and stuck values), 9 double arrays written (soc, soc_c, i1, i2,
- * v, T out, E', R', R0): 96 + 16 + 72 = 184 bytes.  "GB/s" is
- * cell-steps/s x 184 B: the effective bandwidth, a lower bound of the
- * real traffic (a write-allocate cache also reads the 2 arrays written
- * without being read, +16 B; neighbour temperatures come from cache).
+ * 14 double arrays read (soc, soc_c, i1, i2, h, T in, E', R', R0, R1,
+ * 1/Q, R0 factor, leak, runaway threshold) and 4 float arrays (sensor
+ * offsets and stuck values), 11 double arrays written (soc, soc_c, i1,
+ * i2, h, v, T out, E', R', R0, R1): 112 + 16 + 88 = 216 bytes (the LFP
+ * model of issue 11 added the hysteresis state h and R1, 32 B; ageing
+ * adds only a per-rack sum per step and a per-cell sample once a
+ * simulated minute).  "GB/s" is cell-steps/s x 216 B: the effective
+ * bandwidth, a lower bound of the real traffic (a write-allocate cache
+ * also reads the 2 arrays written without being read, +16 B; neighbour
+ * temperatures come from cache).
  * Small sites fit in the caches, so their figure can exceed DRAM's.
  *
  * The yardstick, measured in the same run: a STREAM-style triad
@@ -40,7 +43,7 @@
 #include "engine.h"
 #include "test_engine_cfg.h"
 
-#define BYTES_PER_CELL_STEP 184.0
+#define BYTES_PER_CELL_STEP 216.0
 #define MIN_BYTES_PER_CELL_STEP 32.0 /* the state a step must move */
 
 static double triad_bps; /* measured triad bytes/s for the CPU runs */
