@@ -597,10 +597,15 @@ static char *cmd_fault(ctl_server *s, json_object *req)
 			fl.value = 0;
 		}
 		err[0] = '\0';
-		if (engine_fault_inject(s->e, &fl, err, sizeof err) != 0)
+		if (engine_fault_inject(s->e, &fl, err, sizeof err) != 0) {
+			/* the engine's messages mostly name the fault
+			 * already: no doubled "fault X: fault X:" */
+			if (!strncmp(err, "fault ", 6))
+				return reply_error("%s", err);
 			return reply_error("fault %s: %s", name,
 					   err[0] ? err
 						  : "refused by the engine");
+		}
 		if (have_loc)
 			log_notice("control: fault %s injected on rack %d "
 				   "module %d cell %d (value %g)",

@@ -190,10 +190,12 @@ static int authorise(struct MHD_Connection *c, enum MHD_Result *ret)
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 					   MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!auth) {
+		/* no server path to an unauthenticated client: the man page
+		 * tells the operator where the token lives */
 		*ret = hd_error(c, 401,
-				"missing 'Authorization: Bearer <token>' "
-				"header: send the token of %s",
-				token_path());
+				"control needs a bearer token: send "
+				"'Authorization: Bearer <token>' (see "
+				"batsim-httpd(8), API, Control)");
 		return -1;
 	}
 	if (strncasecmp(auth, "Bearer ", 7)) {
@@ -207,8 +209,9 @@ static int authorise(struct MHD_Connection *c, enum MHD_Result *ret)
 		auth++;
 	if (!token_equal(tok, auth)) {
 		explicit_bzero(tok, sizeof tok);
-		*ret = hd_error(c, 401, "wrong token: send the content of %s",
-				token_path());
+		*ret = hd_error(c, 401,
+				"wrong token: send the control token (see "
+				"batsim-httpd(8), API, Control)");
 		return -1;
 	}
 	explicit_bzero(tok, sizeof tok);

@@ -340,6 +340,8 @@ import json, sys
 a, b = [json.loads(l) for l in sys.argv[1].splitlines()]
 assert a["ok"] is False and "(0, 1000]" in a["error"], a
 assert b["ok"] is False and "(0, 10]" in b["error"], b
+for r in (a, b):  # the fault is named once, not "fault X: fault X: ..."
+    assert r["error"].count("fault ") == 1, r
 ' "$r"
 check "an over-long line gets an error, the connection goes on" python3 - "$sock" <<'EOF'
 import json, socket, sys

@@ -332,8 +332,12 @@ printf 's3cret-token\n' >"$tmp/none.token"; chmod 600 "$tmp/none.token"
 get "$(url /control)"
 status 401 "control without Authorization"
 header '^www-authenticate: Bearer' "401 carries WWW-Authenticate"
+json '"bearer token" in d["error"] and "batsim-httpd(8)" in d["error"] and "none.token" not in d["error"]' \
+	"401 says a bearer token is needed, not where the server keeps it"
 get -H 'Authorization: Bearer nope' "$(url /control)"
 status 401 "control with a wrong token"
+json '"none.token" not in d["error"] and "/" not in d["error"].replace("batsim-httpd(8)", "")' \
+	"401 for a wrong token names no server path"
 get -H 'Authorization: Bearer s3cret-token' "$(url /control)"
 status 503 "control without batsimd's socket"
 json '"ctl.sock" in d["error"]' "503 names the socket"
