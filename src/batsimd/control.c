@@ -92,6 +92,12 @@ int ctl_open(const char *path, const struct bsd_config *cfg, engine *e,
 	char *slash;
 	int fd;
 
+	/* Replies print numbers with the precision they have: json-c's
+	 * default "%.17g" shows binary noise ("time_s":617.60000000000002);
+	 * 15 significant digits are exact for every decimal value a double
+	 * holds and round-trip what the commands were given. */
+	json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
+
 	if (strlen(path) >= sizeof sa.sun_path || path[0] != '/') {
 		snprintf(err, errlen,
 			 "control socket %s: need an absolute "

@@ -317,6 +317,13 @@ check "paused: the tick stands, the heartbeat stays fresh" \
 r=$(ctl '{"cmd":"resume"}' '{"cmd":"speed","value":5}' '{"cmd":"state"}' | tail -n 1)
 check "resume and speed" test "$(field "$r" paused)" = false -a "$(field "$r" speed)" = 5.0
 check "ticks advance again" wait_for 20 advanced
+r=$(ctl '{"cmd":"fault","action":"inject","type":"cooling","rack":0,"value":0.05}' '{"cmd":"state"}' '{"cmd":"fault","action":"clear","type":"all"}' | sed -n 2p)
+check "state prints numbers without binary noise (no 0.05000000000000000277)" python3 -c '
+import re, sys
+nums = re.findall(r"[-0-9][0-9.eE+-]*", sys.argv[1])
+assert nums and all(len(re.sub(r"[^0-9]", "", n.split("e")[0].split("E")[0]).lstrip("0")) <= 15 for n in nums), nums
+assert "\"value\":0.05" in sys.argv[1], sys.argv[1]
+' "$r"
 
 # invalid requests get an error reply and the connection stays usable
 r=$(ctl 'not json' '[1,2]' '{"cmd":"warp"}' '{"cmd":"setpoint","mode":"power"}' \
