@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -95,4 +96,30 @@ int util_parse_double(const char *s, double *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+const char *util_eng(char *buf, size_t len, double v, const char *unit)
+{
+	static const char *const pre[] = {"", "k", "M", "G"};
+	double a = fabs(v);
+	int k = 0;
+
+	if (!isfinite(v)) {
+		snprintf(buf, len, "%g %s", v, unit);
+		return buf;
+	}
+	while (k < 3 && a >= 999.5) {
+		a /= 1e3;
+		v /= 1e3;
+		k++;
+	}
+	/* three significant digits (the decimals a rounds to decide) */
+	int dec = a >= 99.95 ? 0 : (a >= 9.995 ? 1 : 2);
+	snprintf(buf, len, "%.*f %s%s", dec, util_unneg(v, dec), pre[k], unit);
+	return buf;
+}
+
+double util_unneg(double v, int decimals)
+{
+	return fabs(v) < 0.5 * pow(10.0, -decimals) ? 0.0 : v;
 }

@@ -27,3 +27,12 @@ int util_parse_double(const char *s, double *out);
 int util_strtod_dec(const char *s, char **end, double *out);
 
 #endif
+
+/* v in engineering units: "-1.50 MW", "250 kW", "5.00 W", three
+ * significant digits, prefixes k, M, G; a value that rounds to zero is
+ * "0.00 W" (never "-0").  Returns buf. */
+const char *util_eng(char *buf, size_t len, double v, const char *unit);
+
+/* v, or 0.0 when it prints as zero with `decimals` decimals (so that
+ * "%.1f" never shows "-0.0"). */
+double util_unneg(double v, int decimals);

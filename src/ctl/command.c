@@ -20,6 +20,7 @@
 
 #include "batsim/batsim.h"
 #include "ctl.h"
+#include "util.h"
 #include "views.h"
 
 /* Fault types of the protocol, where each applies and what value means. */
@@ -232,7 +233,9 @@ static int cmd_set(const struct ctl *c)
 				       json_object_new_string("setpoint"));
 		json_object_object_add(req, "mode",
 				       json_object_new_string("power"));
-		snprintf(what, sizeof(what), "power setpoint %.6g W (%s)", v,
+		char eng[32];
+		snprintf(what, sizeof(what), "power setpoint %s (%s)",
+			 util_eng(eng, sizeof eng, v, "W"),
 			 v > 0	 ? "discharge"
 			 : v < 0 ? "charge"
 				 : "idle");

@@ -21,6 +21,7 @@
 
 #include "batsim/batsim.h"
 #include "ctl.h"
+#include "util.h"
 #include "views.h"
 
 /* What "show" displays. */
@@ -349,16 +350,16 @@ static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 
 	fprintf(out, "site: ");
 	print_meta(out, &m);
-	fprintf(out,
-		"  bus %.1f V, current %.1f A, power %.1f kW, SoC %.1f %%\n",
-		(double)s.bus_voltage_v, (double)s.current_a,
-		(double)s.power_w / 1e3, pct(s.soc_mean));
+	char pw[32], sp[32];
+	fprintf(out, "  bus %.1f V, current %.1f A, power %s, SoC %.1f %%\n",
+		(double)s.bus_voltage_v, util_unneg(s.current_a, 1),
+		util_eng(pw, sizeof pw, s.power_w, "W"), pct(s.soc_mean));
 	if (s.mode == BS_MODE_CURRENT)
 		fprintf(out, "  mode current, setpoint %.1f A",
-			(double)s.setpoint);
+			util_unneg(s.setpoint, 1));
 	else
-		fprintf(out, "  mode power, setpoint %.1f kW",
-			(double)s.setpoint / 1e3);
+		fprintf(out, "  mode power, setpoint %s",
+			util_eng(sp, sizeof sp, s.setpoint, "W"));
 	fprintf(out, ", profile %s, ambient %.1f C\n",
 		view_profile_name(s.profile), (double)s.ambient_c);
 	fprintf(out,
@@ -480,12 +481,13 @@ static int show_rack(const struct ctl *c, bs_reader *r, FILE *out,
 		fault_list(fl, sizeof(fl), k.fault_bits);
 		fprintf(out, "rack %" PRIu32 ": ", rack);
 		print_meta(out, &m);
+		char pw[32];
 		fprintf(out,
 			"  contactor %s, voltage %.1f V, current %.1f A, power "
-			"%.2f kW, SoC %.1f %%\n",
+			"%s, SoC %.1f %%\n",
 			k.contactor ? "closed" : "OPEN", (double)k.voltage_v,
-			(double)k.current_a, (double)k.power_w / 1e3,
-			pct(k.soc_mean));
+			util_unneg(k.current_a, 1),
+			util_eng(pw, sizeof pw, k.power_w, "W"), pct(k.soc_mean));
 		fprintf(out, "  limits: charge %.1f A, discharge %.1f A\n",
 			(double)k.charge_limit_a, (double)k.discharge_limit_a);
 		fprintf(out,

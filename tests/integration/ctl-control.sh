@@ -53,9 +53,10 @@ nosend() {
 start_fake normal
 
 sends '{"cmd":"setpoint","mode":"power","value":-250000}' "set power -250kW" -- set power -250kW
-has "$tmp/out" "^ok: power setpoint -250000 W \(charge\)" "set power: confirmation"
+has "$tmp/out" "^ok: power setpoint -250 kW \(charge\)" "set power: confirmation in engineering units"
 sends '{"cmd":"setpoint","mode":"power","value":100000}' "set power 100000" -- set power 100000
 sends '{"cmd":"setpoint","mode":"power","value":1500000}' "set power 1.5MW" -- set power 1.5MW
+has "$tmp/out" "^ok: power setpoint 1.50 MW \(discharge\)" "set power 1.5MW: 1.50 MW, not 1.5e+06 W"
 sends '{"cmd":"setpoint","mode":"power","value":5}' "set power 5W" -- set power 5W
 sends '{"cmd":"setpoint","mode":"power","value":-250000}' "options first, then -250kW" -- --timeout-ms 2000 set power -250kW
 sends '{"cmd":"setpoint","mode":"current","value":140}' "set current 140A" -- set current 140A

@@ -16,6 +16,7 @@
 #include <batsim/shm.h>
 
 #include "conf.h"
+#include "util.h"
 
 static char tmpdir[64];
 static unsigned nfile;
@@ -575,6 +576,24 @@ END_TEST
 /* The OCV table is a data file a user names: something that never ends,
  * blocks or is not text is an error naming the file (and line), never a
  * hang.  Check's per-test timeout bounds a regression. */
+/* Engineering units and no "-0" in what batsimctl prints (issue 12). */
+START_TEST(test_util_eng)
+{
+	char b[32];
+
+	ck_assert_str_eq(util_eng(b, sizeof b, -1.5e6, "W"), "-1.50 MW");
+	ck_assert_str_eq(util_eng(b, sizeof b, -250000, "W"), "-250 kW");
+	ck_assert_str_eq(util_eng(b, sizeof b, 5, "W"), "5.00 W");
+	ck_assert_str_eq(util_eng(b, sizeof b, 42.25, "W"), "42.2 W");
+	ck_assert_str_eq(util_eng(b, sizeof b, 999.6, "W"), "1.00 kW");
+	ck_assert_str_eq(util_eng(b, sizeof b, -0.0, "W"), "0.00 W");
+	ck_assert_str_eq(util_eng(b, sizeof b, -0.001, "W"), "0.00 W");
+	ck_assert_str_eq(util_eng(b, sizeof b, 2.5e9, "W"), "2.50 GW");
+	ck_assert(util_unneg(-0.04, 1) == 0.0 && !signbit(util_unneg(-0.04, 1)));
+	ck_assert(util_unneg(-0.06, 1) == -0.06);
+}
+END_TEST
+
 START_TEST(test_ocv_hostile)
 {
 	struct bsd_config c;
@@ -883,6 +902,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_validate);
 	tcase_add_test(tc, test_shipped_conf);
 	tcase_add_test(tc, test_keys_documented);
+	tcase_add_test(tc, test_util_eng);
 	suite_add_tcase(s, tc);
 	return s;
 }
