@@ -21,7 +21,8 @@ FUZZ_TARGETS = tests/fuzz/fuzz_shm tests/fuzz/fuzz_conf tests/fuzz/fuzz_ocv \
 FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
 FUZZ_LDFLAGS = $(FUZZ_FLAGS) -no-install
-FUZZ_COMMON = src/common/log.c src/common/util.c
+FUZZ_COMMON = src/common/log.c src/common/util.c src/common/datafile.c \
+	src/common/datafile.h
 
 if HAVE_FUZZER
 check_PROGRAMS += $(FUZZ_TARGETS)
@@ -33,7 +34,7 @@ EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/corpus tests/fuzz/conf.dict \
 # segment header validation and the reader API on a hostile mapping
 tests_fuzz_fuzz_shm_SOURCES = tests/fuzz/fuzz_shm.c \
 	src/lib/shm.c src/lib/reader.c src/lib/writer.c src/lib/control.c \
-	src/lib/error.c
+	src/lib/error.c src/lib/guard.c
 tests_fuzz_fuzz_shm_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_shm_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_shm_LDADD = $(PTHREAD_LIBS)
@@ -62,7 +63,8 @@ tests_fuzz_fuzz_profile_LDADD = $(ENGINE_LIBS)
 
 # batsimd's control line handler, on a small real engine
 tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c \
-	tests/fuzz/fuzz_util.h tests/fuzz/fuzz_engine.h src/batsimd/control.c
+	tests/fuzz/fuzz_util.h tests/fuzz/fuzz_engine.h src/batsimd/control.c \
+	src/batsimd/mbfaults.c
 tests_fuzz_fuzz_control_CPPFLAGS = $(AM_CPPFLAGS) $(ENGINE_CPPFLAGS) \
 	$(JSONC_CFLAGS)
 tests_fuzz_fuzz_control_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
@@ -75,7 +77,7 @@ tests_fuzz_fuzz_httpd_SOURCES = tests/fuzz/fuzz_httpd.c \
 	tests/fuzz/fuzz_util.h tests/fuzz/fuzz_engine.h \
 	src/httpd/routes.c src/httpd/source.c src/httpd/sse.c \
 	src/httpd/metrics.c src/httpd/ctlproxy.c src/httpd/files.c \
-	src/httpd/buf.c
+	src/httpd/buf.c src/httpd/rackjson.c src/httpd/deadline.c
 tests_fuzz_fuzz_httpd_CPPFLAGS = $(AM_CPPFLAGS) $(ENGINE_CPPFLAGS) \
 	-I$(top_srcdir)/src/httpd $(MHD_CFLAGS) $(JSONC_CFLAGS)
 tests_fuzz_fuzz_httpd_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)

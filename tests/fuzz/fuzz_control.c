@@ -48,7 +48,10 @@ static void check_reply(const char *reply)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ctl_daemon d = {0, 1.0, "cpu", "cpu: 1 thread", 0};
+	struct ctl_daemon d = {.paused = 0,
+			       .speed = 1.0,
+			       .backend = "cpu",
+			       .backend_desc = "cpu: 1 thread"};
 	char sock[128], err[512];
 	ctl_server *s;
 	engine *e = fz_engine();
