@@ -56,7 +56,7 @@ void sigbus_arm(const char *progname, const char *name, const void *base,
 		  : (size_t)n < sizeof msg ? (size_t)n
 					   : sizeof msg - 1;
 	lo = base;
-	hi = (const unsigned char *)base + len;
+	hi = base ? (const unsigned char *)base + len : NULL; /* no NULL + 0 */
 	status = exit_status;
 	if (installed)
 		return;
