@@ -454,7 +454,13 @@ static int run_steps(struct daemon *dm, uint64_t n)
 			engine_step(dm->e, (unsigned)k);
 			n -= k;
 			el = util_mono_ns() - t0;
-			if (el < CHUNK_TARGET_NS / 2 && dm->chunk < (1u << 20))
+			/* grow only on a whole chunk: the short runs of a
+			 * speed > 0 (a few steps each) say nothing of how
+			 * long a chunk takes, and growing on them left a
+			 * chunk of 2^20 steps (seconds without serving
+			 * control) for the first run at speed 0 */
+			if (k == dm->chunk && el < CHUNK_TARGET_NS / 2 &&
+			    dm->chunk < (1u << 20))
 				dm->chunk *= 2;
 			else if (el > CHUNK_TARGET_NS * 2 && dm->chunk > 1)
 				dm->chunk /= 2;
