@@ -34,14 +34,30 @@ kill_at_exit= shm_at_exit=
 at_exit_kill() { kill_at_exit="$kill_at_exit $*"; }
 # at_exit_remove NAME...: at exit, remove these segments ("/name")
 at_exit_remove() { shm_at_exit="$shm_at_exit $*"; }
+# end_process PID: SIGTERM, then SIGKILL if PID has not ended within
+# 60 s; reaps it.  SIGCONT comes first, for a process the test stopped
+# (kill -STOP): sent after SIGTERM it could land while the process exits
+# under LeakSanitizer, whose leak check stops the process with SIGSTOP,
+# and SIGCONT discards a pending SIGSTOP: the check then waits forever.
+end_process() {
+	kill -CONT "$1" 2>/dev/null
+	kill "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return; }
+	_i=0
+	while [ $_i -lt 600 ] && kill -0 "$1" 2>/dev/null &&
+		[ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done
+	if [ $_i -ge 600 ]; then
+		echo "# process $1 did not end within 60 s of SIGTERM: SIGKILL"
+		kill -KILL "$1" 2>/dev/null
+	fi
+	wait "$1" 2>/dev/null
+}
 cleanup() {
 	for v in $kill_at_exit; do
 		eval "p=\${$v:-}"
 		[ -n "$p" ] || continue
-		kill "$p" 2>/dev/null
-		# a stopped process (kill -STOP) acts on SIGTERM once continued
-		kill -CONT "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
+		end_process "$p"
 	done
 	for n in $shm_at_exit; do rm -f "/dev/shm/${n#/}"; done
 	rm -rf "$tmp"
