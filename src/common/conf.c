@@ -25,10 +25,9 @@
 #include "datafile.h"
 #include "util.h"
 
-/* The chemistry presets (lfp280, nmc100) and their BMS defaults are the
- * engine's numbers, kept as data in src/batsimd/chemistry.c, which
- * libbscommon compiles too so that every program sees the same presets. */
-#include "../batsimd/chemistry.h"
+/* The chemistry presets (lfp280, nmc100) and their BMS defaults: data
+ * every program reads (chemistry.c). */
+#include "chemistry.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
