@@ -8,12 +8,22 @@ systemd_units = \
 	systemd/batsimd.service \
 	systemd/batsim-httpd.service \
 	systemd/batsim-modbusd.service
+# templates: one instance per site (/etc/batsim/NAME.conf)
+systemd_units += \
+	systemd/batsim-init@.service \
+	systemd/batsimd@.service \
+	systemd/batsim-httpd@.service \
+	systemd/batsim-modbusd@.service
 
 EXTRA_DIST += \
 	systemd/batsim-init.service.in \
 	systemd/batsimd.service.in \
 	systemd/batsim-httpd.service.in \
 	systemd/batsim-modbusd.service.in \
+	systemd/batsim-init@.service.in \
+	systemd/batsimd@.service.in \
+	systemd/batsim-httpd@.service.in \
+	systemd/batsim-modbusd@.service.in \
 	systemd/sysusers.d/batsim.conf \
 	systemd/tmpfiles.d/batsim.conf
 CLEANFILES += $(systemd_units)
@@ -40,6 +50,10 @@ systemd/batsim-init.service: $(srcdir)/systemd/batsim-init.service.in
 systemd/batsimd.service: $(srcdir)/systemd/batsimd.service.in
 systemd/batsim-httpd.service: $(srcdir)/systemd/batsim-httpd.service.in
 systemd/batsim-modbusd.service: $(srcdir)/systemd/batsim-modbusd.service.in
+systemd/batsim-init@.service: $(srcdir)/systemd/batsim-init@.service.in
+systemd/batsimd@.service: $(srcdir)/systemd/batsimd@.service.in
+systemd/batsim-httpd@.service: $(srcdir)/systemd/batsim-httpd@.service.in
+systemd/batsim-modbusd@.service: $(srcdir)/systemd/batsim-modbusd@.service.in
 
 # Installed when a unit directory is configured (the default; configure's
 # --with-systemdsystemunitdir=no turns it off).  debhelper picks them up

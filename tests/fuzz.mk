@@ -41,14 +41,14 @@ tests_fuzz_fuzz_shm_LDADD = $(PTHREAD_LIBS)
 
 # batsim.conf parser
 tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_util.h \
-	src/common/conf.c src/batsimd/chemistry.c $(FUZZ_COMMON)
+	src/common/conf.c src/common/chemistry.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_conf_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_conf_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_conf_LDADD = $(LIBM)
 
 # OCV CSV loader
 tests_fuzz_fuzz_ocv_SOURCES = tests/fuzz/fuzz_ocv.c tests/fuzz/fuzz_util.h \
-	src/common/conf.c src/batsimd/chemistry.c $(FUZZ_COMMON)
+	src/common/conf.c src/common/chemistry.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_ocv_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_ocv_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_ocv_LDADD = $(LIBM)

@@ -20,7 +20,7 @@ src_batsimd_libbsengine_a_SOURCES = \
 	src/batsimd/bms.c \
 	src/batsimd/profile.c \
 	src/batsimd/operator.c \
-	src/batsimd/chemistry.h
+	src/batsimd/chemtables.c
 ENGINE_CPPFLAGS = -I$(top_srcdir)/src/batsimd -I$(top_srcdir)/cuda
 src_batsimd_libbsengine_a_CPPFLAGS = $(AM_CPPFLAGS) $(ENGINE_CPPFLAGS)
 # -ffp-contract=off: the compensated charge sum (model.h bsm_acc) needs
@@ -28,9 +28,9 @@ src_batsimd_libbsengine_a_CPPFLAGS = $(AM_CPPFLAGS) $(ENGINE_CPPFLAGS)
 # and so that both backends round alike.
 src_batsimd_libbsengine_a_CFLAGS = $(AM_CFLAGS) -ffp-contract=off
 
-# The chemistry presets (src/batsimd/chemistry.c) are compiled once, into
-# src/common/libbscommon.la (conf.c needs them too), which therefore
-# follows the engine library on the link line.
+# The chemistry presets and tables (src/common/chemistry.c) are in
+# src/common/libbscommon.la, which therefore follows the engine library
+# on the link line.
 ENGINE_LIBS = src/batsimd/libbsengine.a src/common/libbscommon.la \
 	$(LIBM) $(PTHREAD_LIBS)
 if HAVE_CUDA

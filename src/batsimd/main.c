@@ -368,7 +368,7 @@ static int open_segment(const struct bsd_config *cfg, engine *e, bs_writer **w,
 	    .dt_ns = (uint64_t)llround(cfg->dt_s * 1e9),
 	    .chemistry = cfg->cell.chemistry,
 	};
-	int rc = bs_writer_open(cfg->shm_name, &t, &p, w);
+	int rc = bs_writer_open_site(cfg->shm_name, &t, &p, cfg->site_name, w);
 
 	if (rc == -BS_ENOENT) {
 		/* normally batsim-init.service made it; without it (a test, a
@@ -387,7 +387,8 @@ static int open_segment(const struct bsd_config *cfg, engine *e, bs_writer **w,
 				 cfg->shm_name, t.racks, t.modules_per_rack,
 				 t.cells_per_module, cfg->slots);
 		}
-		rc = bs_writer_open(cfg->shm_name, &t, &p, w);
+		rc = bs_writer_open_site(cfg->shm_name, &t, &p, cfg->site_name,
+					 w);
 	}
 	if (rc == -BS_EEXIST) {
 		bs_reader *r;

@@ -25,10 +25,9 @@
 #include "datafile.h"
 #include "util.h"
 
-/* The chemistry presets (lfp280, nmc100) and their BMS defaults are the
- * engine's numbers, kept as data in src/batsimd/chemistry.c, which
- * libbscommon compiles too so that every program sees the same presets. */
-#include "../batsimd/chemistry.h"
+/* The chemistry presets (lfp280, nmc100) and their BMS defaults: data
+ * every program reads (chemistry.c). */
+#include "chemistry.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -149,6 +148,20 @@ static int valid_shm_name(const char *s)
 	return 1;
 }
 
+/* A site name: 1-31 letters, digits, '.', '_', '-' (it appears in
+ * JSON, metric labels, terminals and unit instance names). */
+static int valid_site_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 31)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return 0;
+	return 1;
+}
+
 /* "host:port" or "[v6]:port"; the host itself is checked by the server. */
 static int valid_listen(const char *s)
 {
@@ -236,6 +249,8 @@ struct cfg_key {
 
 static const struct cfg_key cfg_keys[] = {
     /* topology and segment */
+    SPECIAL("site_name",
+	    "1-31 letters, digits, '.', '_' or '-', such as siteA"),
     SPECIAL("shm_name", "a POSIX shm name such as /batsim"),
     U32("racks", racks, 1, BS_MAX_RACKS),
     U32("modules_per_rack", modules_per_rack, 1, BS_MAX_MODULES_PER_RACK),
@@ -370,6 +385,7 @@ int cfg_preset(struct cfg_cell *cell, const char *name)
 void cfg_defaults(struct bsd_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
+	snprintf(cfg->site_name, sizeof cfg->site_name, "%s", CFG_SITE_NAME);
 	snprintf(cfg->shm_name, sizeof cfg->shm_name, "%s", BS_DEFAULT_NAME);
 	cfg->racks = 20;
 	cfg->modules_per_rack = 10;
@@ -470,6 +486,12 @@ static int set_special(struct bsd_config *cfg, const struct cfg_key *k,
 {
 	const char *key = k->name;
 
+	if (!strcmp(key, "site_name")) {
+		if (!valid_site_name(v))
+			goto bad;
+		snprintf(cfg->site_name, sizeof cfg->site_name, "%s", v);
+		return 0;
+	}
 	if (!strcmp(key, "shm_name") || !strcmp(key, "legacy_shm_name")) {
 		int legacy = key[0] == 'l';
 		char *dst = legacy ? cfg->legacy_shm_name : cfg->shm_name;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define CFG_PATH_MAX 256
+#define CFG_SITE_NAME "batsim" /* default site_name */
 #define CFG_OCV_MAX 128 /* points in a user OCV table */
 
 /* Cell parameters of one chemistry (a preset, optionally overridden by
@@ -59,6 +60,7 @@ struct cfg_profile {
 
 struct bsd_config {
 	/* topology and segment */
+	char site_name[32];       /* published in the segment (line 7) */
 	char shm_name[64];
 	uint32_t racks, modules_per_rack, cells_per_module;
 	uint32_t slots;

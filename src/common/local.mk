@@ -12,7 +12,7 @@ src_common_libbscommon_la_SOURCES = \
 src_common_libbscommon_la_SOURCES += src/common/views.c src/common/views.h
 src_common_libbscommon_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 src_common_libbscommon_la_LIBADD = $(JSONC_LIBS) $(LIBM)
-# The chemistry presets are data owned by the engine (src/batsimd/
-# chemistry.c); conf.c needs them for cfg_defaults and cfg_preset, so
-# libbscommon carries them (the engine library must not compile them again).
-src_common_libbscommon_la_SOURCES += src/batsimd/chemistry.c src/batsimd/chemistry.h
+# The chemistry presets and their tables, as data every program reads
+# (conf.c's cfg_defaults and cfg_preset; the engine's chem_tables,
+# src/batsimd/chemtables.c, turns the tables into its model's form).
+src_common_libbscommon_la_SOURCES += src/common/chemistry.c src/common/chemistry.h

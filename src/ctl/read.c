@@ -25,7 +25,7 @@
 #include "views.h"
 
 /* What "show" displays. */
-enum view_kind { V_STATUS, V_SUMMARY, V_RACK, V_MODULE, V_CELL };
+enum view_kind { V_STATUS, V_SUMMARY, V_SITE, V_RACK, V_MODULE, V_CELL };
 
 struct view_req {
 	enum view_kind kind;
@@ -217,6 +217,28 @@ static void fault_list(char *buf, size_t len, uint32_t bits)
 		snprintf(buf, len, "-");
 }
 
+/* The site name the writer published; NULL when none (an older writer,
+ * none yet). */
+static const char *site_name(bs_reader *r, char *buf, size_t len)
+{
+	return bs_reader_site_name(r, buf, len) > 0 ? buf : NULL;
+}
+
+static json_object *site_name_json(bs_reader *r)
+{
+	char sn[32];
+	const char *s = site_name(r, sn, sizeof sn);
+
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* A CSV field of names: commas would split it, so ';' between them. */
+static void csv_names(FILE *out, const char *list)
+{
+	for (; *list; list++)
+		fputc(*list == ',' ? ';' : *list, out);
+}
+
 static void print_meta(FILE *out, const struct bs_meta *m)
 {
 	fprintf(out, "tick %" PRIu64 ", simulated time %.1f s\n", m->tick,
@@ -265,6 +287,8 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 		if (o) {
 			json_object_object_add(o, "segment",
 					       json_object_new_string(c->name));
+			json_object_object_add(o, "site_name",
+					       site_name_json(r));
 			json_object_object_add(
 			    o, "tick",
 			    rc ? NULL : json_object_new_uint64(m.tick));
@@ -279,6 +303,11 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 		if (print_json(out, o))
 			return CTL_EX_OTHER;
 	} else {
+		char sn[32];
+		const char *name = site_name(r, sn, sizeof sn);
+
+		fprintf(out, "site:           %s\n",
+			name ? name : "(no name published)");
 		fprintf(out, "segment:        %s\n", c->name);
 		fprintf(out, "state:          %s\n", view_state_name(in.state));
 		if (in.writer_pid > 0)
@@ -343,12 +372,54 @@ static int show_summary(const struct ctl *c, bs_reader *r, FILE *out)
 		return rc;
 	}
 	if (c->json) {
-		rc = print_json(out, view_summary(h, &m, &s, racks, 0));
+		json_object *o = view_summary(h, &m, &s, racks, 0);
+
+		if (o)
+			json_object_object_add(o, "site_name",
+					       site_name_json(r));
+		rc = print_json(out, o);
 		free(racks);
 		return rc;
 	}
+	if (c->csv) {
+		/* one row per rack, the columns of the text table */
+		fputs("rack,contactor,voltage,current,power,soc,cell_v_min,"
+		      "cell_v_max,temperature_min,temperature_max,alarms,"
+		      "faults\n",
+		      out);
+		for (i = 0; i < n; i++) {
+			const struct bs_rack *k = &racks[i];
+			char al[160], fl[160];
 
-	fprintf(out, "site: ");
+			alarm_list(al, sizeof(al),
+				   k->alarm_active | k->alarm_latched);
+			fault_list(fl, sizeof(fl), k->fault_bits);
+			fprintf(out,
+				"%" PRIu32 ",%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
+				"%.6g,%.6g,",
+				i, k->contactor ? "closed" : "open",
+				(double)k->voltage_v, (double)k->current_a,
+				(double)k->power_w, pct(k->soc_mean),
+				(double)k->cell_v_min, (double)k->cell_v_max,
+				(double)k->temp_min_c, (double)k->temp_max_c);
+			csv_names(out, al);
+			fputc(',', out);
+			csv_names(out, fl);
+			fputc('\n', out);
+		}
+		free(racks);
+		return CTL_EX_OK;
+	}
+
+	{
+		char sn[32];
+		const char *site = site_name(r, sn, sizeof sn);
+
+		if (site)
+			fprintf(out, "site %s: ", site);
+		else
+			fprintf(out, "site: ");
+	}
 	print_meta(out, &m);
 	char pw[32], sp[32];
 	fprintf(out, "  bus %.1f V, current %.1f A, power %s, SoC %.1f %%\n",
@@ -547,6 +618,144 @@ out:
 	return rc;
 }
 
+/* ---- show site ---- */
+
+/* Every rack, module and cell, one rack at a time: memory for one rack's
+ * modules and cells, whatever the number of racks.  Each rack is one
+ * consistent snapshot (its tick is printed with it); racks read later
+ * may come from later snapshots.  A failed read (the writer stopped)
+ * cuts the output short with the error and its exit status. */
+static int show_site(const struct ctl *c, bs_reader *r, FILE *out)
+{
+	const struct bs_geometry *h = bs_reader_geometry(r);
+	uint32_t mpr = h->modules_per_rack, cpm = h->cells_per_module;
+	size_t nc = (size_t)mpr * cpm;
+	struct bs_module *mods = calloc(mpr, sizeof(*mods));
+	struct bs_cell *cells = calloc(nc, sizeof(*cells));
+	struct bs_module_ext *mx = calloc(mpr, sizeof(*mx));
+	struct bs_cell_ext *cx = calloc(nc, sizeof(*cx));
+	char sn[32];
+	const char *site = site_name(r, sn, sizeof sn);
+	int rc = CTL_EX_OK;
+
+	if (!mods || !cells || !mx || !cx) {
+		ctl_error(c, "out of memory");
+		rc = CTL_EX_OTHER;
+		goto out;
+	}
+	if (c->json) {
+		json_object *head = json_object_new_object(), *topo;
+		const char *s;
+		size_t len;
+
+		if (!head) {
+			rc = print_json(out, NULL);
+			goto out;
+		}
+		json_object_object_add(head, "site_name",
+				       site ? json_object_new_string(site)
+					    : NULL);
+		topo = json_object_new_object();
+		json_object_object_add(topo, "racks",
+				       json_object_new_uint64(h->n_racks));
+		json_object_object_add(topo, "modules_per_rack",
+				       json_object_new_uint64(mpr));
+		json_object_object_add(topo, "cells_per_module",
+				       json_object_new_uint64(cpm));
+		json_object_object_add(topo, "cells",
+				       json_object_new_uint64(h->n_cells));
+		json_object_object_add(head, "topology", topo);
+		/* {"site_name":...,"topology":{...}, then the racks one by
+		 * one: the object's closing brace is written last */
+		s = view_to_string(head);
+		len = strlen(s);
+		fwrite(s, 1, len - 1, out);
+		fputs(",\"racks\":[", out);
+		json_object_put(head);
+	} else if (c->csv) {
+		csv_header(out);
+	} else {
+		fprintf(out,
+			"site %s: %" PRIu32 " racks x %" PRIu32
+			" modules x %" PRIu32 " cells (%" PRIu64 " cells)\n",
+			site ? site : "(no name published)", h->n_racks, mpr,
+			cpm, h->n_cells);
+	}
+	for (uint32_t i = 0; i < h->n_racks; i++) {
+		struct bs_rack k;
+		struct bs_meta m;
+
+		rc = read_outcome(
+		    c, r, bs_read_rack_ext(r, i, &m, &k, mods, cells, mx, cx));
+		if (rc)
+			break;
+		if (c->json) {
+			json_object *o = view_rack(h, &m, i, &k, mods, cells, 1);
+
+			if (!o) {
+				rc = print_json(out, NULL);
+				break;
+			}
+			if (bs_reader_has_ext(r))
+				view_rack_ext(h, o, mx, cx);
+			fprintf(out, "%s%s", i ? "," : "", view_to_string(o));
+			json_object_put(o);
+			continue;
+		}
+		if (c->csv) {
+			for (uint32_t j = 0; j < mpr; j++)
+				for (uint32_t l = 0; l < cpm; l++)
+					csv_cell(out, i, j, l,
+						 &cells[(size_t)j * cpm + l]);
+			continue;
+		}
+		char pw[32], al[160], fl[160];
+
+		alarm_list(al, sizeof(al), k.alarm_active | k.alarm_latched);
+		fault_list(fl, sizeof(fl), k.fault_bits);
+		fprintf(out, "\nrack %" PRIu32 ": ", i);
+		print_meta(out, &m);
+		fprintf(out,
+			"  contactor %s, voltage %.1f V, current %.1f A, power "
+			"%s, SoC %.1f %%, alarms %s, faults %s\n",
+			k.contactor ? "closed" : "OPEN", (double)k.voltage_v,
+			util_unneg(k.current_a, 1),
+			util_eng(pw, sizeof pw, k.power_w, "W"),
+			pct(k.soc_mean), al, fl);
+		for (uint32_t j = 0; j < mpr; j++) {
+			const struct bs_module *d = &mods[j];
+
+			alarm_list(al, sizeof(al), d->alarm_bits);
+			fprintf(out,
+				"  module %" PRIu32 ": voltage %.2f V, current "
+				"%.1f A, SoC %.1f %%, alarms %s\n",
+				j, (double)d->voltage_v,
+				util_unneg(d->current_a, 1), pct(d->soc_mean),
+				al);
+			for (uint32_t l = 0; l < cpm; l++) {
+				const struct bs_cell *cl =
+				    &cells[(size_t)j * cpm + l];
+
+				fprintf(out,
+					"    cell %4" PRIu32 " %9.4f V %9.2f A "
+					"%8.2f C %6.2f %% %9.4f mohm\n",
+					l, (double)cl->voltage,
+					util_unneg(cl->current, 2),
+					(double)cl->temperature, pct(cl->soc),
+					(double)cl->resistance * 1e3);
+			}
+		}
+	}
+	if (c->json && rc == CTL_EX_OK)
+		fputs("]}\n", out);
+out:
+	free(mods);
+	free(cells);
+	free(mx);
+	free(cx);
+	return rc;
+}
+
 /* ---- show module ---- */
 
 static int show_module(const struct ctl *c, bs_reader *r, FILE *out,
@@ -657,6 +866,7 @@ static int parse_view(const struct ctl *c, char **w, int n, struct view_req *v)
 		int nidx;
 	} forms[] = {
 	    {"summary", V_SUMMARY, 0},
+	    {"site", V_SITE, 0},
 	    {"rack", V_RACK, 1},
 	    {"module", V_MODULE, 2},
 	    {"cell", V_CELL, 3},
@@ -668,6 +878,12 @@ static int parse_view(const struct ctl *c, char **w, int n, struct view_req *v)
 	if (n >= 1 && !strcmp(w[0], "status")) {
 		if (n != 1) {
 			ctl_error(c, "status takes no arguments");
+			return CTL_EX_USAGE;
+		}
+		if (c->csv) {
+			ctl_error(c, "--csv is for show: use it with show "
+				     "summary, show site, show rack, show "
+				     "module or show cell");
 			return CTL_EX_USAGE;
 		}
 		v->kind = V_STATUS;
@@ -682,8 +898,9 @@ static int parse_view(const struct ctl *c, char **w, int n, struct view_req *v)
 		if (n >= 2 && !strcmp(w[1], forms[f].word))
 			break;
 	if (f == sizeof(forms) / sizeof(forms[0])) {
-		ctl_error(c, "show what? use 'show summary', 'show rack R', "
-			     "'show module R M' or 'show cell R M C'");
+		ctl_error(c, "show what? use 'show summary', 'show site', "
+			     "'show rack R', 'show module R M' or 'show cell "
+			     "R M C'");
 		return CTL_EX_USAGE;
 	}
 	if (n - 2 != forms[f].nidx) {
@@ -705,11 +922,6 @@ static int parse_view(const struct ctl *c, char **w, int n, struct view_req *v)
 	v->rack = (uint32_t)idx[0];
 	v->module = (uint32_t)idx[1];
 	v->cell = (uint32_t)idx[2];
-	if (c->csv && (v->kind == V_SUMMARY || v->kind == V_STATUS)) {
-		ctl_error(c, "--csv prints cells: use it with show rack, show "
-			     "module or show cell");
-		return CTL_EX_USAGE;
-	}
 	return 0;
 }
 
@@ -733,6 +945,8 @@ static int render(const struct ctl *c, bs_reader *r, const struct view_req *v,
 		return show_status(c, r, out);
 	case V_SUMMARY:
 		return show_summary(c, r, out);
+	case V_SITE:
+		return show_site(c, r, out);
 	case V_RACK:
 		return show_rack(c, r, out, v->rack);
 	case V_MODULE:
@@ -856,6 +1070,11 @@ int ctl_read_command(struct ctl *c)
 		      : parse_view(c, c->args, c->nargs, &v);
 	if (rc)
 		return rc;
+	if (watching && v.kind == V_SITE) {
+		ctl_error(c, "show site streams the whole site: run it without "
+			     "watch (or watch show summary)");
+		return CTL_EX_USAGE;
+	}
 	if (watching)
 		return watch(c, &v);
 	rc = open_reader(c, &r);

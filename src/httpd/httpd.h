@@ -131,6 +131,11 @@ enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
     __attribute__((format(printf, 3, 4)));
 /* The body of every error answer: {"error": msg, "status": status}. */
 json_object *hd_error_obj(unsigned status, const char *msg);
+
+/* The site name to show, into buf: the one the writer published in the
+ * segment (r may be NULL), else, when none is published (no writer yet,
+ * an older one), this server's site_name from batsim.conf. */
+const char *hd_site_name(const bs_reader *r, char *buf, size_t len);
 /* 405 with the Allow header (allow: "GET, HEAD" or "POST"). */
 enum MHD_Result hd_method_not_allowed(struct MHD_Connection *c,
 				      const char *method, const char *url,

@@ -379,6 +379,15 @@ enum MHD_Result metrics_handle(struct MHD_Connection *c)
 	buf_puts(&b, "\",libbatsim=\"");
 	label_value(&b, bs_version());
 	buf_puts(&b, "\"} 1\n");
+	{
+		char sn[32];
+
+		family(&b, "batsim_site_info", "gauge",
+		       "The site shown (site_name); the value is 1.");
+		buf_puts(&b, "batsim_site_info{site_name=\"");
+		label_value(&b, hd_site_name(r, sn, sizeof sn));
+		buf_puts(&b, "\"} 1\n");
+	}
 	family(&b, "batsim_segment_attached", "gauge",
 	       "1 when the shared memory segment is attached.");
 	sample(&b, "batsim_segment_attached", r ? 1 : 0);

@@ -284,6 +284,13 @@ static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
 		*rc = -BS_ENOMEM;
 		goto out;
 	}
+	{
+		char sn[32];
+
+		json_object_object_add(
+		    o, "site_name",
+		    json_object_new_string(hd_site_name(r, sn, sizeof sn)));
+	}
 	json_object_object_add(o, "limits", summary_limits(r));
 	if (modules && json_object_object_get_ex(o, "racks", &arr)) {
 		for (uint32_t i = 0; i < h->n_racks; i++) {
@@ -635,6 +642,13 @@ out:
 	return ret;
 }
 
+const char *hd_site_name(const bs_reader *r, char *buf, size_t len)
+{
+	if (!r || bs_reader_site_name(r, buf, len) <= 0)
+		snprintf(buf, len, "%s", hd_cfg->site_name);
+	return buf;
+}
+
 static enum MHD_Result get_healthz(struct MHD_Connection *c)
 {
 	char why[320];
@@ -642,20 +656,25 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
 	enum src_state st = src_check(r, why, sizeof why);
 	json_object *o;
 	struct bs_info info;
+	char sn[32];
 
 	if (r)
 		bs_reader_info(r, &info);
+	hd_site_name(r, sn, sizeof sn);
 	src_release();
 	if (st == SRC_LIVE) {
 		o = json_object_new_object();
 		json_object_object_add(o, "status",
 				       json_object_new_string("ok"));
+		json_object_object_add(o, "site_name",
+				       json_object_new_string(sn));
 		json_object_object_add(
 		    o, "segment", json_object_new_string(hd_cfg->shm_name));
 		json_object_object_add(o, "writer", view_info(&info));
 		return hd_json(c, 200, o);
 	}
 	o = hd_error_obj(503, why);
+	json_object_object_add(o, "site_name", json_object_new_string(sn));
 	json_object_object_add(o, "stale",
 			       json_object_new_boolean(st != SRC_ABSENT));
 	json_object_object_add(o, "segment",

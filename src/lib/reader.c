@@ -198,6 +198,13 @@ static int info_live(void *arg)
 		uint64_t g1 = BS_LOAD64(&h->generation, memory_order_relaxed);
 		bs_copy_from_shm((unsigned char *)a->id + 128,
 				 (const unsigned char *)h + 128, 64);
+		/* line 7 (site identity), written with line 2 */
+		bs_copy_from_shm(
+		    (unsigned char *)a->id +
+			offsetof(struct bs_shm_header, site_name),
+		    (const unsigned char *)h +
+			offsetof(struct bs_shm_header, site_name),
+		    BS_CACHE_LINE);
 		/* Acquire fence: pairs with the writer's release fence
 		 * after it leaves RUNNING; if the copy saw any word of a
 		 * new identity, the loads below see the state change. */
@@ -260,6 +267,29 @@ BS_EXPORT void bs_reader_info(const bs_reader *r, struct bs_info *info)
 				     : (int64_t)(now - info->heartbeat_ns);
 	if (info->heartbeat_ns > now)
 		info->heartbeat_age_ns = 0;
+}
+
+BS_EXPORT int bs_reader_site_name(const bs_reader *r, char *buf, size_t len)
+{
+	struct bs_shm_header id;
+	struct bs_info info;
+	size_t n = 0;
+
+	if (!r || !buf || len == 0)
+		return -BS_EINVAL;
+	memset(&id, 0, sizeof(id));
+	struct info_args a = {r, &info, &id};
+	if (bs__guarded(r->map, r->map_size, info_live, &a) < 0)
+		memset(&id, 0, sizeof(id));
+	/* The owner of the segment wrote it: printable ASCII only, so that
+	 * no caller prints terminal escapes or invalid UTF-8. */
+	for (; n < sizeof(id.site_name) && n + 1 < len && id.site_name[n];
+	     n++) {
+		unsigned char ch = (unsigned char)id.site_name[n];
+		buf[n] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	buf[n] = '\0';
+	return (int)n;
 }
 
 struct live_args {

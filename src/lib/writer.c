@@ -46,6 +46,7 @@ BS_EXPORT void bs_copy_to_shm(void *dst, const void *src, size_t n)
 struct attach_args {
 	struct bs_writer *w;
 	const struct bs_writer_params *params;
+	const char *site_name;
 };
 
 static int attach_fn(void *arg)
@@ -90,6 +91,15 @@ static int attach_fn(void *arg)
 	id.writer_start_ns = bs__real_ns();
 	bs_copy_to_shm((unsigned char *)h + 128, (unsigned char *)&id + 128,
 		       64);
+	/* Site identity (line 7, abi_minor 1), like line 2: none ("")
+	 * replaces a previous writer's name. */
+	if (a->site_name)
+		strncpy(id.site_name, a->site_name, sizeof(id.site_name) - 1);
+	bs_copy_to_shm((unsigned char *)h +
+			   offsetof(struct bs_shm_header, site_name),
+		       (unsigned char *)&id +
+			   offsetof(struct bs_shm_header, site_name),
+		       BS_CACHE_LINE);
 
 	/* Relaxed: published to readers by the release store of RUNNING
 	 * below. */
@@ -104,9 +114,9 @@ static int attach_fn(void *arg)
 	return 0;
 }
 
-BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
-			     const struct bs_writer_params *params,
-			     bs_writer **out)
+static int writer_open(const char *name, const struct bs_topology *expect,
+		       const struct bs_writer_params *params,
+		       const char *site_name, bs_writer **out)
 {
 	struct bs_writer *w;
 	int rc;
@@ -154,7 +164,7 @@ BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
 	/* The stores into the header below, like every access the writer
 	 * makes to the mapping, run under the SIGBUS guard: a segment
 	 * truncated under us fails with -BS_ETRUNC. */
-	struct attach_args aa = {w, params};
+	struct attach_args aa = {w, params, site_name};
 	rc = bs__guarded(w->map, w->map_size, attach_fn, &aa);
 	if (rc < 0)
 		goto fail;
@@ -165,6 +175,21 @@ fail:
 	close(w->fd);
 	free(w);
 	return rc;
+}
+
+BS_EXPORT int bs_writer_open(const char *name, const struct bs_topology *expect,
+			     const struct bs_writer_params *params,
+			     bs_writer **out)
+{
+	return writer_open(name, expect, params, NULL, out);
+}
+
+BS_EXPORT int bs_writer_open_site(const char *name,
+				  const struct bs_topology *expect,
+				  const struct bs_writer_params *params,
+				  const char *site_name, bs_writer **out)
+{
+	return writer_open(name, expect, params, site_name, out);
 }
 
 static unsigned char *slot_base(bs_writer *w, uint32_t slot)

@@ -64,7 +64,7 @@ empty "$tmp/out" "no data printed before any writer"
 
 # a live writer (the test stops it; the duration is only a bound, long
 # enough for a slow build such as the ASan one under load)
-"$TW" --name $N --topology 3x4x5 --period-ms 50 --duration-s 600 >/dev/null 2>&1 &
+"$TW" --name $N --topology 3x4x5 --period-ms 50 --duration-s 600 --site-name bench-7 >/dev/null 2>&1 &
 wpid=$!
 wait_live || echo "# writer did not come up"
 expect 0 "status" -- "$CTL" --name $N status
@@ -75,16 +75,53 @@ has "$tmp/out" "^tick: +[0-9]+ \(simulated time" "status: tick"
 has "$tmp/out" "^heartbeat age: +[0-9.]+ s" "status: heartbeat age"
 has "$tmp/out" "^topology: +3x4x5 \(60 cells\), 3 slots" "status: topology"
 has "$tmp/out" "^live: +yes" "status: live"
+has "$tmp/out" "^site: +bench-7\$" "status: the site name the writer published"
 expect 0 "status --json" -- "$CTL" --name $N --json status
-json "d['stale'] is False and d['state']=='running' and d['topology']['cells']==60 and d['tick']>=1" "status --json fields" "$tmp/out"
+json "d['stale'] is False and d['state']=='running' and d['topology']['cells']==60 and d['tick']>=1 and d['site_name']=='bench-7'" "status --json fields" "$tmp/out"
 
 expect 0 "show summary" -- "$CTL" --name $N show summary
-has "$tmp/out" "^site: tick [0-9]+" "summary: site line"
+has "$tmp/out" "^site bench-7: tick [0-9]+" "summary: site line with its name"
 has "$tmp/out" "^RACK +CONTCT +VOLTAGE_V" "summary: rack table header"
 rows=$(grep -Ec '^ +[0-9]+ (closed|OPEN) ' "$tmp/out")
 [ "$rows" = 3 ] && ok "summary: one row per rack" || notok "summary: $rows rack rows, want 3"
 expect 0 "show summary --json (option after the command)" -- "$CTL" --name $N show summary --json
-json "len(d['racks'])==3 and 'site' in d and d['stale'] is False and isinstance(d['tick'], int) and 0 <= d['site']['soc'] <= 100" "summary --json shape" "$tmp/out"
+json "len(d['racks'])==3 and 'site' in d and d['stale'] is False and isinstance(d['tick'], int) and 0 <= d['site']['soc'] <= 100 and d['site_name']=='bench-7'" "summary --json shape" "$tmp/out"
+expect 0 "show summary --csv" -- "$CTL" --name $N show summary --csv
+[ "$(head -1 "$tmp/out")" = "rack,contactor,voltage,current,power,soc,cell_v_min,cell_v_max,temperature_min,temperature_max,alarms,faults" ] && ok "summary --csv header" || notok "summary --csv header: $(head -1 "$tmp/out")"
+"${PY:-python3}" - "$tmp/out" 3 <<'PY' && ok "summary --csv: one row per rack, numbers parse" || notok "summary --csv rows"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == int(sys.argv[2]), len(rows)
+for i, r in enumerate(rows):
+    assert int(r['rack']) == i and r['contactor'] in ('closed', 'open')
+    for k in ('voltage', 'current', 'power', 'soc', 'cell_v_min', 'cell_v_max', 'temperature_min', 'temperature_max'):
+        float(r[k])
+    assert 0 <= float(r['soc']) <= 100 and float(r['voltage']) > 0
+PY
+
+# show site: every rack, module and cell (3 x 4 x 5 = 60 cells)
+expect 0 "show site --csv" -- "$CTL" --name $N show site --csv
+"${PY:-python3}" - "$tmp/out" 3 4 5 <<'PY' && ok "site --csv: racks*modules*cells rows, each cell once, numbers parse" || notok "site --csv rows"
+import csv, sys
+R, M, C = map(int, sys.argv[2:5])
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == R * M * C, len(rows)
+seen = set()
+for r in rows:
+    seen.add((int(r['rack']), int(r['module']), int(r['cell'])))
+    v = [float(r[k]) for k in ('voltage', 'current', 'temperature', 'soc', 'resistance')]
+    assert v[0] > 0 and 0 <= v[3] <= 100, r
+assert seen == {(a, b, c) for a in range(R) for b in range(M) for c in range(C)}
+PY
+expect 0 "show site --json" -- "$CTL" --name $N show site --json
+json "d['site_name']=='bench-7' and d['topology']['cells']==60 and [r['rack'] for r in d['racks']]==[0,1,2] and all(len(r['modules'])==4 and all(len(m['cells'])==5 and all(c['voltage'] > 0 for c in m['cells']) for m in r['modules']) for r in d['racks'])" "site --json: every rack, module and cell" "$tmp/out"
+expect 0 "show site" -- "$CTL" --name $N show site
+has "$tmp/out" "^site bench-7: 3 racks x 4 modules x 5 cells \(60 cells\)" "site: header names the site"
+rows=$(grep -Ec '^    cell +[0-9]+ +[0-9.]+ V +-?[0-9.]+ A +-?[0-9.]+ C +[0-9.]+ % +[0-9.]+ mohm$' "$tmp/out")
+[ "$rows" = 60 ] && ok "site: one line per cell" || notok "site: $rows cell lines, want 60"
+rows=$(grep -Ec '^rack [0-9]+: tick [0-9]+' "$tmp/out")
+[ "$rows" = 3 ] && ok "site: one header per rack" || notok "site: $rows rack headers, want 3"
+expect 1 "watch show site is refused" -- "$CTL" --name $N watch show site
 
 expect 0 "show rack 2" -- "$CTL" --name $N show rack 2
 has "$tmp/out" "^rack 2: tick" "rack: header"
@@ -122,7 +159,7 @@ expect 1 "non-numeric index" -- "$CTL" --name $N show rack x
 expect 1 "negative index" -- "$CTL" --name $N show rack -1
 expect 1 "missing index" -- "$CTL" --name $N show module 1
 expect 1 "show what" -- "$CTL" --name $N show nothing
-expect 1 "--csv with summary" -- "$CTL" --name $N show summary --csv
+expect 1 "--csv with status" -- "$CTL" --name $N status --csv
 expect 1 "--json with --csv" -- "$CTL" --name $N show cell 0 0 0 --csv --json
 
 # watch: frames until SIGINT, then exit 0

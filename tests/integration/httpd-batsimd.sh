@@ -27,12 +27,16 @@ cells_per_module = 4
 threads = 1
 http_token_file = $tmp/token
 http_stale_ms = 1000
+site_name = lab-east
 EOF
+# batsim-httpd's own file names another site: what it shows must be the
+# name batsimd published in the segment
+sed 's/^site_name = .*/site_name = not-this-one/' "$tmp/conf" >"$tmp/hconf"
 "$INIT" --config "$tmp/conf" >"$tmp/init.log" 2>&1 ||
 	{ notok "batsim-init"; show "$tmp/init.log"; exit 1; }
 "$BSD" --config "$tmp/conf" 2>"$tmp/d.log" &
 dpid=$!
-"$HD" --config "$tmp/conf" --listen 127.0.0.1:0 2>"$tmp/h.log" &
+"$HD" --config "$tmp/hconf" --listen 127.0.0.1:0 2>"$tmp/h.log" &
 hpid=$!
 wait_port "$tmp/h.log"
 
@@ -40,6 +44,9 @@ if poll 10 status_is 200 /healthz; then ok "live with batsimd"
 else notok "not live"; show "$tmp/h.log" "$tmp/d.log"; exit 1; fi
 json 'd["writer"]["backend"] in ("cpu", "cuda") and d["writer"]["topology"]["cells"] == 24' \
 	"/healthz: batsimd's backend and topology"
+json 'd["site_name"] == "lab-east"' "/healthz: the site_name batsimd published"
+get "$(url /summary)"
+json 'd["site_name"] == "lab-east"' "/summary: the site_name batsimd published"
 get "$(url /rack/1/module/2)"
 status 200 "module from batsimd"
 json 'len(d["cells"]) == 4 and all(2.0 < c["voltage"] < 4.5 and 0 <= c["soc"] <= 100 and c["resistance"] > 0 for c in d["cells"])' \
@@ -78,6 +85,7 @@ grep -q '^event: module' "$tmp/sse" && grep -q '^event: summary' "$tmp/sse" &&
 
 get "$(url /metrics)"
 status 200 "/metrics from batsimd"
+has "$tmp/body" '^batsim_site_info\{site_name="lab-east"\} 1$' "/metrics: batsim_site_info names the site"
 if command -v promtool >/dev/null; then
 	promtool check metrics <"$tmp/body" >"$tmp/prom" 2>&1 && ok "promtool check metrics" ||
 		{ notok "promtool"; show "$tmp/prom"; }

@@ -55,6 +55,7 @@ json 'd["status"] == 503 and d["stale"] is False and "batsim-init" in d["error"]
 	"no segment: JSON error says what to do"
 get "$(url /healthz)"
 status 503 "/healthz without a segment"
+json 'd["site_name"] == "batsim"' "/healthz without a segment: the server's own site_name (default)"
 get "$(url /metrics)"
 status 200 "/metrics without a segment"
 has "$tmp/body" "^batsim_up 0$" "/metrics: batsim_up 0 without data"

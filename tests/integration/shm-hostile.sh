@@ -63,7 +63,7 @@ EOF
 # batsimctl watch keeps its reader open across the rewrite
 "$CTL" --name $N --interval-ms 50 watch show summary >"$tmp/watch.out" 2>&1 &
 wpid=$!
-poll 10 grep -qs "^site:" "$tmp/watch.out" || notok "batsimctl watch shows nothing"
+poll 10 grep -qsE "^site( [A-Za-z0-9._-]+)?: tick" "$tmp/watch.out" || notok "batsimctl watch shows nothing"
 put_u32 24 1 # n_racks (offset 24, batsim-shm(7))
 if poll 10 status_is 503 /summary; then ok "/summary with n_racks rewritten: 503"
 else notok "/summary with n_racks rewritten: $code, want 503"; show "$tmp/body"; fi
@@ -88,7 +88,7 @@ kill -0 $wpid 2>/dev/null && ok "batsimctl watch survived the rewrite" ||
 	{ notok "batsimctl watch died"; show "$tmp/watch.out"; }
 put_u32 24 4 # put it back: a valid segment again
 : >"$tmp/watch.out"
-if poll 10 grep -qs "^site:" "$tmp/watch.out"; then ok "batsimctl watch reads again"
+if poll 10 grep -qsE "^site( [A-Za-z0-9._-]+)?: tick" "$tmp/watch.out"; then ok "batsimctl watch reads again"
 else notok "batsimctl watch does not recover"; show "$tmp/watch.out"; fi
 kill $wpid; wait $wpid; st=$?; wpid=
 [ "$st" = 0 ] && ok "batsimctl watch ends cleanly" || notok "batsimctl watch exit status $st"

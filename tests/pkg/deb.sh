@@ -203,7 +203,10 @@ fi
 if command -v systemd-analyze >/dev/null 2>&1; then
 	out=$(systemd-analyze verify /lib/systemd/system/batsim-init.service \
 		/lib/systemd/system/batsimd.service /lib/systemd/system/batsim-httpd.service \
-		/lib/systemd/system/batsim-modbusd.service 2>&1)
+		/lib/systemd/system/batsim-modbusd.service \
+		/lib/systemd/system/batsim-init@.service /lib/systemd/system/batsimd@.service \
+		/lib/systemd/system/batsim-httpd@.service \
+		/lib/systemd/system/batsim-modbusd@.service 2>&1)
 	if [ -n "$out" ]; then
 		echo "$out"
 		fail "systemd-analyze verify reports problems in the installed units (above)"
@@ -411,6 +414,8 @@ for f in /etc/batsim /usr/share/batsim /usr/share/doc/batsim /dev/shm/batsim /ru
 	/usr/sbin/batsim-modbusd /lib/systemd/system/batsim-modbusd.service \
 	/lib/systemd/system/batsimd.service /lib/systemd/system/batsim-httpd.service \
 	/lib/systemd/system/batsim-init.service /usr/lib/sysusers.d/batsim.conf \
+	/lib/systemd/system/batsimd@.service /lib/systemd/system/batsim-httpd@.service \
+	/lib/systemd/system/batsim-init@.service /lib/systemd/system/batsim-modbusd@.service \
 	/usr/lib/tmpfiles.d/batsim.conf /usr/include/batsim; do
 	[ -e "$f" ] && left="$left $f"
 done

@@ -13,10 +13,15 @@
 #     the socket, /healthz, /summary, GET /control with the token,
 #     batsim-modbusd listening on 127.0.0.1:5020 and answering "SunS", and
 #     that batsimd is Type=notify with a 30 s watchdog that it feeds;
+#  2b. a second site beside the default one: /etc/batsim/siteA.conf and
+#     batsimd@siteA, batsim-httpd@siteA, batsim-modbusd@siteA (template
+#     units): its own segment, socket in /run/batsim/siteA/, ports 8081
+#     and 5021; both servers answer with their own site_name;
 #  3. kill -9 batsimd: Restart=on-failure brings it back;
 #  4. SIGSTOP batsimd: the watchdog kills and restarts it (35 s);
 #  5. systemctl stop batsimd batsim-httpd: the segment stays, state
-#     "stopped", /run/batsim is gone;
+#     "stopped", the socket is gone, site siteA still answers; then its
+#     units stop too and /run/batsim/siteA is gone;
 #  6. reboots the container: the enabled units come up by themselves;
 #  7. apt-get purge: units stopped and gone, files gone, users stay.
 #
@@ -166,14 +171,19 @@ wait_modbus() {
 	return 1
 }
 wait_healthz() {
-	local code
+	local code port=${1:-8080}
 	for _ in $(seq 1 20); do
-		code=$(inside 'curl -s -o /dev/null -w %{http_code} http://127.0.0.1:8080/healthz')
+		code=$(inside "curl -s -o /dev/null -w %{http_code} http://127.0.0.1:$port/healthz")
 		[ "$code" = 200 ] && return 0
 		sleep 0.5
 	done
-	fail "GET /healthz answers $code, not 200"
+	fail "GET /healthz on port $port answers $code, not 200"
 	return 1
+}
+# site_name in the JSON of http://127.0.0.1:PORT/PATH
+site_of() {
+	inside "curl -s http://127.0.0.1:$1/$2" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin).get("site_name"))' 2>/dev/null
 }
 
 # ---- 1. install ---------------------------------------------------------------
@@ -212,6 +222,43 @@ w2=$(prop batsimd WatchdogTimestampMonotonic)
 [ "$w2" -gt "$w1" ] 2>/dev/null || fail "batsimd does not feed the watchdog (WatchdogTimestamp stays at $w1)"
 say "units active, segment, socket, /healthz, /summary, /control, Modbus, watchdog: checked"
 
+# ---- 2b. a second site on the same host (template units) ---------------------
+inside 'cat >/etc/batsim/siteA.conf <<EOF
+site_name = siteA
+shm_name = /batsim-siteA
+control_socket = /run/batsim/siteA/batsimd.sock
+http_listen = 127.0.0.1:8081
+modbus_listen = 127.0.0.1:5021
+http_token_file = /etc/batsim/control.token
+racks = 2
+modules_per_rack = 3
+cells_per_module = 4
+EOF'
+inside 'systemctl start batsimd@siteA batsim-httpd@siteA batsim-modbusd@siteA' ||
+	fail "systemctl start batsimd@siteA batsim-httpd@siteA batsim-modbusd@siteA failed"
+expect_active batsim-init@siteA batsimd@siteA batsim-httpd@siteA batsim-modbusd@siteA \
+	batsim-init batsimd batsim-httpd batsim-modbusd
+wait_healthz 8081
+[ "$(inside 'stat -c "%U:%G %a" /dev/shm/batsim-siteA')" = "batsim:batsim 640" ] ||
+	fail "siteA's segment is $(inside 'stat -c "%U:%G %a" /dev/shm/batsim-siteA' 2>&1), not batsim:batsim 640"
+[ "$(inside 'stat -c "%U:%G %a" /run/batsim/siteA/batsimd.sock')" = "batsim:batsim 660" ] ||
+	fail "siteA's control socket is $(inside 'stat -c "%U:%G %a" /run/batsim/siteA/batsimd.sock' 2>&1), not batsim:batsim 660"
+[ "$(site_of 8081 healthz)" = siteA ] || fail "/healthz on 8081 says site_name $(site_of 8081 healthz), not siteA"
+[ "$(site_of 8081 summary)" = siteA ] || fail "/summary on 8081 says site_name $(site_of 8081 summary), not siteA"
+[ "$(site_of 8080 healthz)" = batsim ] || fail "/healthz on 8080 says site_name $(site_of 8080 healthz), not batsim"
+[ "$(site_of 8080 summary)" = batsim ] || fail "/summary on 8080 says site_name $(site_of 8080 summary), not batsim"
+cells=$(inside 'curl -s http://127.0.0.1:8081/summary' | python3 -c 'import json,sys; print(json.load(sys.stdin)["topology"]["cells"])' 2>/dev/null)
+[ "$cells" = 24 ] || fail "siteA's /summary has $cells cells, not 24 (its own segment)"
+inside 'batsimctl --config /etc/batsim/siteA.conf status' 2>/dev/null | grep -q '^site: *siteA$' ||
+	fail "batsimctl --config /etc/batsim/siteA.conf status does not say site siteA: $(inside 'batsimctl --config /etc/batsim/siteA.conf status 2>&1 | head -3')"
+inside 'batsimctl status' 2>/dev/null | grep -q '^site: *batsim$' ||
+	fail "batsimctl status does not say site batsim"
+code=$(inside 'curl -s -o /dev/null -w %{http_code} -H "Authorization: Bearer $(cat /etc/batsim/control.token)" http://127.0.0.1:8081/control')
+[ "$code" = 200 ] || fail "GET /control on 8081 answers $code, not 200 (batsim-httpd@siteA -> /run/batsim/siteA/batsimd.sock)"
+inside "python3 -c 'import socket,struct,sys; s=socket.create_connection((\"127.0.0.1\",5021),timeout=5); s.sendall(struct.pack(\">HHHBBHH\",1,0,6,1,3,40000,2)); r=s.recv(260); sys.exit(0 if r[9:13]==b\"SunS\" else 1)'" ||
+	fail "batsim-modbusd@siteA does not answer on 127.0.0.1:5021"
+say "two sites at once: default and siteA (own segment, socket, ports, site_name): checked"
+
 # ---- 3. crash -> restart ---------------------------------------------------------
 pid=$(prop batsimd MainPID)
 inside "kill -KILL $pid"
@@ -236,10 +283,19 @@ fi
 inside 'systemctl stop batsimd batsim-httpd batsim-modbusd' || fail "systemctl stop failed"
 [ "$(inside 'systemctl is-active batsimd batsim-httpd batsim-modbusd' | sort -u)" = inactive ] ||
 	fail "batsimd, batsim-httpd or batsim-modbusd still active after stop"
-inside 'test -e /run/batsim' && fail "/run/batsim still exists after stop (RuntimeDirectory=)"
+inside 'test -e /run/batsim/batsimd.sock' && fail "/run/batsim/batsimd.sock still exists after stop"
 inside 'batsimctl status' 2>/dev/null | grep -q '^state: *stopped' ||
 	fail "the segment's state after stop is not 'stopped': $(inside 'batsimctl status 2>&1 | head -3')"
-say "stop: segment kept with state stopped, /run/batsim removed"
+# the other site is untouched by the default one's stop
+expect_active batsimd@siteA batsim-httpd@siteA
+[ "$(site_of 8081 healthz)" = siteA ] || fail "siteA's /healthz after the default site stopped: $(site_of 8081 healthz)"
+inside 'test -S /run/batsim/siteA/batsimd.sock' || fail "siteA's socket went away with the default site's stop"
+inside 'systemctl stop batsimd@siteA batsim-httpd@siteA batsim-modbusd@siteA batsim-init@siteA' ||
+	fail "systemctl stop of siteA's units failed"
+inside 'test -e /run/batsim/siteA' && fail "/run/batsim/siteA still exists after batsimd@siteA stopped (RuntimeDirectory=)"
+inside 'batsim-init --remove --name /batsim-siteA && rm /etc/batsim/siteA.conf' ||
+	fail "removing siteA's segment and configuration failed"
+say "stop: segment kept with state stopped, socket removed; siteA unaffected, then stopped"
 
 # ---- 6. reboot ---------------------------------------------------------------------
 inside 'systemctl poweroff' >/dev/null 2>&1

@@ -53,6 +53,7 @@ static void usage(FILE *f)
 		"  -c, --create            create the segment if missing\n"
 		"  -s, --slots N           slots when creating (default 3)\n"
 		"  -r, --remove-on-exit    remove the segment on a clean exit\n"
+		"  -S, --site-name NAME    publish this site name\n"
 		"  -h, --help              this help\n"
 		"  -V, --version           print the version\n"
 		"\n"
@@ -209,17 +210,18 @@ int main(int argc, char **argv)
 	    {"create", no_argument, NULL, 'c'},
 	    {"slots", required_argument, NULL, 's'},
 	    {"remove-on-exit", no_argument, NULL, 'r'},
+	    {"site-name", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *name = NULL, *topo_s = NULL;
+	const char *name = NULL, *topo_s = NULL, *site_name = NULL;
 	double duration = -1, crash = -1;
 	long period_ms = 200, slots = BS_DEFAULT_SLOTS;
 	int create = 0, remove_on_exit = 0, opt, rc;
 	char *end;
 
-	while ((opt = getopt_long(argc, argv, "n:t:p:d:k:cs:rhV", opts,
+	while ((opt = getopt_long(argc, argv, "n:t:p:d:k:cs:rS:hV", opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'n':
@@ -264,6 +266,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			remove_on_exit = 1;
+			break;
+		case 'S':
+			site_name = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -323,7 +328,7 @@ int main(int argc, char **argv)
 	    .chemistry = "test",
 	};
 	bs_writer *w;
-	rc = bs_writer_open(name, &s.t, &params, &w);
+	rc = bs_writer_open_site(name, &s.t, &params, site_name, &w);
 	if (rc < 0) {
 		fprintf(stderr, "bs-testwriter: open %s: %s\n", name,
 			bs_strerror(rc));

@@ -57,6 +57,7 @@ START_TEST(test_defaults)
 	char err[512];
 
 	cfg_defaults(&c);
+	ck_assert_str_eq(c.site_name, "batsim");
 	ck_assert_str_eq(c.shm_name, "/batsim");
 	ck_assert_uint_eq(c.racks, 20);
 	ck_assert_uint_eq(c.modules_per_rack, 10);
@@ -122,6 +123,8 @@ START_TEST(test_every_key)
 	char err[512];
 
 	cfg_defaults(&c);
+	SETOK("site_name", "site-A_2.east");
+	ck_assert_str_eq(c.site_name, "site-A_2.east");
 	SETOK("shm_name", "/batsim-x");
 	ck_assert_str_eq(c.shm_name, "/batsim-x");
 	SETOK("racks", "3");
@@ -299,6 +302,10 @@ START_TEST(test_bad_values)
 	expect_bad("cells_per_module", "1.5");
 	expect_bad("slots", "1");
 	expect_bad("slots", "17");
+	expect_bad("site_name", "");
+	expect_bad("site_name", "two words");
+	expect_bad("site_name", "a\"b");
+	expect_bad("site_name", "0123456789abcdef0123456789abcdef");
 	expect_bad("shm_name", "batsim");
 	expect_bad("shm_name", "/a/b");
 	expect_bad("shm_name", "/");
@@ -760,6 +767,7 @@ END_TEST
 START_TEST(test_keys_documented)
 {
 	static const char *const keys[] = {
+	    "site_name",
 	    "shm_name",
 	    "racks",
 	    "modules_per_rack",

@@ -30,7 +30,7 @@ static pid_t main_pid; /* the runner's pid: names are unique per run */
 static const char *const tags[] = {"rt",   "create", "force", "mode",
 				   "name", "busy",   "stale", "retry",
 				   "bad",  "gen",    "dead", "ident",
-				   "rewr", "trunc",  "fault"};
+				   "rewr", "trunc",  "fault", "site"};
 
 static const char *seg_name(const char *tag)
 {
@@ -795,6 +795,57 @@ START_TEST(test_generation)
 }
 END_TEST
 
+/* The site name (header line 7): published by bs_writer_open_site,
+ * replaced by the next writer (none from bs_writer_open), cut to 31
+ * bytes, and read back as printable ASCII whatever the owner wrote. */
+START_TEST(test_site_name)
+{
+	const char *n = seg_name("site");
+	struct bs_writer_params p = {.backend = BS_BACKEND_TEST};
+	char buf[32], small[4];
+	bs_writer *w;
+	bs_reader *r;
+
+	create_small(n);
+	ck_assert_int_eq(bs_reader_open(n, &r), 0);
+	ck_assert_int_eq(bs_reader_site_name(r, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(bs_reader_site_name(r, NULL, 8), -BS_EINVAL);
+	ck_assert_int_eq(bs_writer_open_site(n, &topo_small, &p, "siteA", &w),
+			 0);
+	ck_assert_int_eq(bs_reader_site_name(r, buf, sizeof buf), 5);
+	ck_assert_str_eq(buf, "siteA");
+	ck_assert_int_eq(bs_reader_site_name(r, small, sizeof small), 3);
+	ck_assert_str_eq(small, "sit");
+	ck_assert_str_eq(bs_writer_header(w)->site_name, "siteA");
+	bs_writer_close(w);
+	/* a writer without a name clears the previous one */
+	w = open_writer(n);
+	ck_assert_int_eq(bs_reader_site_name(r, buf, sizeof buf), 0);
+	bs_writer_close(w);
+	ck_assert_int_eq(
+	    bs_writer_open_site(n, &topo_small, &p,
+				"0123456789012345678901234567890123456789", &w),
+	    0);
+	ck_assert_int_eq(bs_reader_site_name(r, buf, sizeof buf), 31);
+	ck_assert_str_eq(buf, "0123456789012345678901234567890");
+	bs_writer_close(w);
+	/* the owner writes anything there: the reader shows no control
+	 * bytes, and stops at the field's end without a NUL */
+	size_t sz;
+	struct bs_shm_header *h = map_rw(n, &sz);
+	memset(h->site_name, 'x', sizeof h->site_name);
+	h->site_name[1] = '\033';
+	h->site_name[2] = (char)0xc3;
+	ck_assert_int_eq(bs_reader_site_name(r, buf, sizeof buf), 31);
+	ck_assert_int_eq(buf[1], '?');
+	ck_assert_int_eq(buf[2], '?');
+	ck_assert_int_eq(buf[31], '\0');
+	munmap(h, sz);
+	bs_reader_close(r);
+}
+END_TEST
+
 /* A writer's identity is read whole: writers restart with alternating
  * identities in another process while this one reads bs_reader_info;
  * every RUNNING identity must be one writer's, never a mix.  (The race
@@ -1401,6 +1452,7 @@ static Suite *lib_suite(void)
 	tcase_add_test(tc, test_validate_segments);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_generation);
+	tcase_add_test(tc, test_site_name);
 	tcase_add_test(tc, test_identity_whole);
 	tcase_add_test(tc, test_bounded_retry);
 	tcase_add_test(tc, test_staleness);

@@ -169,6 +169,13 @@ const struct bs_shm_header *bs_reader_header(const bs_reader *r);
 /* Copy the header's current values into *info. */
 void bs_reader_info(const bs_reader *r, struct bs_info *info);
 
+/* The site name the running (or last) writer published (header line 7,
+ * site_name in batsim.conf), copied consistently with its identity into
+ * buf (len bytes, NUL-terminated; bytes outside printable ASCII become
+ * '?').  Returns its length, 0 when none was published (an older writer,
+ * none yet), -BS_EINVAL for a NULL argument. */
+int bs_reader_site_name(const bs_reader *r, char *buf, size_t len);
+
 /* 0 when a writer is RUNNING with a fresh heartbeat; -BS_ESTOPPED when the
  * state is INIT or STOPPED; -BS_ESTALE when the heartbeat is too old;
  * -BS_ETRUNC when the segment shrank under the reader. */
@@ -257,6 +264,12 @@ struct bs_slot_view {
  * writes the writer identity and sets state RUNNING. */
 int bs_writer_open(const char *name, const struct bs_topology *expect,
                    const struct bs_writer_params *params, bs_writer **out);
+
+/* bs_writer_open that also publishes site_name (header line 7, at most
+ * 31 bytes; NULL or "" publish none) with the writer identity. */
+int bs_writer_open_site(const char *name, const struct bs_topology *expect,
+                        const struct bs_writer_params *params,
+                        const char *site_name, bs_writer **out);
 
 /* Start writing the next slot: its sequence becomes odd.  Fills *view. */
 int bs_writer_begin(bs_writer *w, struct bs_slot_view *view);

@@ -383,6 +383,8 @@ _Static_assert(offsetof(struct bs_shm_header, state) == 256, "state line");
 _Static_assert(offsetof(struct bs_shm_header, heartbeat_ns) == 320, "hb line");
 _Static_assert(offsetof(struct bs_shm_header, latest) == 384, "latest line");
 _Static_assert(offsetof(struct bs_shm_header, site_name) == 448, "line 7");
+_Static_assert(sizeof(((struct bs_shm_header *)0)->site_name) == 32,
+               "site_name[32]");
 _Static_assert(offsetof(struct bs_shm_header, module_ext_size) == 512,
                "line 8");
 _Static_assert(offsetof(struct bs_shm_header, cell_ext_offset) == 528,

@@ -1,6 +1,9 @@
 /*
  * chemistry.c - the chemistry presets as data.  Every number is carried
- * from data/chemistry/SOURCES.md; the source is named next to it.
+ * from data/chemistry/SOURCES.md; the source is named next to it.  Every
+ * program reads them (conf.c's presets, batsim-httpd's limits, batsimctl);
+ * the engine turns the model tables into its own form (src/batsimd/
+ * chemtables.c, chem_tables()).
  */
 #include "config.h"
 
@@ -8,7 +11,6 @@
 #include <string.h>
 
 #include "chemistry.h"
-#include "model.h"
 
 const char *const chem_names[] = {"lfp280", "nmc100", NULL};
 
@@ -268,40 +270,27 @@ void chem_derate_preset(struct chem_derate *d, const char *name)
 	}
 }
 
-void chem_tables(struct bsm_chem *m, const char *name)
+const struct chem_tabdata *chem_tabdata(const char *name)
 {
-	m->rt_ns = m->rt_nt = m->hy_n = m->ds_n = m->cap_n = 0;
-	m->hy_gamma = 0.0;
-	if (strcmp(name, "lfp280") != 0)
-		return;
-	{
-		static const double tc[4] = {10.0, 25.0, 40.0, 60.0};
-		m->rt_ns = 11;
-		m->rt_nt = 4;
-		for (unsigned i = 0; i < 11; i++) {
-			m->rt_soc[i] = 0.1 * i;
-			for (unsigned j = 0; j < 4; j++) {
-				m->rt_ln[0][i][j] = log(sony_r_dis[i][j]);
-				m->rt_ln[1][i][j] = log(sony_r_chg[i][j]);
-			}
-		}
-		for (unsigned j = 0; j < 4; j++)
-			m->rt_invt[j] = 1.0 / (tc[j] + BSM_KELVIN);
-	}
-	m->hy_n = 101;
-	for (unsigned i = 0; i < 101; i++) {
-		m->hy_soc[i] = 0.01 * i;
-		m->hy_v[i] = sony_hyst[i];
-	}
-	m->hy_gamma = LFP_HYST_GAMMA;
-	m->ds_n = 11;
-	for (unsigned i = 0; i < 11; i++) {
-		m->ds_soc[i] = 0.1 * i;
-		m->ds_v[i] = sony_dudt[i];
-	}
-	m->cap_n = sizeof(lfp_cap_t) / sizeof(lfp_cap_t[0]);
-	memcpy(m->cap_t, lfp_cap_t, sizeof(lfp_cap_t));
-	memcpy(m->cap_f, lfp_cap_f, sizeof(lfp_cap_f));
+	static const double rt_t_c[4] = {10.0, 25.0, 40.0, 60.0};
+	static const struct chem_tabdata lfp280 = {
+	    .rt_ns = 11,
+	    .rt_nt = 4,
+	    .rt_t_c = rt_t_c,
+	    .r_dis = sony_r_dis,
+	    .r_chg = sony_r_chg,
+	    .hy_n = 101,
+	    .hy_v = sony_hyst,
+	    .hy_gamma = LFP_HYST_GAMMA,
+	    .ds_n = 11,
+	    .ds_v = sony_dudt,
+	    .cap_n = sizeof(lfp_cap_t) / sizeof(lfp_cap_t[0]),
+	    .cap_t = lfp_cap_t,
+	    .cap_f = lfp_cap_f,
+	};
+	if (name && strcmp(name, "lfp280") == 0)
+		return &lfp280;
+	return NULL;
 }
 
 void chem_derate_defaults(struct chem_derate *d)

@@ -2,8 +2,8 @@
  * chemistry.h - cell chemistry presets (lfp280, nmc100) and BMS defaults,
  * compiled in as data with their sources (data/chemistry/SOURCES.md).
  */
-#ifndef BATSIMD_CHEMISTRY_H
-#define BATSIMD_CHEMISTRY_H
+#ifndef BATSIM_COMMON_CHEMISTRY_H
+#define BATSIM_COMMON_CHEMISTRY_H
 
 #include "conf.h"
 
@@ -38,12 +38,35 @@ void chem_derate_defaults(struct chem_derate *d);
  * charge table. */
 void chem_derate_preset(struct chem_derate *d, const char *name);
 
+/* The measured model tables of a chemistry, as data: resistance factors
+ * R / R_ref by SoC (0, 0.1 .. 1, rt_ns rows) and temperature rt_t_c[]
+ * (degC, rt_nt columns), discharge and charge; hysteresis half-gap (V) at SoC
+ * 0, 0.01 .. 1 and its rate; entropic coefficient dU/dT (V/K) at SoC
+ * 0, 0.1 .. 1; available capacity fraction cap_f at cap_t (degC). */
+struct chem_tabdata {
+	unsigned rt_ns, rt_nt;
+	const double *rt_t_c;
+	const double (*r_dis)[4], (*r_chg)[4];
+	unsigned hy_n;
+	const double *hy_v;
+	double hy_gamma;
+	unsigned ds_n;
+	const double *ds_v;
+	unsigned cap_n;
+	const double *cap_t, *cap_f;
+};
+
+/* The tables of chemistry `name`, or NULL where it has none (nmc100, an
+ * unknown name: the parametric law of the engine's model). */
+const struct chem_tabdata *chem_tabdata(const char *name);
+
 /* The model tables of chemistry `name` into m (resistance by SoC, T and
  * direction, hysteresis, entropy, capacity by T); none for nmc100 or an
- * unknown name (the parametric law of model.h). */
+ * unknown name (the parametric law of model.h).  Part of the engine
+ * (src/batsimd/chemtables.c: struct bsm_chem is the engine's). */
 void chem_tables(struct bsm_chem *m, const char *name);
 
 /* Names of the presets, NULL-terminated (for messages). */
 extern const char *const chem_names[];
 
-#endif /* BATSIMD_CHEMISTRY_H */
+#endif /* BATSIM_COMMON_CHEMISTRY_H */
