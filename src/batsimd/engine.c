@@ -445,6 +445,16 @@ const char *engine_backend_desc(const engine *e)
 	return e->desc;
 }
 
+double engine_step_bytes(const engine *e, char *why, size_t len)
+{
+	/* read: soc, soc_c, i1, i2, h, T in, E', R', R0, R1, 1/Q, R0 factor,
+	 * leak, runaway threshold (14 doubles), 4 float sensor fields;
+	 * written: soc, soc_c, i1, i2, h, v, T out, E', R', R0, R1 */
+	(void)e;
+	snprintf(why, len, "14 doubles + 4 floats read, 11 doubles written");
+	return 14 * 8 + 4 * 4 + 11 * 8;
+}
+
 uint64_t engine_tick(const engine *e)
 {
 	return e->tick;
