@@ -147,6 +147,7 @@ static void setup_chem(struct engine *e)
 	m->runaway_k = 5.0;
 	m->runaway_pmax_w = 20000.0;
 	m->runaway_end_c = 700.0;
+	bsm_chem_derive(m); /* the uniform grids of the tables */
 }
 
 /* The ageing state (ageing.h), before the first faults_apply. */
@@ -251,6 +252,7 @@ static int alloc_arrays(struct engine *e)
 	e->var_r0 = xcalloc(n, sizeof(double), &fail);
 	e->var_cap_c = xcalloc(n, sizeof(double), &fail);
 	e->cap_frac = xcalloc(n, sizeof(double), &fail);
+	e->mplain = xcalloc(e->n_mod, 1, &fail);
 	e->rin = xcalloc(e->R, sizeof(*e->rin), &fail);
 	e->mstats = xcalloc(e->n_mod, sizeof(*e->mstats), &fail);
 	e->rstats = xcalloc(e->R, sizeof(*e->rstats), &fail);
@@ -267,7 +269,7 @@ static void free_arrays(struct engine *e)
 		     a->leak_s,	  a->runaway_c, a->sv_off, a->st_off,
 		     a->sv_stuck, a->st_stuck,	e->var_r0, e->var_cap_c,
 		     e->rin,	  e->mstats,	e->rstats, e->rk,
-		     a->h,	  a->r1,	e->cap_frac};
+		     a->h,	  a->r1,	e->cap_frac, e->mplain};
 	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
 		free(p[i]);
 }
