@@ -449,12 +449,28 @@ const char *engine_backend_desc(const engine *e)
 
 double engine_step_bytes(const engine *e, char *why, size_t len)
 {
-	/* read: soc, soc_c, i1, i2, h, T in, E', R', R0, R1, 1/Q, R0 factor,
-	 * leak, runaway threshold (14 doubles), 4 float sensor fields;
-	 * written: soc, soc_c, i1, i2, h, v, T out, E', R', R0, R1 */
-	(void)e;
-	snprintf(why, len, "14 doubles + 4 floats read, 11 doubles written");
-	return 14 * 8 + 4 * 4 + 11 * 8;
+	/* A module without faults (engine_cpu.c fast_cells, plain_stats):
+	 * read soc, soc_c, i1, h, T in, E', R', R0, R1, 1/Q, R0 factor (11
+	 * doubles), write soc, soc_c, i1, h, T out, E', R', R0, R1, v (10);
+	 * i2 both ways with a second RC pair; the statistics re-read the
+	 * module's arrays from the cache.  A module with a fault: the scalar
+	 * bsm_step, which also reads the leak, the runaway threshold and the
+	 * 4 float sensor fields and always keeps i2 (216 B).  The CUDA
+	 * backend moves the scalar layout on the device. */
+	size_t plain = 0;
+	int r2 = e->chem.r2_ohm != 0.0;
+	double fast, slow = 14 * 8 + 4 * 4 + 11 * 8;
+	for (size_t m = 0; m < e->n_mod; m++)
+		plain += e->mplain[m] ? 1 : 0;
+	fast = (11 + 10 + (r2 ? 2 : 0)) * 8.0;
+	if (e->backend == BS_BACKEND_CUDA || e->C < 3)
+		plain = 0;
+	snprintf(why, len,
+		 "%zu of %zu modules without faults: %.0f B each (%d doubles "
+		 "read, %d written), the rest %.0f B",
+		 plain, e->n_mod, fast, 11 + r2, 10 + r2, slow);
+	return (fast * (double)plain + slow * (double)(e->n_mod - plain)) /
+	       (double)e->n_mod;
 }
 
 uint64_t engine_tick(const engine *e)

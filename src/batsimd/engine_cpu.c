@@ -9,12 +9,21 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
+
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 /* The cell loop vectorises only with gcc's dynamic cost model (-O2's
  * "very cheap" one refuses a loop of unknown length) and without trapping
@@ -37,10 +46,13 @@ struct cpu_pool {
 	struct engine *e;
 	unsigned n; /* workers including the caller */
 	struct cpu_worker *w;
-	pthread_mutex_t mu;
-	pthread_cond_t go, done;
-	uint64_t gen;	  /* bumped for each job */
-	unsigned pending; /* workers still busy with the job */
+	/* one fork and one join per step: the caller publishes the job
+	 * and bumps gen, the workers count pending down; waiting spins
+	 * briefly, then sleeps on a futex (woken only when a sleeper is
+	 * counted), so a step costs no system call while both sides run */
+	_Atomic uint32_t gen;	  /* bumped for each job */
+	_Atomic uint32_t pending; /* workers still busy with the job */
+	_Atomic uint32_t sleep_go, sleep_done; /* sleepers on gen, pending */
 	int job;
 	struct bs_cell *cells; /* JOB_RECORDS */
 	struct bs_module *mods;
@@ -316,26 +328,78 @@ static void run_job(struct cpu_pool *p, int job, size_t m0, size_t m1)
 	}
 }
 
+/* Spins of a waiter before it sleeps: a few microseconds, about what a
+ * small site's step takes, so that back-to-back steps hand over without
+ * a system call. */
+#define POOL_SPINS 2000
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static void fx_wait(_Atomic uint32_t *w, uint32_t old)
+{
+#ifdef __linux__
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, old, NULL, NULL,
+		0);
+#else
+	(void)w;
+	(void)old;
+	sched_yield();
+#endif
+}
+
+static void fx_wake(_Atomic uint32_t *w)
+{
+#ifdef __linux__
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+		NULL, 0);
+#else
+	(void)w;
+#endif
+}
+
+/* Wait until *w differs from old; returns the new value. */
+static uint32_t wait_while(_Atomic uint32_t *w, uint32_t old,
+			   _Atomic uint32_t *sleepers)
+{
+	uint32_t v;
+	for (int k = 0; k < POOL_SPINS; k++) {
+		v = atomic_load_explicit(w, memory_order_acquire);
+		if (v != old)
+			return v;
+		cpu_relax();
+	}
+	for (;;) {
+		atomic_fetch_add(sleepers, 1);
+		v = atomic_load(w);
+		if (v == old)
+			fx_wait(w, old);
+		atomic_fetch_sub(sleepers, 1);
+		v = atomic_load_explicit(w, memory_order_acquire);
+		if (v != old)
+			return v;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct cpu_worker *w = arg;
 	struct cpu_pool *p = w->pool;
-	uint64_t seen = 0;
+	uint32_t seen = 0;
 	for (;;) {
 		int job;
-		pthread_mutex_lock(&p->mu);
-		while (p->gen == seen)
-			pthread_cond_wait(&p->go, &p->mu);
-		seen = p->gen;
+		seen = wait_while(&p->gen, seen, &p->sleep_go);
 		job = p->job;
-		pthread_mutex_unlock(&p->mu);
 		if (job == JOB_QUIT)
 			return NULL;
 		run_job(p, job, w->m0, w->m1);
-		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
-			pthread_cond_signal(&p->done);
-		pthread_mutex_unlock(&p->mu);
+		if (atomic_fetch_sub(&p->pending, 1) == 1 &&
+		    atomic_load(&p->sleep_done) > 0)
+			fx_wake(&p->pending);
 	}
 }
 
@@ -343,19 +407,18 @@ static void *worker_main(void *arg)
 static void pool_run(struct cpu_pool *p, int job)
 {
 	if (p->n > 1) {
-		pthread_mutex_lock(&p->mu);
 		p->job = job;
-		p->pending = p->n - 1;
-		p->gen++;
-		pthread_cond_broadcast(&p->go);
-		pthread_mutex_unlock(&p->mu);
+		atomic_store(&p->pending, p->n - 1);
+		atomic_fetch_add(&p->gen, 1); /* publishes job (seq_cst) */
+		if (atomic_load(&p->sleep_go) > 0)
+			fx_wake(&p->gen);
 	}
 	run_job(p, job, p->w[0].m0, p->w[0].m1);
 	if (p->n > 1) {
-		pthread_mutex_lock(&p->mu);
-		while (p->pending > 0)
-			pthread_cond_wait(&p->done, &p->mu);
-		pthread_mutex_unlock(&p->mu);
+		uint32_t v;
+		while ((v = atomic_load_explicit(&p->pending,
+						 memory_order_acquire)) != 0)
+			wait_while(&p->pending, v, &p->sleep_done);
 	}
 }
 
@@ -385,9 +448,10 @@ int cpu_create(struct engine *e, unsigned threads, char *err, size_t len)
 	}
 	p->e = e;
 	p->n = threads;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->go, NULL);
-	pthread_cond_init(&p->done, NULL);
+	atomic_init(&p->gen, 0);
+	atomic_init(&p->pending, 0);
+	atomic_init(&p->sleep_go, 0);
+	atomic_init(&p->sleep_done, 0);
 	for (unsigned t = 0; t < threads; t++) {
 		p->w[t].pool = p;
 		p->w[t].m0 = e->n_mod * t / threads;
@@ -418,17 +482,12 @@ void cpu_destroy(struct engine *e)
 	if (!p)
 		return;
 	if (p->n > 1) {
-		pthread_mutex_lock(&p->mu);
 		p->job = JOB_QUIT;
-		p->gen++;
-		pthread_cond_broadcast(&p->go);
-		pthread_mutex_unlock(&p->mu);
+		atomic_fetch_add(&p->gen, 1);
+		fx_wake(&p->gen);
 		for (unsigned t = 1; t < p->n; t++)
 			pthread_join(p->w[t].thread, NULL);
 	}
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->go);
-	pthread_cond_destroy(&p->done);
 	free(p->w);
 	free(p);
 	e->cpu = NULL;
