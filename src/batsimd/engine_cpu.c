@@ -92,10 +92,12 @@ struct kargs {
 	int dir;
 };
 
-/* The arrays as restrict parameters: gcc then knows they do not overlap
- * (restrict on locals it ignores) and vectorises without alias checks. */
+/* The arrays and the constants as restrict parameters: gcc then knows
+ * that they do not overlap (restrict on locals it ignores) and vectorises
+ * without alias checks. */
 static inline __attribute__((always_inline)) void
-fast_cells(const struct kargs *k, double *restrict soc, double *restrict socc,
+fast_cells(const struct kargs *k, const struct bsm_chem *restrict c,
+	   double *restrict soc, double *restrict socc,
 	   double *restrict ri1, double *restrict ri2, double *restrict hh,
 	   double *restrict vv, double *restrict ee, double *restrict rr,
 	   double *restrict rr0, double *restrict rr1,
@@ -103,10 +105,6 @@ fast_cells(const struct kargs *k, double *restrict soc, double *restrict socc,
 	   const double *restrict tin, double *restrict tout, int tab, int uni,
 	   int r2)
 {
-	/* a local copy: the compiler then knows that no store of the loop
-	 * changes a constant or a table (6 KB, against a module's cells) */
-	const struct bsm_chem cl = *k->c;
-	const struct bsm_chem *c = &cl;
 	const double I = k->I, hat = k->ha_tair, g2 = k->g2, al2 = k->al2;
 	const int dir = k->dir;
 	const size_t i1 = k->i1;
@@ -150,9 +148,9 @@ fast_cells(const struct kargs *k, double *restrict soc, double *restrict socc,
 	KERNEL_CLONES static void fast_##TAB##UNI##R2(const struct kargs *k)  \
 	{                                                                      \
 		const struct bsm_arrays *a = k->a;                             \
-		fast_cells(k, a->soc, a->soc_c, a->i1, a->i2, a->h, a->v,      \
-			   a->e, a->r, a->r0, a->r1, a->inv_q, a->r0_mult,     \
-			   k->tin, k->tout, TAB, UNI, R2);                     \
+		fast_cells(k, k->c, a->soc, a->soc_c, a->i1, a->i2, a->h,      \
+			   a->v, a->e, a->r, a->r0, a->r1, a->inv_q,           \
+			   a->r0_mult, k->tin, k->tout, TAB, UNI, R2);         \
 	}
 FAST_KERNEL(0, 0, 0)
 FAST_KERNEL(0, 0, 1)
@@ -176,14 +174,12 @@ static const fast_fn fast_kernels[8] = {fast_000, fast_001, fast_010,
 enum { LIM_CHUNK = 256 };
 
 KERNEL_CLONES static void
-limits_chunk(const struct bsm_chem *cp, const double *restrict e,
+limits_chunk(const struct bsm_chem *restrict c, const double *restrict e,
 	     const double *restrict r, const double *restrict soc,
 	     const double *restrict socc, const double *restrict iq,
 	     const double *restrict t, size_t n, double *restrict ld,
 	     double *restrict lc, double *restrict lf)
 {
-	const struct bsm_chem cl = *cp; /* as in fast_cells */
-	const struct bsm_chem *c = &cl;
 	for (size_t k = 0; k < n; k++) {
 		double sc = soc[k] + socc[k];
 		ld[k] = (e[k] - c->v_dis_cut) / r[k];
