@@ -147,6 +147,7 @@ static void setup_chem(struct engine *e)
 	m->runaway_k = 5.0;
 	m->runaway_pmax_w = 20000.0;
 	m->runaway_end_c = 700.0;
+	bsm_chem_derive(m); /* the uniform grids of the tables */
 }
 
 /* The ageing state (ageing.h), before the first faults_apply. */
@@ -251,6 +252,7 @@ static int alloc_arrays(struct engine *e)
 	e->var_r0 = xcalloc(n, sizeof(double), &fail);
 	e->var_cap_c = xcalloc(n, sizeof(double), &fail);
 	e->cap_frac = xcalloc(n, sizeof(double), &fail);
+	e->mplain = xcalloc(e->n_mod, 1, &fail);
 	e->rin = xcalloc(e->R, sizeof(*e->rin), &fail);
 	e->mstats = xcalloc(e->n_mod, sizeof(*e->mstats), &fail);
 	e->rstats = xcalloc(e->R, sizeof(*e->rstats), &fail);
@@ -267,7 +269,7 @@ static void free_arrays(struct engine *e)
 		     a->leak_s,	  a->runaway_c, a->sv_off, a->st_off,
 		     a->sv_stuck, a->st_stuck,	e->var_r0, e->var_cap_c,
 		     e->rin,	  e->mstats,	e->rstats, e->rk,
-		     a->h,	  a->r1,	e->cap_frac};
+		     a->h,	  a->r1,	e->cap_frac, e->mplain};
 	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
 		free(p[i]);
 }
@@ -443,6 +445,32 @@ uint32_t engine_backend(const engine *e)
 const char *engine_backend_desc(const engine *e)
 {
 	return e->desc;
+}
+
+double engine_step_bytes(const engine *e, char *why, size_t len)
+{
+	/* A module without faults (engine_cpu.c fast_cells, plain_stats):
+	 * read soc, soc_c, i1, h, T in, E', R', R0, R1, 1/Q, R0 factor (11
+	 * doubles), write soc, soc_c, i1, h, T out, E', R', R0, R1, v (10);
+	 * i2 both ways with a second RC pair; the statistics re-read the
+	 * module's arrays from the cache.  A module with a fault: the scalar
+	 * bsm_step, which also reads the leak, the runaway threshold and the
+	 * 4 float sensor fields and always keeps i2 (216 B).  The CUDA
+	 * backend moves the scalar layout on the device. */
+	size_t plain = 0;
+	int r2 = e->chem.r2_ohm != 0.0;
+	double fast, slow = 14 * 8 + 4 * 4 + 11 * 8;
+	for (size_t m = 0; m < e->n_mod; m++)
+		plain += e->mplain[m] ? 1 : 0;
+	fast = (11 + 10 + (r2 ? 2 : 0)) * 8.0;
+	if (e->backend == BS_BACKEND_CUDA || e->C < 3)
+		plain = 0;
+	snprintf(why, len,
+		 "%zu of %zu modules without faults: %.0f B each (%d doubles "
+		 "read, %d written), the rest %.0f B",
+		 plain, e->n_mod, fast, 11 + r2, 10 + r2, slow);
+	return (fast * (double)plain + slow * (double)(e->n_mod - plain)) /
+	       (double)e->n_mod;
 }
 
 uint64_t engine_tick(const engine *e)

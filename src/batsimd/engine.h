@@ -34,6 +34,12 @@ uint32_t engine_backend(const engine *e);
 /* A line for the log: "cuda: NVIDIA H100 (sm_90)" or "cpu: 2 threads". */
 const char *engine_backend_desc(const engine *e);
 
+/* Bytes of per-cell memory one step of this engine's layout moves, read
+ * plus written (model.h's state layout with the parameters and derived
+ * arrays the step loads), for the benchmark and docs/PERFORMANCE.md; and
+ * a one-line breakdown of it. */
+double engine_step_bytes(const engine *e, char *why, size_t len);
+
 /* Advance n internal steps of cfg->dt_s. */
 void engine_step(engine *e, unsigned n);
 

@@ -29,6 +29,22 @@ static int in_scope(const struct eng_fault *f, uint32_t r, uint32_t m,
 	       (f->cell < 0 || (uint32_t)f->cell == c);
 }
 
+/* Which modules have no cell with a leak, a runaway threshold or a
+ * sensor fault (offset or stuck): e->mplain, read by the CPU backend. */
+static void faults_plain(struct engine *e)
+{
+	const struct bsm_arrays *a = &e->a;
+	for (size_t m = 0; m < e->n_mod; m++) {
+		int plain = 1;
+		for (size_t i = m * e->C; i < (m + 1) * e->C && plain; i++)
+			plain = a->leak_s[i] == 0.0 && a->runaway_c[i] >= 1e30 &&
+				a->sv_off[i] == 0.0f && a->st_off[i] == 0.0f &&
+				a->sv_stuck[i] != a->sv_stuck[i] &&
+				a->st_stuck[i] != a->st_stuck[i];
+		e->mplain[m] = (uint8_t)plain;
+	}
+}
+
 void faults_apply(struct engine *e)
 {
 	struct bsm_arrays *a = &e->a;
@@ -93,6 +109,7 @@ void faults_apply(struct engine *e)
 	}
 	if (e->rin)
 		eng_rin_thermal(e);
+	faults_plain(e);
 }
 
 /* Is cell (r, m, c) covered by an active stuck fault on quantity q? */

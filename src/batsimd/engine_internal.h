@@ -76,6 +76,9 @@ struct engine {
 	double *var_r0, *var_cap_c; /* variation: R0 factor, capacity (C) */
 	struct ageing *ag;	    /* capacity fade (ageing.h) */
 	double *cap_frac; /* capacity now / initial: SoH x fade fault */
+	uint8_t *mplain;  /* per module: no cell has a leak, a runaway
+			   * threshold or a sensor fault (faults_apply):
+			   * the CPU backend's fast step applies */
 	struct bsm_rack_in *rin;
 	struct bsm_stats *mstats; /* per module (CPU) */
 	struct bsm_stats *rstats; /* per rack, after the last step */

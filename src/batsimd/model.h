@@ -47,11 +47,25 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __CUDACC__
 #define BS_HD __host__ __device__
 #else
-#define BS_HD
+/* always inlined: the CPU backend's cell loop vectorises only when the
+ * whole step is inlined into it */
+#define BS_HD __attribute__((always_inline))
+#endif
+/* fixed-trip inner loops unrolled completely, so that the cell loop
+ * around them vectorises */
+#if defined(__CUDACC__)
+#define BSM_UNROLL _Pragma("unroll")
+#elif defined(__clang__)
+#define BSM_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define BSM_UNROLL _Pragma("GCC unroll 16")
+#else
+#define BSM_UNROLL
 #endif
 
 #define BSM_OCV_MAX 128
@@ -59,6 +73,9 @@
 #define BSM_RT_SOC 16	/* resistance table: SoC rows */
 #define BSM_RT_T 8	/* resistance table: temperature columns */
 #define BSM_CAP_T 8	/* capacity(T) table */
+#define BSM_LG_TAB 7	/* log2 of BSM_OCV_MAX and BSM_TAB_MAX */
+#define BSM_LG_RTS 4	/* log2 of BSM_RT_SOC */
+#define BSM_LG_CAP 3	/* log2 of BSM_CAP_T */
 #define BSM_KELVIN  273.15
 #define BSM_R_GAS   8.314462618 /* J/(mol K) */
 
@@ -106,6 +123,13 @@ struct bsm_chem {
 	double runaway_k;      /* it grows as exp((T - Tth) / runaway_k) */
 	double runaway_pmax_w; /* and is capped here */
 	double runaway_end_c;  /* no more heat above this (reactants spent) */
+	/* derived by bsm_chem_derive (host, after the tables are set): the
+	 * inverse grid step of each table whose points lie within a quarter
+	 * step of a uniform grid (0: not uniform), which makes the segment
+	 * lookup one multiplication and one correction (bsm_seg) */
+	double ocv_inv, hy_inv, ds_inv, rs_inv;
+	uint32_t all_uniform; /* every table used by the step is uniform */
+	uint32_t pad1;
 };
 
 /* Per-cell arrays (structure of arrays), host or device memory alike.
@@ -173,120 +197,280 @@ BS_HD static inline void bsm_acc(double *hi, double *lo, double x)
 	*lo = err;
 }
 
+/* exp(x).  On the GPU the device's exp; on the CPU a branch-free
+ * polynomial that the compiler vectorises (glibc's exp is a call, which
+ * stops vectorisation): x = k ln2 + r with |r| <= ln2/2 (Cody-Waite, the
+ * high part of ln 2 has 11 zero low bits so k*LN2_HI is exact), exp(r) by
+ * its Taylor series to degree 13 (truncation below 4e-18 relative), then
+ * scaled by 2^k built in the exponent bits.  Within 2 ulp of the
+ * correctly rounded value for |x| <= 708 (tests/unit/test_engine
+ * "exp_accuracy"); x is clamped to [-708, 708] (the model's arguments are
+ * far inside: rate exponents, ln rho, the runaway e-folding; NaN stays
+ * NaN). */
+BS_HD static inline double bsm_exp(double x)
+{
+#ifdef __CUDACC__
+	return exp(x);
+#else
+	const double shift = 0x1.8p52;
+	double xc = x < -708.0 ? -708.0 : (x > 708.0 ? 708.0 : x);
+	double t = xc * 0x1.71547652b82fep0 + shift;
+	double kf = t - shift;
+	double r = (xc - kf * 0x1.62e42fee00000p-1) - kf * 0x1.a39ef35793c76p-33;
+	double p = 1.0 / 6227020800.0;
+	uint64_t tb, sb;
+	double scale;
+	p = 1.0 / 479001600.0 + r * p;
+	p = 1.0 / 39916800.0 + r * p;
+	p = 1.0 / 3628800.0 + r * p;
+	p = 1.0 / 362880.0 + r * p;
+	p = 1.0 / 40320.0 + r * p;
+	p = 1.0 / 5040.0 + r * p;
+	p = 1.0 / 720.0 + r * p;
+	p = 1.0 / 120.0 + r * p;
+	p = 1.0 / 24.0 + r * p;
+	p = 1.0 / 6.0 + r * p;
+	p = 0.5 + r * p;
+	p = 1.0 + r * p;
+	p = 1.0 + r * p;
+	memcpy(&tb, &t, sizeof(tb));
+	/* the low bits of t hold k (t = 1.5 2^52 + k): 2^k = (k + 1023) << 52 */
+	sb = (tb - 0x4338000000000000ULL + 1023u) << 52;
+	memcpy(&scale, &sb, sizeof(scale));
+	return p * scale;
+#endif
+}
+
+/* Index lo of the segment [xs[lo], xs[lo+1]] of a table of n >= 2
+ * increasing points for x: the largest lo <= n-2 with xs[lo] <= x (0 below
+ * the table or for NaN), what a binary search gives.  On a uniform grid
+ * (inv = 1/step > 0, uni = 1) in constant time: the index from the step,
+ * corrected by one either way (the points lie within a quarter step of the
+ * grid, bsm_chem_derive); otherwise a branch-free bisection in lg steps
+ * over at most 2^lg points.  Both vectorise (gathers). */
+BS_HD static inline int64_t bsm_seg(const double *xs, uint32_t n, double inv,
+				    uint32_t lg, double x, int uni)
+{
+	/* 64-bit signed indices (the width of a double lane), plain
+	 * pointers, conditions as selects: what the vectoriser turns into
+	 * gathers and blends */
+	int64_t lo = 0, top = (int64_t)n - 2;
+	if (uni) {
+		double g = (x - xs[0]) * inv;
+		g = g > 0.0 ? g : 0.0; /* NaN: 0 */
+		g = g < (double)top ? g : (double)top;
+		lo = (int64_t)(int32_t)g; /* AVX2 converts to 32 bits only */
+		/* the loads are in bounds whatever the conditions */
+		lo = xs[lo + 1] <= x ? lo + 1 : lo;
+		lo = lo < top ? lo : top;
+		lo = xs[lo] > x ? lo - 1 : lo;
+		lo = lo > 0 ? lo : 0;
+	} else {
+		BSM_UNROLL
+		for (uint32_t j = 0; j < lg; j++) {
+			int64_t t = lo + (int64_t)(1u << (lg - 1u - j));
+			/* t < 2^lg: inside the table's array */
+			t = t < top ? t : top;
+			lo = xs[t] <= x ? t : lo;
+		}
+	}
+	return lo;
+}
+
+/* The inverse step of xs[0..n) when every point is within a quarter step
+ * of the uniform grid, else 0. */
+BS_HD static inline double bsm_uniform_inv(const double *xs, uint32_t n)
+{
+	double dx;
+	if (n < 2)
+		return 0.0;
+	dx = (xs[n - 1] - xs[0]) / (double)(n - 1);
+	if (!(dx > 0.0))
+		return 0.0;
+	for (uint32_t i = 0; i < n; i++)
+		if (fabs(xs[i] - (xs[0] + dx * (double)i)) > 0.25 * dx)
+			return 0.0;
+	return 1.0 / dx;
+}
+
+/* A table of n < 2 points made a two-point table with the same meaning
+ * (no table: the value `none` everywhere; one point: that value), so that
+ * the lookups need no branch. */
+static inline void bsm_tab_two(double *xs, double *ys, uint32_t *n,
+			       double none)
+{
+	if (*n >= 2)
+		return;
+	ys[0] = *n ? ys[0] : none;
+	xs[1] = xs[0] + 1.0;
+	ys[1] = ys[0];
+	*n = 2;
+}
+
+/* Derived lookup constants of c (host, once the tables are set): tables
+ * of fewer than two points made two-point ones (the step then needs no
+ * branch on them; hy_gamma = 0 keeps a chemistry without hysteresis
+ * without it, H = 0 keeps its OCV), the uniform grids. */
+static inline void bsm_chem_derive(struct bsm_chem *c)
+{
+	bsm_tab_two(c->hy_soc, c->hy_v, &c->hy_n, 0.0);
+	bsm_tab_two(c->ds_soc, c->ds_v, &c->ds_n, 0.0);
+	bsm_tab_two(c->cap_t, c->cap_f, &c->cap_n, 1.0);
+	for (uint32_t k = c->cap_n; k < BSM_CAP_T; k++) {
+		c->cap_t[k] = 1e300; /* never a segment: bsm_cap_frac */
+		c->cap_f[k] = c->cap_f[c->cap_n - 1];
+	}
+	if (c->rt_ns == 1) { /* one SoC row: held everywhere */
+		c->rt_soc[1] = c->rt_soc[0] + 1.0;
+		for (uint32_t k = 0; k < 2; k++)
+			for (uint32_t j = 0; j < BSM_RT_T; j++)
+				c->rt_ln[k][1][j] = c->rt_ln[k][0][j];
+		c->rt_ns = 2;
+	}
+	if (c->rt_ns && c->rt_nt == 1) { /* one column: no T dependence */
+		c->rt_invt[1] = 0.5 * c->rt_invt[0];
+		for (uint32_t k = 0; k < 2; k++)
+			for (uint32_t i = 0; i < c->rt_ns; i++)
+				c->rt_ln[k][i][1] = c->rt_ln[k][i][0];
+		c->rt_nt = 2;
+	}
+	c->ocv_inv = bsm_uniform_inv(c->ocv_soc, c->ocv_n);
+	c->hy_inv = bsm_uniform_inv(c->hy_soc, c->hy_n);
+	c->ds_inv = bsm_uniform_inv(c->ds_soc, c->ds_n);
+	c->rs_inv = bsm_uniform_inv(c->rt_soc, c->rt_ns);
+	c->all_uniform = c->ocv_inv > 0.0 && c->hy_inv > 0.0 &&
+			 c->ds_inv > 0.0 && (c->rt_ns == 0 || c->rs_inv > 0.0);
+}
+
 /* OCV by linear interpolation; linear extrapolation of the end segments
  * outside the table (overcharge and overdischarge rise and fall steeply),
  * clamped to [0, 2 * top]. */
+BS_HD static inline double bsm_ocv_u(const struct bsm_chem *c, double s,
+				     int uni)
+{
+	const double *xs = c->ocv_soc, *ys = c->ocv_v;
+	uint32_t n = c->ocv_n; /* n >= 2 (engine.c check_config) */
+	int64_t lo = bsm_seg(xs, n, c->ocv_inv, BSM_LG_TAB, s, uni);
+	double v, top = 2.0 * ys[n - 1];
+	v = ys[lo] + (ys[lo + 1] - ys[lo]) * (s - xs[lo]) /
+			 (xs[lo + 1] - xs[lo]);
+	v = v < 0.0 ? 0.0 : v;
+	return v > top ? top : v;
+}
 BS_HD static inline double bsm_ocv(const struct bsm_chem *c, double s)
 {
-	uint32_t n = c->ocv_n, lo = 0, hi = n - 1;
-	double v;
-	if (n < 2)
-		return c->ocv_v[0];
-	if (s <= c->ocv_soc[0]) {
-		lo = 0;
-	} else if (s >= c->ocv_soc[n - 1]) {
-		lo = n - 2;
-	} else {
-		while (hi - lo > 1) {
-			uint32_t mid = (lo + hi) / 2;
-			if (c->ocv_soc[mid] <= s)
-				lo = mid;
-			else
-				hi = mid;
-		}
-	}
-	v = c->ocv_v[lo] + (c->ocv_v[lo + 1] - c->ocv_v[lo]) *
-			       (s - c->ocv_soc[lo]) /
-			       (c->ocv_soc[lo + 1] - c->ocv_soc[lo]);
-	if (v < 0.0)
-		v = 0.0;
-	if (v > 2.0 * c->ocv_v[n - 1])
-		v = 2.0 * c->ocv_v[n - 1];
-	return v;
+	return bsm_ocv_u(c, s, c->ocv_inv > 0.0);
 }
 
-/* Linear interpolation in a table (xs increasing), held at the ends. */
-BS_HD static inline double bsm_interp(const double *xs, const double *ys,
-				      uint32_t n, double x)
+/* Linear interpolation in a table (xs increasing, n >= 2: bsm_tab_two),
+ * held at the ends. */
+BS_HD static inline double bsm_interp_u(const double *xs, const double *ys,
+					uint32_t n, double inv, uint32_t lg,
+					double x, int uni)
 {
-	uint32_t lo = 0, hi = n - 1;
-	if (n == 0)
-		return 0.0;
-	if (x <= xs[0])
-		return ys[0];
-	if (x >= xs[n - 1])
-		return ys[n - 1];
-	while (hi - lo > 1) {
-		uint32_t mid = (lo + hi) / 2;
-		if (xs[mid] <= x)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return ys[lo] + (ys[hi] - ys[lo]) * (x - xs[lo]) / (xs[hi] - xs[lo]);
+	int64_t lo = bsm_seg(xs, n, inv, lg, x, uni);
+	double x0 = xs[0], xn = xs[n - 1], y0 = ys[0], yn = ys[n - 1], v;
+	v = ys[lo] + (ys[lo + 1] - ys[lo]) * (x - xs[lo]) /
+			 (xs[lo + 1] - xs[lo]);
+	v = x >= xn ? yn : v;
+	return x <= x0 ? y0 : v;
 }
-
-/* Available capacity fraction at t_c (1 without a table). */
+/* Available capacity fraction at t_c (1 without a table).  The table is
+ * small (BSM_CAP_T points): its segment is found by a scan of selects over
+ * constant indices (no gather), the same segment and the same formula as
+ * bsm_interp_u (points beyond n are padded with 1e300 and never chosen;
+ * from the last point on the value is held). */
 BS_HD static inline double bsm_cap_frac(const struct bsm_chem *c, double t_c)
 {
-	return c->cap_n ? bsm_interp(c->cap_t, c->cap_f, c->cap_n, t_c) : 1.0;
+	const double *xs = c->cap_t, *ys = c->cap_f;
+	uint32_t n = c->cap_n;
+	double xa = xs[0], xb = xs[1], ya = ys[0], yb = ys[1], v;
+	double x0 = xs[0], y0 = ys[0], xn = xs[n - 1], yn = ys[n - 1];
+	BSM_UNROLL
+	for (uint32_t k = 1; k + 1 < BSM_CAP_T; k++) {
+		double xk = xs[k], xk1 = xs[k + 1], yk = ys[k], yk1 = ys[k + 1];
+		int in = xk <= t_c; /* false beyond n: bsm_chem_derive */
+		xa = in ? xk : xa;
+		xb = in ? xk1 : xb;
+		ya = in ? yk : ya;
+		yb = in ? yk1 : yb;
+	}
+	v = ya + (yb - ya) * (t_c - xa) / (xb - xa);
+	v = t_c >= xn ? yn : v;
+	return t_c <= x0 ? y0 : v;
 }
 
 /* Resistance factor rho(x, T, dir): R0 = r0_ohm*rho*mult, R1 = r1_ohm*rho.
  * Table: ln rho bilinear in (x, 1/T), held at the SoC ends, extended
  * linearly in 1/T beyond the temperature columns (Arrhenius with the slope
  * of the end segment), temperature kept in -40..80 degC.  Law: Arrhenius
- * in T times (1 + k*(2x-1)^2). */
-BS_HD static inline double bsm_rho(const struct bsm_chem *c, double x,
-				   double t_c, int dir)
+ * in T times (1 + k*(2x-1)^2).  Branch-free for a fixed table/law (tab:
+ * c->rt_ns != 0) so that a loop over cells vectorises. */
+BS_HD static inline double bsm_rho_u(const struct bsm_chem *c, double x,
+				     double t_c, int dir, int tab, int uni)
 {
 	double tk = t_c + BSM_KELVIN;
-	if (tk < BSM_KELVIN - 40.0)
-		tk = BSM_KELVIN - 40.0; /* keep exp() finite, stay sane */
-	if (tk > BSM_KELVIN + 80.0)
-		tk = BSM_KELVIN + 80.0;
-	if (c->rt_ns == 0) {
+	tk = tk < BSM_KELVIN - 40.0 ? BSM_KELVIN - 40.0 : tk;
+	tk = tk > BSM_KELVIN + 80.0 ? BSM_KELVIN + 80.0 : tk;
+	if (!tab) {
 		double y = x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
 		double d = 2.0 * y - 1.0;
 		return (1.0 + c->r0_soc_k * d * d) *
-		       exp(c->ea_over_r_k * (1.0 / tk - c->inv_tref_k));
+		       bsm_exp(c->ea_over_r_k * (1.0 / tk - c->inv_tref_k));
 	} else {
-		const double(*L)[BSM_RT_T] = c->rt_ln[dir ? 1 : 0];
-		uint32_t ns = c->rt_ns, nt = c->rt_nt, i = 0, j = 0;
-		double u = 1.0 / tk, fx = 0.0, fu, a, b;
+		const double *L = &c->rt_ln[dir ? 1 : 0][0][0];
+		const double *rs = c->rt_soc, *it = c->rt_invt;
+		uint32_t ns = c->rt_ns, nt = c->rt_nt;
+		int64_t i, j = 0;
+		double u = 1.0 / tk, fx, fu, a, b;
 		/* SoC row: held at the ends */
-		if (x >= c->rt_soc[ns - 1]) {
-			i = ns - 2;
-			fx = 1.0;
-		} else if (x > c->rt_soc[0]) {
-			while (i + 2 < ns && c->rt_soc[i + 1] <= x)
-				i++;
-			fx = (x - c->rt_soc[i]) /
-			     (c->rt_soc[i + 1] - c->rt_soc[i]);
-		}
-		/* 1/T column: rt_invt decreases; extrapolated linearly */
-		if (nt < 2)
-			return exp(L[i][0] + (L[i + 1][0] - L[i][0]) * fx);
-		while (j + 2 < nt && u <= c->rt_invt[j + 1])
-			j++;
-		fu = (u - c->rt_invt[j]) / (c->rt_invt[j + 1] - c->rt_invt[j]);
-		a = L[i][j] + (L[i][j + 1] - L[i][j]) * fu;
-		b = L[i + 1][j] + (L[i + 1][j + 1] - L[i + 1][j]) * fu;
-		return exp(a + (b - a) * fx);
+		i = bsm_seg(rs, ns, c->rs_inv, BSM_LG_RTS, x, uni);
+		fx = (x - rs[i]) / (rs[i + 1] - rs[i]);
+		fx = x >= rs[ns - 1] ? 1.0 : fx;
+		fx = x > rs[0] ? fx : 0.0;
+		/* 1/T column: rt_invt decreases (nt >= 2: bsm_chem_derive);
+		 * extrapolated linearly */
+		BSM_UNROLL
+		for (uint32_t k = 1; k + 1 < BSM_RT_T; k++)
+			j += u <= it[k] ? 1 : 0; /* 0 beyond nt: u > 0 */
+		j = j < (int64_t)nt - 2 ? j : (int64_t)nt - 2;
+		fu = (u - it[j]) / (it[j + 1] - it[j]);
+		a = L[i * BSM_RT_T + j] +
+		    (L[i * BSM_RT_T + j + 1] - L[i * BSM_RT_T + j]) * fu;
+		b = L[(i + 1) * BSM_RT_T + j] +
+		    (L[(i + 1) * BSM_RT_T + j + 1] - L[(i + 1) * BSM_RT_T + j]) *
+			fu;
+		return bsm_exp(a + (b - a) * fx);
 	}
+}
+BS_HD static inline double bsm_rho(const struct bsm_chem *c, double x,
+				   double t_c, int dir)
+{
+	return bsm_rho_u(c, x, t_c, dir, c->rt_ns != 0, c->rs_inv > 0.0);
 }
 
 /* dU/dT at x (V/K). */
+BS_HD static inline double bsm_dudt_u(const struct bsm_chem *c, double x,
+				      int uni)
+{
+	return c->dudt_v_k + bsm_interp_u(c->ds_soc, c->ds_v, c->ds_n,
+					  c->ds_inv, BSM_LG_TAB, x, uni);
+}
 BS_HD static inline double bsm_dudt(const struct bsm_chem *c, double x)
 {
-	return c->dudt_v_k +
-	       (c->ds_n ? bsm_interp(c->ds_soc, c->ds_v, c->ds_n, x) : 0.0);
+	return bsm_dudt_u(c, x, c->ds_inv > 0.0);
 }
 
 /* Hysteresis half-gap H(x) (V). */
+BS_HD static inline double bsm_hyst_u(const struct bsm_chem *c, double x,
+				      int uni)
+{
+	return bsm_interp_u(c->hy_soc, c->hy_v, c->hy_n, c->hy_inv, BSM_LG_TAB,
+			    x, uni);
+}
 BS_HD static inline double bsm_hyst(const struct bsm_chem *c, double x)
 {
-	return c->hy_n ? bsm_interp(c->hy_soc, c->hy_v, c->hy_n, x) : 0.0;
+	return bsm_hyst_u(c, x, c->hy_inv > 0.0);
 }
 
 /* The SoC a reader sees, in the trace and in the segment alike: the
@@ -296,25 +480,49 @@ BS_HD static inline double bsm_soc_pub(double s)
 	return s < 0.0 ? 0.0 : (s > 1.0 ? 1.0 : s);
 }
 
+/* What bsm_prepare computes for one cell, from values (the form the
+ * vectorised CPU loop uses): E', R', R0, R1 for a step in direction dir
+ * from soc x, hysteresis h, RC currents, temperature t_c.  uni and tab
+ * select the lookups (see bsm_seg, bsm_rho_u); with tab = rt_ns != 0 and
+ * uni = all_uniform (or 0) the result is the same either way. */
+struct bsm_prep {
+	double e, r, r0, r1;
+};
+BS_HD static inline struct bsm_prep
+bsm_prepare_v(const struct bsm_chem *c, double x, double h, double i1,
+	      double i2, double t_c, double r0_mult, double leak, int dir,
+	      int tab, int uni)
+{
+	struct bsm_prep o;
+	double ocv = bsm_ocv_u(c, x, uni) + bsm_hyst_u(c, x, uni) * h +
+		     bsm_dudt_u(c, x, uni) * (t_c - c->t_ref_c);
+	double rho = bsm_rho_u(c, x, t_c, dir, tab, uni);
+	double r0 = c->r0_ohm * rho * r0_mult;
+	double r1 = c->r1_ohm * rho;
+	double reff = r0 + r1 * (1.0 - c->a1) + c->r2_ohm * (1.0 - c->a2);
+	double e = ocv - r1 * c->a1 * i1 - c->r2_ohm * c->a2 * i2;
+	double k = 1.0 / (1.0 + leak * reff);
+	o.e = e * k;
+	o.r = reff * k;
+	o.r0 = r0;
+	o.r1 = r1;
+	return o;
+}
+
 /* Compute E', R', R0 and R1 of cell i from its state, temperature t_c,
  * for a step in direction dir (0 discharge, 1 charge). */
 BS_HD static inline void bsm_prepare(const struct bsm_chem *c,
 				     const struct bsm_arrays *a, size_t i,
 				     double t_c, int dir)
 {
-	double x = a->soc[i] + a->soc_c[i];
-	double ocv = bsm_ocv(c, x) + bsm_hyst(c, x) * a->h[i] +
-		     bsm_dudt(c, x) * (t_c - c->t_ref_c);
-	double rho = bsm_rho(c, x, t_c, dir);
-	double r0 = c->r0_ohm * rho * a->r0_mult[i];
-	double r1 = c->r1_ohm * rho;
-	double reff = r0 + r1 * (1.0 - c->a1) + c->r2_ohm * (1.0 - c->a2);
-	double e = ocv - r1 * c->a1 * a->i1[i] - c->r2_ohm * c->a2 * a->i2[i];
-	double k = 1.0 / (1.0 + a->leak_s[i] * reff);
-	a->e[i] = e * k;
-	a->r[i] = reff * k;
-	a->r0[i] = r0;
-	a->r1[i] = r1;
+	struct bsm_prep o = bsm_prepare_v(
+	    c, a->soc[i] + a->soc_c[i], a->h[i], a->i1[i], a->i2[i], t_c,
+	    a->r0_mult[i], a->leak_s[i], dir, c->rt_ns != 0,
+	    (int)c->all_uniform);
+	a->e[i] = o.e;
+	a->r[i] = o.r;
+	a->r0[i] = o.r0;
+	a->r1[i] = o.r1;
 }
 
 /* Measured voltage and temperature of cell i (sensor faults applied). */
@@ -330,6 +538,87 @@ BS_HD static inline double bsm_meas_t(const struct bsm_arrays *a,
 	return st == st ? (double)st : t[i] + (double)a->st_off[i];
 }
 
+/* One cell's state as values (the form the vectorised CPU loop keeps in
+ * registers): in, the state at the start of the step with the E', R',
+ * R0, R1 prepared for it; out, the state at its end, prepared for the
+ * next step. */
+struct bsm_cell {
+	double soc, soc_c, i1, i2, h, t;
+	double e, r, r0, r1;
+};
+
+/* The per-cell parameters of a step (struct bsm_arrays' parameters). */
+struct bsm_cpar {
+	double inv_q, r0_mult, leak, runaway_c;
+};
+
+/* Advance one cell by dt with the rack current I held (ZOH), given the
+ * sum of its neighbours' old temperatures (nb of them: g_nb, alpha_nb are
+ * the rack's g[nb], alpha[nb]) and ha_tair = hA * T_air; v gets the
+ * terminal voltage.  rw = 0 leaves out the runaway heat (no cell of the
+ * loop has a runaway threshold; the same result for such cells), tab and
+ * uni as for bsm_prepare_v.  Branch-free: the hysteresis update at I = 0
+ * is the identity (exp(0) = 1 exactly), as it should be. */
+BS_HD static inline void bsm_step_v(const struct bsm_chem *c,
+				    struct bsm_cell *s,
+				    const struct bsm_cpar *q, double I,
+				    double nb_sum, double ha_tair, double g_nb,
+				    double alpha_nb, int dir, int tab, int uni,
+				    int rw, double *v_out)
+{
+	double v = s->e - s->r * I;
+	double g = q->leak;
+	double ii = I + g * v; /* the cell's own current */
+	double i1 = c->a1 * s->i1 + (1.0 - c->a1) * ii;
+	double i2 = c->a2 * s->i2 + (1.0 - c->a2) * ii;
+	double t = s->t;
+	double x = s->soc + s->soc_c;
+	double iq = q->inv_q / bsm_cap_frac(c, t); /* 1 / Q(T) */
+	double p, tinf, tn, kh;
+	struct bsm_prep o;
+
+	/* hysteresis: exact for the held current */
+	kh = bsm_exp(-c->hy_gamma * fabs(ii) * c->dt_s * iq);
+	s->h = kh * s->h + (1.0 - kh) * (ii > 0.0 ? -1.0 : 1.0);
+
+	/* charge: d soc = -I dt / Q(T), summed exactly */
+	bsm_acc(&s->soc, &s->soc_c, -(ii * c->dt_s) * iq);
+
+	/* heat: ohmic, polarisation, leak, reversible (Bernardi) */
+	p = ii * ii * s->r0 + s->r1 * i1 * i1 + c->r2_ohm * i2 * i2 +
+	    g * v * v - ii * (t + BSM_KELVIN) * bsm_dudt_u(c, x, uni);
+	if (rw) {
+		double pr = c->runaway_p0_w *
+			    bsm_exp((t - q->runaway_c) / c->runaway_k);
+		pr = pr < c->runaway_pmax_w ? pr : c->runaway_pmax_w;
+		p += (t > q->runaway_c && t < c->runaway_end_c) ? pr : 0.0;
+	}
+
+	/* thermal node: air plus neighbours (their old temperature) as one
+	 * conductance G, exact exponential step towards
+	 * T_inf = (hA*T_air + G_n*sum(T_nb) + P) / G */
+	tinf = (ha_tair + c->cond_w_k * nb_sum + p) / g_nb;
+	tn = tinf + (t - tinf) * alpha_nb;
+
+	*v_out = v;
+	s->i1 = i1;
+	s->i2 = i2;
+	s->t = tn;
+	o = bsm_prepare_v(c, s->soc + s->soc_c, s->h, i1, i2, tn, q->r0_mult,
+			  g, dir, tab, uni);
+	s->e = o.e;
+	s->r = o.r;
+	s->r0 = o.r0;
+	s->r1 = o.r1;
+}
+
+/* The air temperature term hA * T_air of module m of rack rk. */
+BS_HD static inline double bsm_ha_tair(const struct bsm_rack_in *rk,
+				       uint32_t m)
+{
+	return rk->ha_w_k * (rk->air_c + rk->air_step_c * (double)m);
+}
+
 /* Advance cell i (index k within its module m) by one step with the rack
  * current of rk, reading temperatures from t_in and writing t_out, then
  * prepare it for the next step. */
@@ -339,39 +628,10 @@ BS_HD static inline void bsm_step(const struct bsm_chem *c,
 				  uint32_t k, uint32_t m,
 				  const struct bsm_rack_in *rk)
 {
-	double I = rk->i_a;
-	double v = a->e[i] - a->r[i] * I;
-	double g = a->leak_s[i];
-	double ii = I + g * v; /* the cell's own current */
-	double i1 = c->a1 * a->i1[i] + (1.0 - c->a1) * ii;
-	double i2 = c->a2 * a->i2[i] + (1.0 - c->a2) * ii;
-	double t = t_in[i];
-	double x = a->soc[i] + a->soc_c[i];
-	double iq = a->inv_q[i] / bsm_cap_frac(c, t); /* 1 / Q(T) */
-	double p, sum = 0.0, tair, tinf, tn;
+	struct bsm_cell s;
+	struct bsm_cpar q;
+	double sum = 0.0;
 	int nb = 0;
-
-	/* hysteresis: exact for the held current */
-	if (ii != 0.0) {
-		double kh = exp(-c->hy_gamma * fabs(ii) * c->dt_s * iq);
-		a->h[i] = kh * a->h[i] + (1.0 - kh) * (ii > 0.0 ? -1.0 : 1.0);
-	}
-
-	/* charge: d soc = -I dt / Q(T), summed exactly */
-	bsm_acc(&a->soc[i], &a->soc_c[i], -(ii * c->dt_s) * iq);
-
-	/* heat: ohmic, polarisation, leak, reversible (Bernardi) */
-	p = ii * ii * a->r0[i] + a->r1[i] * i1 * i1 + c->r2_ohm * i2 * i2 +
-	    g * v * v - ii * (t + BSM_KELVIN) * bsm_dudt(c, x);
-	if (t > a->runaway_c[i] && t < c->runaway_end_c) {
-		double pr =
-		    c->runaway_p0_w * exp((t - a->runaway_c[i]) / c->runaway_k);
-		p += pr < c->runaway_pmax_w ? pr : c->runaway_pmax_w;
-	}
-
-	/* thermal node: air plus neighbours (their old temperature) as one
-	 * conductance G, exact exponential step towards
-	 * T_inf = (hA*T_air + G_n*sum(T_nb) + P) / G */
 	if (k > 0) {
 		sum += t_in[i - 1];
 		nb++;
@@ -380,15 +640,33 @@ BS_HD static inline void bsm_step(const struct bsm_chem *c,
 		sum += t_in[i + 1];
 		nb++;
 	}
-	tair = rk->air_c + rk->air_step_c * (double)m;
-	tinf = (rk->ha_w_k * tair + c->cond_w_k * sum + p) / rk->g[nb];
-	tn = tinf + (t - tinf) * rk->alpha[nb];
-
-	a->v[i] = v;
-	a->i1[i] = i1;
-	a->i2[i] = i2;
-	t_out[i] = tn;
-	bsm_prepare(c, a, i, tn, rk->dir);
+	s.soc = a->soc[i];
+	s.soc_c = a->soc_c[i];
+	s.i1 = a->i1[i];
+	s.i2 = a->i2[i];
+	s.h = a->h[i];
+	s.t = t_in[i];
+	s.e = a->e[i];
+	s.r = a->r[i];
+	s.r0 = a->r0[i];
+	s.r1 = a->r1[i];
+	q.inv_q = a->inv_q[i];
+	q.r0_mult = a->r0_mult[i];
+	q.leak = a->leak_s[i];
+	q.runaway_c = a->runaway_c[i];
+	bsm_step_v(c, &s, &q, rk->i_a, sum, bsm_ha_tair(rk, m), rk->g[nb],
+		   rk->alpha[nb], rk->dir, c->rt_ns != 0, (int)c->all_uniform,
+		   1, &a->v[i]);
+	a->soc[i] = s.soc;
+	a->soc_c[i] = s.soc_c;
+	a->i1[i] = s.i1;
+	a->i2[i] = s.i2;
+	a->h[i] = s.h;
+	t_out[i] = s.t;
+	a->e[i] = s.e;
+	a->r[i] = s.r;
+	a->r0[i] = s.r0;
+	a->r1[i] = s.r1;
 }
 
 /* Statistics. */

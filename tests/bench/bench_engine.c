@@ -4,18 +4,12 @@
  * and for the CUDA backend when a device answers.  Prints figures; asserts
  * nothing (a benchmark, not a test).
  *
- * Bytes per cell-step: the per-cell arrays one step (model.h bsm_step,
- * bsm_prepare, bsm_stats_add) must move between memory and the core:
- * 14 double arrays read (soc, soc_c, i1, i2, h, T in, E', R', R0, R1,
- * 1/Q, R0 factor, leak, runaway threshold) and 4 float arrays (sensor
- * offsets and stuck values), 11 double arrays written (soc, soc_c, i1,
- * i2, h, v, T out, E', R', R0, R1): 112 + 16 + 88 = 216 bytes (the LFP
- * model of issue 11 added the hysteresis state h and R1, 32 B; ageing
- * adds only a per-rack sum per step and a per-cell sample once a
- * simulated minute).  "GB/s" is cell-steps/s x 216 B: the effective
- * bandwidth, a lower bound of the real traffic (a write-allocate cache
- * also reads the 2 arrays written without being read, +16 B; neighbour
- * temperatures come from cache).
+ * Bytes per cell-step: the per-cell memory one step of the engine's
+ * layout reads and writes (engine_step_bytes(): state, the derived values
+ * and parameters the step loads; docs/PERFORMANCE.md explains it).
+ * "GB/s" is cell-steps/s x that: the effective bandwidth, a lower bound
+ * of the real traffic (a write-allocate cache also reads arrays written
+ * without being read; neighbour temperatures come from cache).
  * Small sites fit in the caches, so their figure can exceed DRAM's.
  *
  * The yardstick, measured in the same run: a STREAM-style triad
@@ -43,7 +37,6 @@
 #include "engine.h"
 #include "test_engine_cfg.h"
 
-#define BYTES_PER_CELL_STEP 216.0
 #define MIN_BYTES_PER_CELL_STEP 32.0 /* the state a step must move */
 
 static double triad_bps; /* measured triad bytes/s for the CPU runs */
@@ -52,6 +45,14 @@ static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of the whole process (all threads). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -149,7 +150,8 @@ static void run(const struct bsd_config *cfg, int backend, double secs)
 {
 	engine *e;
 	char err[300];
-	double t0, t1, n_steps = 0, cells;
+	double t0, t1, c0, c1, n_steps = 0, cells, bps;
+	char why[160];
 	unsigned batch = 1;
 	struct bs_slot_view v;
 	struct bs_site site;
@@ -173,19 +175,27 @@ static void run(const struct bsd_config *cfg, int backend, double secs)
 		batch *= 2;
 	}
 	t0 = now_s();
+	c0 = cpu_s();
 	do {
 		engine_step(e, batch);
 		n_steps += batch;
 		t1 = now_s();
 	} while (t1 - t0 < secs);
+	c1 = cpu_s();
 	double csps = n_steps * cells / (t1 - t0);
-	printf("%-34s %10.3g cell-steps/s  %8.2f GB/s  %9.1f steps/s",
-	       engine_backend_desc(e), csps,
-	       csps * BYTES_PER_CELL_STEP / 1e9, n_steps / (t1 - t0));
+	bps = engine_step_bytes(e, why, sizeof(why));
+	/* the CPU time tells how much of the wall time the threads ran: on
+	 * a shared machine the wall figure is the pessimistic one */
+	printf("%-34s %10.3g cell-steps/s  %9.1f steps/s  CPU %4.2f  "
+	       "%.3g cell-steps/CPU-s\n",
+	       engine_backend_desc(e), csps, n_steps / (t1 - t0),
+	       (c1 - c0) / (t1 - t0), n_steps * cells / (c1 - c0));
+	printf("  %5.0f B/cell-step (%s): %.2f GB/s", bps, why,
+	       csps * bps / 1e9);
 	if (backend == ENG_BACKEND_CPU && triad_bps > 0)
-		printf("  ratio %.3f of triad/32B (%.3g)", csps /
-		       (triad_bps / MIN_BYTES_PER_CELL_STEP),
-		       triad_bps / MIN_BYTES_PER_CELL_STEP);
+		printf("; triad %.2f GB/s / 32 B = %.3g; ratio %.3f",
+		       triad_bps / 1e9, triad_bps / MIN_BYTES_PER_CELL_STEP,
+		       csps / (triad_bps / MIN_BYTES_PER_CELL_STEP));
 	printf("\n");
 
 	/* engine_fill: records and aggregates into (ordinary) memory */
@@ -316,7 +326,12 @@ int main(int argc, char **argv)
 	if (threads == 0)
 		threads = ncpu > 0 ? (unsigned)ncpu : 1;
 	if (strcmp(which, "cuda") != 0) {
-		printf("# reference: STREAM triad on this machine\n");
+		double la[3] = {0, 0, 0};
+		if (getloadavg(la, 3) < 0)
+			la[0] = -1;
+		printf("# reference: STREAM triad on this machine (load "
+		       "average %.1f over %ld CPUs at the start)\n",
+		       la[0], ncpu);
 		triad1 = triad(1);
 		if (threads > 1)
 			triadn = triad(threads);
