@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "httpd.h"
+#include "reply.h"
 #include "log.h"
 #include "views.h"
 
