@@ -4,7 +4,8 @@
  * Modules: main.c (options, listeners, signals), source.c (the segment:
  * attach, re-attach, sampler thread, change notification, history ring),
  * routes.c (dispatch, REST endpoints), reply.c (answers, errors, query
- * arguments, the cached summary: reply.h), sse.c (/updates),
+ * arguments, the cached summary: reply.h), anscache.c (REST answers
+ * shared per snapshot), sse.c (/updates),
  * metrics.c (/metrics), ctlproxy.c (/control), files.c (static files),
  * buf.c (a growable text buffer).
  */
@@ -130,6 +131,19 @@ int hd_rack_json(const struct bs_geometry *h, const struct bs_meta *m,
 		 const struct bs_module_ext *mx, const struct bs_cell_ext *cx,
 		 struct buf *out);
 
+/* ---- anscache.c: REST answers of one snapshot, shared ---- */
+#define AC_KEY_MAX 64
+/* A copy (malloc'd, NUL-terminated, *len bytes) of the answer stored for
+ * key and this snapshot (attach number, generation, tick), or NULL. */
+char *ac_get(const char *key, uint64_t attach, uint64_t gen, uint64_t tick,
+	     size_t *len);
+/* Store the answer for key of that snapshot (copied). */
+void ac_put(const char *key, uint64_t attach, uint64_t gen, uint64_t tick,
+	    const char *text, size_t len);
+/* Lookups that found an answer, and those that did not. */
+void ac_stats(uint64_t *hits, uint64_t *misses);
+void ac_close(void);
+
 /* ---- deadline.c: http_request_timeout_s ---- */
 /* MHD_OPTION_NOTIFY_CONNECTION: watch each connection from its start. */
 void dl_notify(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -149,6 +163,15 @@ void dl_stop(void);
 
 /* ---- sse.c ---- */
 enum MHD_Result sse_handle(struct MHD_Connection *c);
+/* Start the thread that pushes new snapshots to the streams. */
+int sse_start(void);
+/* End every stream (resuming the suspended ones, as libmicrohttpd needs
+ * before MHD_stop_daemon) and join the thread. */
+void sse_stop(void);
+/* Free what is left, after the daemons stopped. */
+void sse_close(void);
+/* Streams open now. */
+unsigned sse_streams(void);
 
 /* ---- metrics.c ---- */
 enum MHD_Result metrics_handle(struct MHD_Connection *c);

@@ -9,6 +9,7 @@ src_httpd_batsim_httpd_SOURCES = \
 	src/httpd/reply.h \
 	src/httpd/reply.c \
 	src/httpd/rackjson.c \
+	src/httpd/anscache.c \
 	src/httpd/deadline.c \
 	src/httpd/sse.c \
 	src/httpd/metrics.c \

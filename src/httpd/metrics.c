@@ -380,6 +380,22 @@ enum MHD_Result metrics_handle(struct MHD_Connection *c)
 	buf_puts(&b, "\",libbatsim=\"");
 	label_value(&b, bs_version());
 	buf_puts(&b, "\"} 1\n");
+	family(&b, "batsim_http_sse_streams", "gauge",
+	       "Server-Sent Events streams open now.");
+	sample(&b, "batsim_http_sse_streams", sse_streams());
+	{
+		uint64_t hits, misses;
+
+		ac_stats(&hits, &misses);
+		family(&b, "batsim_http_answer_cache_hits_total", "counter",
+		       "REST answers served from the per-snapshot cache.");
+		sample_d(&b, "batsim_http_answer_cache_hits_total",
+			 (double)hits);
+		family(&b, "batsim_http_answer_cache_misses_total", "counter",
+		       "REST answers built (none stored for the snapshot).");
+		sample_d(&b, "batsim_http_answer_cache_misses_total",
+			 (double)misses);
+	}
 	family(&b, "batsim_segment_attached", "gauge",
 	       "1 when the shared memory segment is attached.");
 	sample(&b, "batsim_segment_attached", r ? 1 : 0);

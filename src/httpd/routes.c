@@ -123,8 +123,9 @@ static int check_index(struct MHD_Connection *c, enum MHD_Result *ret,
  * one buffer (rackjson.c), the buffer handed to libmicrohttpd. */
 static enum MHD_Result rack_answer(struct MHD_Connection *c, bs_reader *r,
 				   const struct bs_geometry *h, uint32_t ri,
-				   int with_cells)
+				   int with_cells, const char *key)
 {
+	uint64_t attach = src_attach_seq();
 	struct buf b = {0};
 	struct bs_meta m;
 	struct bs_rack rec;
@@ -171,8 +172,50 @@ static enum MHD_Result rack_answer(struct MHD_Connection *c, bs_reader *r,
 		return read_failed(c, rc);
 	}
 	buf_append(&b, "\n", 1);
+	if (!b.oom)
+		ac_put(key, attach, m.generation, m.tick, b.p, b.len);
 	len = b.len;
 	return hd_text(c, 200, "application/json", buf_take(&b), len);
+}
+
+/* The 200 answer of obj (consumed), as hd_json gives it, stored in the
+ * answer cache under key for the snapshot m. */
+static enum MHD_Result json_shared(struct MHD_Connection *c, json_object *obj,
+				   const char *key, uint64_t attach,
+				   const struct bs_meta *m)
+{
+	const char *s = view_to_string(obj);
+	size_t len = strlen(s);
+	char *copy = malloc(len + 2);
+
+	if (copy) {
+		memcpy(copy, s, len);
+		hd_utf8_scrub(copy, len);
+		copy[len++] = '\n';
+		copy[len] = '\0';
+		ac_put(key, attach, m->generation, m->tick, copy, len);
+	}
+	json_object_put(obj);
+	return hd_text(c, 200, "application/json", copy, len);
+}
+
+/* The stored answer for key and the newest snapshot, queued; MHD_NO with
+ * *hit 0 when there is none. */
+static enum MHD_Result from_cache(struct MHD_Connection *c, bs_reader *r,
+				  const char *key, int *hit)
+{
+	struct bs_meta m;
+	size_t len;
+	char *text = NULL;
+
+	*hit = 0;
+	if (bs_read_site(r, &m, NULL, NULL) == 0)
+		text = ac_get(key, src_attach_seq(), m.generation, m.tick,
+			      &len);
+	if (!text)
+		return MHD_NO;
+	*hit = 1;
+	return hd_text(c, 200, "application/json", text, len);
 }
 
 /* /rack/{r}[/module/{m}[/cell/{c}]]: seg[] holds the path segments after
@@ -185,10 +228,13 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 	uint32_t ri, mi, ci;
 	struct bs_meta m;
 	json_object *o = NULL;
-	int rc = 0;
+	char key[AC_KEY_MAX];
+	uint64_t attach;
+	int rc = 0, hit;
 
 	if (!r)
 		goto out;
+	attach = src_attach_seq();
 	h = bs_reader_geometry(r);
 	if (check_index(c, &ret, "rack", seg[0], h->n_racks, &ri))
 		goto out;
@@ -209,7 +255,11 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 				goto out;
 			}
 		}
-		return rack_answer(c, r, h, ri, with_cells);
+		snprintf(key, sizeof key, "rack/%u?cells=%d", ri, with_cells);
+		ret = from_cache(c, r, key, &hit);
+		if (hit)
+			goto out;
+		return rack_answer(c, r, h, ri, with_cells, key);
 	} else if (n == 3 && !strcmp(seg[1], "module")) {
 		struct bs_module rec;
 		struct bs_module_ext mx;
@@ -218,6 +268,10 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 
 		if (check_index(c, &ret, "module", seg[2], h->modules_per_rack,
 				&mi))
+			goto out;
+		snprintf(key, sizeof key, "rack/%u/module/%u", ri, mi);
+		ret = from_cache(c, r, key, &hit);
+		if (hit)
 			goto out;
 		cl = malloc((size_t)h->cells_per_module * sizeof *cl);
 		cx = malloc((size_t)h->cells_per_module * sizeof *cx);
@@ -243,6 +297,11 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 				&mi) ||
 		    check_index(c, &ret, "cell", seg[4], h->cells_per_module,
 				&ci))
+			goto out;
+		snprintf(key, sizeof key, "rack/%u/module/%u/cell/%u", ri, mi,
+			 ci);
+		ret = from_cache(c, r, key, &hit);
+		if (hit)
 			goto out;
 		if (bs_reader_has_ext(r)) {
 			/* the module's cells and their SoH records, one
@@ -281,7 +340,7 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 		return read_failed(c, rc);
 	if (!o)
 		return hd_error(c, 500, "out of memory");
-	return hd_json(c, 200, o);
+	return json_shared(c, o, key, attach, &m);
 out:
 	src_release();
 	return ret;
