@@ -190,7 +190,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	    strstr(msg, "detected connection closure") ||
 	    strstr(msg, "disconnected when reading") ||
 	    /* an SSE stream's client that left, seen at the next event */
-	    strstr(msg, "socket is no longer available for sending")) {
+	    strstr(msg, "socket is no longer available for sending") ||
+	    strstr(msg, "forcibly closed by remote peer")) {
 		log_debug("libmicrohttpd: %s", msg);
 		return;
 	}

@@ -81,7 +81,12 @@ done
 # (a race with other programs is possible but unlikely on loopback).
 nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$tmp/nginx"
+# the workers run as the current user (as root, nginx would otherwise
+# switch them to nobody, who cannot read the temporary directory)
+user=
+[ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
 cat >"$tmp/nginx/nginx.conf" <<EOF
+$user
 worker_processes $NGINX_WORKERS;
 pid $tmp/nginx/nginx.pid;
 error_log $tmp/nginx/error.log warn;
