@@ -4,12 +4,14 @@
 # (not tests) under tests/bench/.
 HTTPD_TESTS = tests/integration/httpd.sh tests/integration/httpd-batsimd.sh \
 	tests/fuzz/http-fuzz.sh tests/integration/shm-hostile.sh \
-	tests/integration/httpd-hostile.sh tests/integration/run-all.sh
+	tests/integration/httpd-hostile.sh tests/integration/run-all.sh \
+	tests/integration/httpd-sse-scale.sh
 TESTS += $(HTTPD_TESTS)
 EXTRA_DIST += $(HTTPD_TESTS) tests/fuzz/http-fuzz.py \
 	tests/integration/slow-clients.py
-# Load script (run by hand, see docs/PERFORMANCE.md).
-EXTRA_DIST += tests/bench/httpd-load.sh tests/bench/sse-clients.py
+# Load scripts (run by hand, see docs/PERFORMANCE.md).
+EXTRA_DIST += tests/bench/httpd-load.sh tests/bench/sse-clients.py \
+	tests/bench/httpd-vs-nginx.sh tests/bench/sse-load.sh
 
 # /rack/R written straight into a buffer is the JSON of view_rack()
 # (hand-written TAP).

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "httpd.h"
+#include "reply.h"
 #include "log.h"
 #include "views.h"
 

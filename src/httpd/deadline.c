@@ -12,8 +12,8 @@
  * access handler has the whole request (head and body) the connection is
  * busy answering (SSE streams for as long as they last) and exempt.  A
  * watchdog thread shuts down (shutdown(2)) the socket of every connection
- * whose request is not complete within the deadline; the connection's own
- * thread then sees the end of the stream and closes it.
+ * whose request is not complete within the deadline; libmicrohttpd's
+ * event loop then sees the end of the stream and closes it.
  *
  * A deadline alone frees the slots only every so often, and
  * libmicrohttpd closes at once a connection that arrives when every slot
@@ -68,7 +68,7 @@ static uint64_t n_closed, n_evicted; /* totals, for the log */
 static const struct MHD_Daemon *daemons[16]; /* listeners seen */
 static unsigned n_daemons;
 
-/* Close k (mu held): its thread sees the end of the stream and closes
+/* Close k (mu held): the event loop sees the end of the stream and closes
  * the connection (before it frees k). */
 static void shut(struct hd_conn *k)
 {

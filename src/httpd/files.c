@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "httpd.h"
+#include "reply.h"
 #include "log.h"
 
 static const struct {

@@ -3,7 +3,9 @@
  *
  * Modules: main.c (options, listeners, signals), source.c (the segment:
  * attach, re-attach, sampler thread, change notification, history ring),
- * routes.c (dispatch, REST endpoints, errors), sse.c (/updates),
+ * routes.c (dispatch, REST endpoints), reply.c (answers, errors, query
+ * arguments, the cached summary: reply.h), anscache.c (REST answers
+ * shared per snapshot), sse.c (/updates),
  * metrics.c (/metrics), ctlproxy.c (/control), files.c (static files),
  * buf.c (a growable text buffer).
  */
@@ -96,9 +98,10 @@ unsigned src_period_ms(void);
  * returns an error object for rack out of range. */
 json_object *src_history(unsigned seconds, long rack, unsigned *status);
 
-/* ---- routes.c ---- */
+/* ---- reply.c (set by main.c) ---- */
 extern const struct bsd_config *hd_cfg;
 
+/* ---- routes.c ---- */
 /* Per-request state, created by the URI log callback. */
 struct hd_req {
 	size_t uri_len;
@@ -117,41 +120,6 @@ void *hd_uri_logger(void *cls, const char *uri, struct MHD_Connection *c);
 void hd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		  enum MHD_RequestTerminationCode toe);
 
-/* Queue a response; hd_json consumes obj. */
-enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
-			json_object *obj);
-/* hd_json with one more response header (e.g. Allow). */
-enum MHD_Result hd_json_header(struct MHD_Connection *c, unsigned status,
-			       json_object *obj, const char *header,
-			       const char *value);
-/* Replace every byte of s[0..n) that is not part of valid UTF-8 by '?'. */
-void hd_utf8_scrub(char *s, size_t n);
-enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
-			 const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* The body of every error answer: {"error": msg, "status": status}. */
-json_object *hd_error_obj(unsigned status, const char *msg);
-
-/* The site name to show, into buf: the one the writer published in the
- * segment (r may be NULL), else, when none is published (no writer yet,
- * an older one), this server's site_name from batsim.conf. */
-const char *hd_site_name(const bs_reader *r, char *buf, size_t len);
-/* 405 with the Allow header (allow: "GET, HEAD" or "POST"). */
-enum MHD_Result hd_method_not_allowed(struct MHD_Connection *c,
-				      const char *method, const char *url,
-				      const char *allow);
-/* 503 for a segment that is not live: {"error","status","stale"}. */
-enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
-			       const char *why);
-enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
-			const char *ctype, char *text, size_t len);
-
-/* Summary JSON of the newest snapshot into out (cached per tick), with
- * module aggregates in every rack when modules is not 0.  0, or a
- * negative BS_E* code. */
-int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
-		    int modules);
-
 /* ---- rackjson.c ---- */
 /* GET /rack/R as JSON into out (what view_rack() and view_rack_ext()
  * give, without a json-c object per cell): cells NULL leaves the cells
@@ -163,12 +131,18 @@ int hd_rack_json(const struct bs_geometry *h, const struct bs_meta *m,
 		 const struct bs_module_ext *mx, const struct bs_cell_ext *cx,
 		 struct buf *out);
 
-/* A boolean query argument: NULL -> 0; "0"/"false" -> 0, "1"/"true" -> 1;
- * -1 for anything else. */
-int hd_parse_flag(const char *s, int *out);
-
-/* Parse a decimal index "0".."4294967295"; 0 or -1. */
-int hd_parse_u32(const char *s, uint32_t *out);
+/* ---- anscache.c: REST answers of one snapshot, shared ---- */
+#define AC_KEY_MAX 64
+/* A copy (malloc'd, NUL-terminated, *len bytes) of the answer stored for
+ * key and this snapshot (attach number, generation, tick), or NULL. */
+char *ac_get(const char *key, uint64_t attach, uint64_t gen, uint64_t tick,
+	     size_t *len);
+/* Store the answer for key of that snapshot (copied). */
+void ac_put(const char *key, uint64_t attach, uint64_t gen, uint64_t tick,
+	    const char *text, size_t len);
+/* Lookups that found an answer, and those that did not. */
+void ac_stats(uint64_t *hits, uint64_t *misses);
+void ac_close(void);
 
 /* ---- deadline.c: http_request_timeout_s ---- */
 /* MHD_OPTION_NOTIFY_CONNECTION: watch each connection from its start. */
@@ -189,6 +163,15 @@ void dl_stop(void);
 
 /* ---- sse.c ---- */
 enum MHD_Result sse_handle(struct MHD_Connection *c);
+/* Start the thread that pushes new snapshots to the streams. */
+int sse_start(void);
+/* End every stream (resuming the suspended ones, as libmicrohttpd needs
+ * before MHD_stop_daemon) and join the thread. */
+void sse_stop(void);
+/* Free what is left, after the daemons stopped. */
+void sse_close(void);
+/* Streams open now. */
+unsigned sse_streams(void);
 
 /* ---- metrics.c ---- */
 enum MHD_Result metrics_handle(struct MHD_Connection *c);
@@ -203,5 +186,9 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 /* ---- files.c ---- */
 enum MHD_Result files_handle(struct MHD_Connection *c, const char *root,
 			     const char *rel);
+
+/* The reply helpers (reply.c), declared here too so that every module
+ * that includes httpd.h has them. */
+#include "reply.h"
 
 #endif /* BATSIM_HTTPD_H */

@@ -6,7 +6,10 @@ src_httpd_batsim_httpd_SOURCES = \
 	src/httpd/buf.c \
 	src/httpd/source.c \
 	src/httpd/routes.c \
+	src/httpd/reply.h \
+	src/httpd/reply.c \
 	src/httpd/rackjson.c \
+	src/httpd/anscache.c \
 	src/httpd/deadline.c \
 	src/httpd/sse.c \
 	src/httpd/metrics.c \

@@ -3,10 +3,12 @@
  * API and the dashboard over the batsim shared memory segment.  See
  * batsim-httpd(8).
  *
- * Threads: one libmicrohttpd daemon per listen address, each with a
- * polling thread and one thread per connection (SSE streams block in
- * their content reader, see sse.c); one sampler thread (source.c); the
- * main thread waits for signals.
+ * Threads: one libmicrohttpd daemon per listen address, each an epoll
+ * event loop run by a pool of as many threads as CPUs (no thread per
+ * connection: an SSE stream with nothing to send is a suspended
+ * connection, see sse.c); one sampler thread (source.c); one thread that
+ * pushes new snapshots to the streams (sse.c); the deadline watchdog
+ * (deadline.c); the main thread waits for signals.
  */
 #include <config.h>
 
@@ -186,7 +188,10 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	 * attack. */
 	if (strstr(msg, "closed by remote side") ||
 	    strstr(msg, "detected connection closure") ||
-	    strstr(msg, "disconnected when reading")) {
+	    strstr(msg, "disconnected when reading") ||
+	    /* an SSE stream's client that left, seen at the next event */
+	    strstr(msg, "socket is no longer available for sending") ||
+	    strstr(msg, "forcibly closed by remote peer")) {
 		log_debug("libmicrohttpd: %s", msg);
 		return;
 	}
@@ -227,7 +232,7 @@ int main(int argc, char **argv)
 	const char *listen_arg[8];
 	unsigned n_listen = 0;
 	struct MHD_Daemon *d[8] = {NULL};
-	unsigned n_d = 0;
+	unsigned n_d = 0, pool = 1;
 	char err[512];
 	sigset_t set;
 	int verbose = 0, opt, status = 0, control;
@@ -349,6 +354,17 @@ int main(int argc, char **argv)
 		src_close();
 		return EXIT_RUNTIME;
 	}
+	if (sse_start()) {
+		dl_stop();
+		src_stop();
+		src_close();
+		return EXIT_RUNTIME;
+	}
+	{
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		pool = n < 1 ? 1u : n > 16 ? 16u : (unsigned)n;
+	}
 	for (unsigned i = 0; i < cfg.http_listen_n; i++) {
 		char shown[96] = "";
 		int loopback = 0;
@@ -360,9 +376,9 @@ int main(int argc, char **argv)
 			break;
 		}
 		d[n_d] = MHD_start_daemon(
-		    MHD_USE_THREAD_PER_CONNECTION |
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-			MHD_USE_ERROR_LOG | MHD_USE_ITC,
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+			MHD_USE_ITC,
 		    0, NULL, NULL, hd_handler, NULL,
 		    /* first, so that every message goes through it */
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -373,6 +389,7 @@ int main(int argc, char **argv)
 		    (unsigned)cfg.http_max_per_ip,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.http_timeout_s,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u << 10),
+		    MHD_OPTION_THREAD_POOL_SIZE, pool,
 		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_SIZE,
 		    MHD_OPTION_URI_LOG_CALLBACK, hd_uri_logger, NULL,
 		    MHD_OPTION_NOTIFY_COMPLETED, hd_completed, NULL,
@@ -426,12 +443,15 @@ int main(int argc, char **argv)
 		sd_notify(0, "STOPPING=1");
 #endif
 	}
-	/* Wake and end every stream, then stop the daemons (they join their
-	 * connection threads), then detach. */
+	/* End every stream (libmicrohttpd must not stop with suspended
+	 * connections), stop the daemons (they join their threads), then
+	 * detach. */
+	sse_stop();
 	src_stop();
 	for (unsigned i = 0; i < n_d; i++)
 		MHD_stop_daemon(d[i]);
 	dl_stop();
+	sse_close();
 	src_close();
 	return status;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "httpd.h"
+#include "reply.h"
 #include "log.h"
 #include "views.h"
 
@@ -387,6 +388,22 @@ enum MHD_Result metrics_handle(struct MHD_Connection *c)
 		buf_puts(&b, "batsim_site_info{site_name=\"");
 		label_value(&b, hd_site_name(r, sn, sizeof sn));
 		buf_puts(&b, "\"} 1\n");
+	}
+	family(&b, "batsim_http_sse_streams", "gauge",
+	       "Server-Sent Events streams open now.");
+	sample(&b, "batsim_http_sse_streams", sse_streams());
+	{
+		uint64_t hits, misses;
+
+		ac_stats(&hits, &misses);
+		family(&b, "batsim_http_answer_cache_hits_total", "counter",
+		       "REST answers served from the per-snapshot cache.");
+		sample_d(&b, "batsim_http_answer_cache_hits_total",
+			 (double)hits);
+		family(&b, "batsim_http_answer_cache_misses_total", "counter",
+		       "REST answers built (none stored for the snapshot).");
+		sample_d(&b, "batsim_http_answer_cache_misses_total",
+			 (double)misses);
 	}
 	family(&b, "batsim_segment_attached", "gauge",
 	       "1 when the shared memory segment is attached.");

@@ -1,6 +1,7 @@
 /*
- * routes.c - request dispatch, the REST endpoints and JSON errors of
- * batsim-httpd (see batsim-httpd(8) for the API).
+ * routes.c - request dispatch and the REST endpoints of batsim-httpd
+ * (see batsim-httpd(8) for the API); the answers themselves are built
+ * with reply.c's helpers.
  */
 #include <config.h>
 
@@ -11,369 +12,13 @@
 #include <string.h>
 
 #include "httpd.h"
+#include "reply.h"
 #include "log.h"
 #include "views.h"
-
-const struct bsd_config *hd_cfg;
-
-/* ---- responses ---- */
-
-static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
-			     struct MHD_Response *resp)
-{
-	enum MHD_Result ret;
-
-	if (!resp)
-		return MHD_NO;
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
-			const char *ctype, char *text, size_t len)
-{
-	struct MHD_Response *resp;
-
-	if (!text)
-		return MHD_NO;
-	resp =
-	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"no-store");
-	if (status == MHD_HTTP_UNAUTHORIZED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					"Bearer realm=\"batsim\"");
-	return queue(c, status, resp);
-}
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-void hd_utf8_scrub(char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-
-		if (k == 0) {
-			s[i++] = '?';
-			continue;
-		}
-		i += k;
-	}
-}
-
-enum MHD_Result hd_json_header(struct MHD_Connection *c, unsigned status,
-			       json_object *obj, const char *header,
-			       const char *value)
-{
-	struct MHD_Response *resp;
-	const char *s;
-	char *copy;
-	size_t len;
-
-	if (!obj)
-		return MHD_NO;
-	s = view_to_string(obj);
-	len = strlen(s);
-	copy = malloc(len + 2);
-	if (copy) {
-		memcpy(copy, s, len);
-		/* json-c copies strings as they are: request text echoed in
-		 * a message (a path, a method) may not be UTF-8, which
-		 * would make the whole answer invalid JSON. */
-		hd_utf8_scrub(copy, len);
-		copy[len++] = '\n';
-		copy[len] = '\0';
-	}
-	json_object_put(obj);
-	if (!header)
-		return hd_text(c, status, "application/json", copy, len);
-	if (!copy)
-		return MHD_NO;
-	resp =
-	    MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(copy);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"no-store");
-	MHD_add_response_header(resp, header, value);
-	return queue(c, status, resp);
-}
-
-enum MHD_Result hd_json(struct MHD_Connection *c, unsigned status,
-			json_object *obj)
-{
-	return hd_json_header(c, status, obj, NULL, NULL);
-}
-
-json_object *hd_error_obj(unsigned status, const char *msg)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	json_object_object_add(o, "status", json_object_new_int((int)status));
-	return o;
-}
-
-enum MHD_Result hd_error(struct MHD_Connection *c, unsigned status,
-			 const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	return hd_json(c, status, hd_error_obj(status, msg));
-}
-
-enum MHD_Result hd_unavailable(struct MHD_Connection *c, enum src_state st,
-			       const char *why)
-{
-	json_object *o = hd_error_obj(503, why);
-
-	json_object_object_add(o, "stale",
-			       json_object_new_boolean(st != SRC_ABSENT));
-	return hd_json(c, 503, o);
-}
-
-enum MHD_Result hd_method_not_allowed(struct MHD_Connection *c,
-				      const char *method, const char *url,
-				      const char *allow)
-{
-	char msg[256];
-
-	snprintf(msg, sizeof msg, "method %.40s not allowed on %.100s: use %s",
-		 method, url, allow);
-	return hd_json_header(c, 405, hd_error_obj(405, msg),
-			      MHD_HTTP_HEADER_ALLOW, allow);
-}
-
-/* ---- helpers ---- */
-
-int hd_parse_u32(const char *s, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (!s || !*s || strlen(s) > 10)
-		return -1;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (v > UINT32_MAX)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
 
 static const char *arg(struct MHD_Connection *c, const char *key)
 {
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-}
-
-/* ---- summary cache: one JSON per snapshot and variant, shared by all
- * readers ---- */
-
-/* Variant 0: plain /summary; 1: with module aggregates (?modules=1). */
-static struct sum_cache {
-	pthread_mutex_t mu; /* held while building, so that a new tick is
-			       built once, not once per waiting client */
-	char *json;
-	size_t len;
-	uint64_t tick, gen, attach;
-} sum_cache[2] = {
-    {.mu = PTHREAD_MUTEX_INITIALIZER},
-    {.mu = PTHREAD_MUTEX_INITIALIZER},
-};
-
-/* The "limits" object: the httpd's configuration, flagged when its
- * chemistry is not the writer's (the simulator may run another config). */
-static json_object *summary_limits(bs_reader *r)
-{
-	json_object *o = view_limits(hd_cfg);
-	struct bs_info info;
-
-	if (!o)
-		return NULL;
-	bs_reader_info(r, &info);
-	json_object_object_add(
-	    o, "writer_chemistry",
-	    json_object_new_string_len(
-		info.chemistry,
-		(int)strnlen(info.chemistry, sizeof info.chemistry)));
-	json_object_object_add(
-	    o, "matches_writer",
-	    json_object_new_boolean(strncmp(info.chemistry,
-					    hd_cfg->cell.chemistry,
-					    sizeof info.chemistry) == 0));
-	return o;
-}
-
-/* Build the summary of the newest snapshot (with module aggregates when
- * modules); NULL with *rc set on failure. */
-static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
-				  int *rc)
-{
-	const struct bs_geometry *h = bs_reader_geometry(r);
-	struct bs_site site;
-	struct bs_rack *racks;
-	struct bs_module *mods = NULL;
-	struct bs_module_ext *mx = NULL;
-	json_object *o = NULL, *arr;
-
-	racks = malloc((size_t)h->n_racks * sizeof *racks);
-	if (modules) {
-		mods = malloc((size_t)h->n_racks * h->modules_per_rack *
-			      sizeof *mods);
-		mx = malloc((size_t)h->n_racks * h->modules_per_rack *
-			    sizeof *mx);
-	}
-	if (!racks || (modules && (!mods || !mx))) {
-		*rc = -BS_ENOMEM;
-		goto out;
-	}
-	/* modules with their SoH records (abi_minor 2), one snapshot */
-	*rc = modules ? bs_read_all_ext(r, m, &site, racks, mods, NULL, mx,
-					NULL)
-		      : bs_read_site(r, m, &site, racks);
-	if (*rc)
-		goto out;
-	o = view_summary(h, m, &site, racks, 0);
-	if (!o) {
-		*rc = -BS_ENOMEM;
-		goto out;
-	}
-	{
-		char sn[32];
-
-		json_object_object_add(
-		    o, "site_name",
-		    json_object_new_string(hd_site_name(r, sn, sizeof sn)));
-	}
-	json_object_object_add(o, "limits", summary_limits(r));
-	if (modules && json_object_object_get_ex(o, "racks", &arr)) {
-		for (uint32_t i = 0; i < h->n_racks; i++) {
-			json_object *ra = json_object_array_get_idx(arr, i);
-			json_object_object_add(
-			    ra, "modules",
-			    view_rack_modules(
-				h, mods + (size_t)i * h->modules_per_rack));
-			if (bs_reader_has_ext(r))
-				view_rack_ext(h, ra,
-					      mx + (size_t)i *
-						       h->modules_per_rack,
-					      NULL);
-		}
-	}
-out:
-	free(racks);
-	free(mods);
-	free(mx);
-	return o;
-}
-
-int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
-		    int modules)
-{
-	struct sum_cache *sc = &sum_cache[modules ? 1 : 0];
-	struct bs_meta m;
-	json_object *o;
-	const char *s;
-	int rc;
-
-	rc = bs_read_site(r, &m, NULL, NULL);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&sc->mu);
-	if (sc->json && sc->attach == src_attach_seq() && sc->tick == m.tick &&
-	    sc->gen == m.generation) {
-		buf_append(out, sc->json, sc->len);
-		pthread_mutex_unlock(&sc->mu);
-		*meta = m;
-		return 0;
-	}
-	o = summary_build(r, modules, &m, &rc);
-	if (!o) {
-		pthread_mutex_unlock(&sc->mu);
-		return rc;
-	}
-	s = view_to_string(o);
-	buf_puts(out, s);
-	{
-		char *copy = strdup(s);
-
-		if (copy) {
-			free(sc->json);
-			sc->json = copy;
-			sc->len = strlen(copy);
-			sc->tick = m.tick;
-			sc->gen = m.generation;
-			sc->attach = src_attach_seq();
-		}
-	}
-	pthread_mutex_unlock(&sc->mu);
-	json_object_put(o);
-	*meta = m;
-	return 0;
-}
-
-/* "modules" query argument: 0/1 into *out; -1 for another value. */
-int hd_parse_flag(const char *s, int *out)
-{
-	if (!s) {
-		*out = 0;
-		return 0;
-	}
-	if (!strcmp(s, "0") || !strcmp(s, "false")) {
-		*out = 0;
-		return 0;
-	}
-	if (!strcmp(s, "1") || !strcmp(s, "true")) {
-		*out = 1;
-		return 0;
-	}
-	return -1;
 }
 
 /* ---- REST ---- */
@@ -478,8 +123,9 @@ static int check_index(struct MHD_Connection *c, enum MHD_Result *ret,
  * one buffer (rackjson.c), the buffer handed to libmicrohttpd. */
 static enum MHD_Result rack_answer(struct MHD_Connection *c, bs_reader *r,
 				   const struct bs_geometry *h, uint32_t ri,
-				   int with_cells)
+				   int with_cells, const char *key)
 {
+	uint64_t attach = src_attach_seq();
 	struct buf b = {0};
 	struct bs_meta m;
 	struct bs_rack rec;
@@ -526,8 +172,50 @@ static enum MHD_Result rack_answer(struct MHD_Connection *c, bs_reader *r,
 		return read_failed(c, rc);
 	}
 	buf_append(&b, "\n", 1);
+	if (!b.oom)
+		ac_put(key, attach, m.generation, m.tick, b.p, b.len);
 	len = b.len;
 	return hd_text(c, 200, "application/json", buf_take(&b), len);
+}
+
+/* The 200 answer of obj (consumed), as hd_json gives it, stored in the
+ * answer cache under key for the snapshot m. */
+static enum MHD_Result json_shared(struct MHD_Connection *c, json_object *obj,
+				   const char *key, uint64_t attach,
+				   const struct bs_meta *m)
+{
+	const char *s = view_to_string(obj);
+	size_t len = strlen(s);
+	char *copy = malloc(len + 2);
+
+	if (copy) {
+		memcpy(copy, s, len);
+		hd_utf8_scrub(copy, len);
+		copy[len++] = '\n';
+		copy[len] = '\0';
+		ac_put(key, attach, m->generation, m->tick, copy, len);
+	}
+	json_object_put(obj);
+	return hd_text(c, 200, "application/json", copy, len);
+}
+
+/* The stored answer for key and the newest snapshot, queued; MHD_NO with
+ * *hit 0 when there is none. */
+static enum MHD_Result from_cache(struct MHD_Connection *c, bs_reader *r,
+				  const char *key, int *hit)
+{
+	struct bs_meta m;
+	size_t len;
+	char *text = NULL;
+
+	*hit = 0;
+	if (bs_read_site(r, &m, NULL, NULL) == 0)
+		text = ac_get(key, src_attach_seq(), m.generation, m.tick,
+			      &len);
+	if (!text)
+		return MHD_NO;
+	*hit = 1;
+	return hd_text(c, 200, "application/json", text, len);
 }
 
 /* /rack/{r}[/module/{m}[/cell/{c}]]: seg[] holds the path segments after
@@ -540,10 +228,13 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 	uint32_t ri, mi, ci;
 	struct bs_meta m;
 	json_object *o = NULL;
-	int rc = 0;
+	char key[AC_KEY_MAX];
+	uint64_t attach;
+	int rc = 0, hit;
 
 	if (!r)
 		goto out;
+	attach = src_attach_seq();
 	h = bs_reader_geometry(r);
 	if (check_index(c, &ret, "rack", seg[0], h->n_racks, &ri))
 		goto out;
@@ -564,7 +255,11 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 				goto out;
 			}
 		}
-		return rack_answer(c, r, h, ri, with_cells);
+		snprintf(key, sizeof key, "rack/%u?cells=%d", ri, with_cells);
+		ret = from_cache(c, r, key, &hit);
+		if (hit)
+			goto out;
+		return rack_answer(c, r, h, ri, with_cells, key);
 	} else if (n == 3 && !strcmp(seg[1], "module")) {
 		struct bs_module rec;
 		struct bs_module_ext mx;
@@ -573,6 +268,10 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 
 		if (check_index(c, &ret, "module", seg[2], h->modules_per_rack,
 				&mi))
+			goto out;
+		snprintf(key, sizeof key, "rack/%u/module/%u", ri, mi);
+		ret = from_cache(c, r, key, &hit);
+		if (hit)
 			goto out;
 		cl = malloc((size_t)h->cells_per_module * sizeof *cl);
 		cx = malloc((size_t)h->cells_per_module * sizeof *cx);
@@ -598,6 +297,11 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 				&mi) ||
 		    check_index(c, &ret, "cell", seg[4], h->cells_per_module,
 				&ci))
+			goto out;
+		snprintf(key, sizeof key, "rack/%u/module/%u/cell/%u", ri, mi,
+			 ci);
+		ret = from_cache(c, r, key, &hit);
+		if (hit)
 			goto out;
 		if (bs_reader_has_ext(r)) {
 			/* the module's cells and their SoH records, one
@@ -636,17 +340,10 @@ static enum MHD_Result get_rack(struct MHD_Connection *c, char **seg, int n)
 		return read_failed(c, rc);
 	if (!o)
 		return hd_error(c, 500, "out of memory");
-	return hd_json(c, 200, o);
+	return json_shared(c, o, key, attach, &m);
 out:
 	src_release();
 	return ret;
-}
-
-const char *hd_site_name(const bs_reader *r, char *buf, size_t len)
-{
-	if (!r || bs_reader_site_name(r, buf, len) <= 0)
-		snprintf(buf, len, "%s", hd_cfg->site_name);
-	return buf;
 }
 
 static enum MHD_Result get_healthz(struct MHD_Connection *c)

@@ -165,7 +165,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		 "%s/ctl.sock", fz_tmpdir());
 	start_fake_batsimd(hcfg.control_socket);
 	hd_cfg = &hcfg;
-	if (src_start(&hcfg))
+	if (src_start(&hcfg) || sse_start())
 		abort();
 
 	/* the listener and the daemon as main.c makes them */
@@ -176,9 +176,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	port = ntohs(sa.sin_port);
 	if (!MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION |
-		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-		    MHD_USE_ITC,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+		    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
 		0, NULL, NULL, hd_handler, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
 		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)hcfg.http_max_connections,
@@ -186,6 +185,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		(unsigned)hcfg.http_max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)hcfg.http_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u << 10),
+		MHD_OPTION_THREAD_POOL_SIZE, 2u,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512u << 10),
 		MHD_OPTION_URI_LOG_CALLBACK, hd_uri_logger, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, hd_completed, NULL,
