@@ -14,10 +14,13 @@
  *   alarms.js    the alarms panel
  *   controls.js  controls: POST /control/... with the token
  *
- * Data flow: one EventSource on /updates carries both the `summary` events
- * (site and rack aggregates) and the `module` events of the selected module;
- * changing the selection reopens that one stream with the new rack/module.
- * Trends start from /history and are continued from the summary events.
+ * Data flow: one EventSource on /updates?view=overview carries both the
+ * `overview` events (site figures, rack states and per-module means as
+ * compact arrays: src/httpd/overview.c) and the `module` events of the
+ * selected module; changing the selection reopens that one stream with the
+ * new rack/module, and the module's chart is loaded on demand
+ * (/rack/R/module/M).  Trends start from /history and are continued from
+ * the overview events (site) and /history (the selected rack).
  * Controls POST to /control/... with the token kept in sessionStorage.
  *
  * Everything is same-origin and relative to the page, so the dashboard also
@@ -28,9 +31,9 @@ import { getToken, refreshControlState, wireControls } from './controls.js';
 import { $, el, footLog, getJSON, setText } from './dom.js';
 import { isStale, renderAge, renderBanner } from './header.js';
 import { loadModule, renderCellTable, renderModule } from './module.js';
-import { buildGrid, gridKeys, markGridSelection, renderAllTiles } from './overview.js';
+import { drawHeatmap, wireOverview } from './overview.js';
 import { METRICS, S } from './state.js';
-import { markServerStale, onSummary, openStream, refreshInfo } from './stream.js';
+import { markServerStale, onOverview, openStream, refreshInfo } from './stream.js';
 import { loadHistory } from './trends.js';
 
 /* ---------- selection and URL ---------- */
@@ -41,9 +44,10 @@ export function readHash() {
   if (r >= 0) S.sel.rack = r;
   if (m >= 0) S.sel.module = m;
   if (METRICS[p.get('metric')]) S.metric = p.get('metric');
+  if (p.get('scale') === 'relative' || p.get('scale') === 'absolute') S.scale = p.get('scale');
 }
 export function writeHash() {
-  const h = `#rack=${S.sel.rack}&module=${S.sel.module}&metric=${S.metric}`;
+  const h = `#rack=${S.sel.rack}&module=${S.sel.module}&metric=${S.metric}` + (S.scale === 'relative' ? '&scale=relative' : '');
   if (location.hash !== h) history.replaceState(null, '', h);
 }
 export function clampSel() {
@@ -61,7 +65,7 @@ export function select(rack, module, opts) {
   clampSel();
   writeHash();
   syncSelectors();
-  markGridSelection();
+  drawHeatmap();
   if (!changed && !(opts && opts.force)) return;
   S.moduleData = null;
   renderModule();
@@ -77,7 +81,6 @@ export function setTopology(t) {
     S.topo.cells_per_module === t.cells_per_module;
   if (same) return;
   S.topo = t;
-  S.modAgg = [];
   clampSel();
   const rs = $('sel-rack'), ms = $('sel-module');
   rs.replaceChildren();
@@ -90,7 +93,6 @@ export function setTopology(t) {
   f.cell.max = t.cells_per_module - 1;
   setText('foot-topo', `${t.racks} racks × ${t.modules_per_rack} modules × ${t.cells_per_module} cells` +
     (S.info && S.info.chemistry ? ` · ${S.info.chemistry}` : ''));
-  buildGrid();
   syncSelectors();
   writeHash();
 }
@@ -110,16 +112,18 @@ export function start() {
   syncSelectors();
   wireControls();
   $('metric').value = S.metric;
+  $('scale').value = S.scale;
   $('metric').addEventListener('change', (e) => {
     S.metric = e.target.value;
     writeHash();
-    renderAllTiles();
+    drawHeatmap();
   });
-  $('grid').addEventListener('click', (e) => {
-    const b = e.target.closest('.tile');
-    if (b) select(+b.dataset.rack, +b.dataset.module);
+  $('scale').addEventListener('change', (e) => {
+    S.scale = e.target.value;
+    writeHash();
+    drawHeatmap();
   });
-  $('grid').addEventListener('keydown', gridKeys);
+  wireOverview();
   $('sel-rack').addEventListener('change', (e) => select(+e.target.value, S.sel.module));
   $('sel-module').addEventListener('change', (e) => select(S.sel.rack, +e.target.value));
   $('prev-mod').addEventListener('click', () => stepModule(-1));
@@ -128,10 +132,10 @@ export function start() {
   $('trend-window').addEventListener('change', (e) => { S.trend.windowS = +e.target.value; loadHistory(); });
   S.trend.windowS = +$('trend-window').value;
   window.addEventListener('hashchange', () => {
-    const before = Object.assign({}, S.sel), metric = S.metric;
+    const before = Object.assign({}, S.sel), metric = S.metric, scale = S.scale;
     readHash();
     clampSel();
-    if (S.metric !== metric) { $('metric').value = S.metric; renderAllTiles(); }
+    if (S.metric !== metric || S.scale !== scale) { $('metric').value = S.metric; $('scale').value = S.scale; drawHeatmap(); }
     const r = S.sel.rack, m = S.sel.module;
     S.sel = before;
     select(r, m);
@@ -143,14 +147,14 @@ export function start() {
   refreshInfo();
   /* the topology first, so that a selection from the URL is clamped
    * before the stream is opened with it */
-  getJSON('summary?modules=1').then(onSummary, (e) => {
+  getJSON('overview').then(onOverview, (e) => {
     if (e.status === 503) markServerStale(e);
     else { S.connError = e.message; renderBanner(); }
   }).then(() => {
     clampSel();
     writeHash();
     syncSelectors();
-    markGridSelection();
+    drawHeatmap();
     loadModule();
     loadHistory();
     openStream();

@@ -15,19 +15,40 @@ export function fmt(v, digits) {
   const t = Number(v).toFixed(digits);
   return /^-0(\.0*)?$/.test(t) ? t.slice(1) : t; /* no "-0.0" */
 }
+/* Power in kW (one decimal) or MW (two): the same precision at rest as
+ * in use ("0.0 kW" beside "0.0 A"), never "-0". */
 export function fmtPower(w) {
   if (num(w) === null) return '—';
-  const a = Math.abs(w);
-  if (a >= 1e6) return (w / 1e6).toFixed(2) + ' MW';
-  if (a >= 1e3) return (w / 1e3).toFixed(1) + ' kW';
-  return w.toFixed(0) + ' W';
+  if (Math.abs(w) >= 1e6) return fmt(w / 1e6, 2) + ' MW';
+  return fmt(w / 1e3, 1) + ' kW';
 }
 export function fmtEnergy(wh) {
   if (num(wh) === null) return '—';
-  const a = Math.abs(wh);
-  if (a >= 1e6) return (wh / 1e6).toFixed(2) + ' MWh';
-  if (a >= 1e3) return (wh / 1e3).toFixed(1) + ' kWh';
-  return wh.toFixed(0) + ' Wh';
+  if (Math.abs(wh) >= 1e6) return fmt(wh / 1e6, 2) + ' MWh';
+  return fmt(wh / 1e3, 1) + ' kWh';
+}
+/* A tick step of 1, 2 or 5 times a power of ten that cuts [lo, hi] into
+ * at most n steps, and the range widened to whole steps. */
+export function niceRange(lo, hi, n) {
+  if (!(hi > lo)) { const d = Math.abs(lo) * 0.01 || 1; lo -= d; hi += d; }
+  const raw = (hi - lo) / (n || 5);
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((k) => k * p).find((s) => s >= raw * (1 - 1e-9));
+  const min = Math.floor(lo / step + 1e-9) * step, max = Math.ceil(hi / step - 1e-9) * step;
+  return { min: +min.toPrecision(12), max: +max.toPrecision(12), step: +step.toPrecision(12) };
+}
+/* Set a Chart.js linear axis to [lo, hi] widened to nice round ticks. */
+export function niceAxis(axis, lo, hi, n) {
+  const r = niceRange(lo, hi, n);
+  axis.min = r.min;
+  axis.max = r.max;
+  axis.ticks = Object.assign(axis.ticks || {}, { stepSize: r.step });
+}
+/* Let Chart.js choose (it picks nice steps itself). */
+export function autoAxis(axis) {
+  delete axis.min;
+  delete axis.max;
+  if (axis.ticks) delete axis.ticks.stepSize;
 }
 export function fmtDuration(s) {
   if (num(s) === null) return '—';

@@ -2,6 +2,7 @@
 import { $, setText } from './dom.js';
 import { fmt, fmtDuration, fmtEnergy, fmtPower, num } from './format.js';
 import { S, TIER_RANK } from './state.js';
+import { groupAlarms } from './alarms.js';
 
 /* ---------- header, banner, staleness ---------- */
 
@@ -35,16 +36,20 @@ export function renderHeader() {
     (mode === 'current' ? fmt(site.setpoint, 1) + ' A' : fmtPower(site.setpoint)) +
     (site.profile && site.profile !== 'none' ? ` (${site.profile})` : ''));
   setText('k-ambient', num(site.ambient) === null ? '—' : fmt(site.ambient, 1) + ' °C');
-  /* counted from the racks' alarm lists, like the alarm table (the
-   * site record counts racks per tier) */
+  /* one per alarm (rack and kind, at its highest tier), like the alarm
+   * table; the overview lists at most 200 (tier, kind) entries and counts
+   * the rest */
+  const rk = s.racks && !Array.isArray(s.racks) ? s.racks : {};
+  const groups = groupAlarms(S.alarmList);
   let nAct = 0, nLat = 0, worst = 0;
-  for (const rk of Array.isArray(s.racks) ? s.racks : []) {
-    for (const a of Array.isArray(rk.alarms) ? rk.alarms : []) {
-      if (a.active) { nAct++; worst = Math.max(worst, TIER_RANK[a.tier] || 0); } else nLat++;
-    }
+  for (const g of groups) {
+    if (g.active) { nAct++; worst = Math.max(worst, TIER_RANK[g.activeTier] || 0); } else nLat++;
   }
-  setText('k-alarms', `${nAct} active` + (nLat ? `, ${nLat} latched` : ''),
+  const more = num(rk.alarms_total) !== null && rk.alarms_total > S.alarmList.length;
+  setText('k-alarms', `${nAct}${more ? '+' : ''} active` + (nLat ? `, ${nLat} latched` : ''),
     worst >= 2 ? 'bad' : worst === 1 ? 'warn' : '');
+  renderClock(site);
+  renderSiteName(s.site_name);
   setText('k-tick', String(s.tick));
   setText('k-time', fmtDuration(num(s.time_s)));
   const backend = s.backend || (S.info && S.info.backend);
@@ -52,6 +57,28 @@ export function renderHeader() {
   renderModbus(s.modbus);
   const p = $('k-power');
   p.title = `+ discharge, − charge; energy out ${fmtEnergy(num(site.energy_out_wh))}, in ${fmtEnergy(num(site.energy_in_wh))}`;
+}
+
+/* The simulated clock: paused or running, and its speed (site.paused,
+ * site.speed; absent from an older batsim-httpd). */
+function renderClock(site) {
+  const e = $('k-run');
+  if (typeof site.paused !== 'boolean' && num(site.speed) === null) { setText('k-run', '—', ''); return; }
+  const sp = num(site.speed);
+  const speed = sp === null ? '' : sp === 0 ? ' · max speed' : ` · ×${+sp.toPrecision(4)}`;
+  setText('k-run', (site.paused ? 'PAUSED' : 'running') + speed, site.paused ? 'warn' : '');
+  e.title = site.paused ? 'the simulated clock is paused (Controls: Resume)' :
+    sp === 0 ? 'running as fast as the machine allows' : `running at ${sp} simulated seconds per second`;
+}
+
+/* The site's name (summary.site_name, from batsim.conf) in the header and
+ * the tab title, so that several sites' tabs can be told apart. */
+function renderSiteName(name) {
+  const n = typeof name === 'string' ? name : '';
+  if (n === S.siteName) return;
+  S.siteName = n;
+  setText('site-name', n);
+  document.title = n ? `${n} · batsim dashboard` : 'batsim dashboard';
 }
 
 /* batsim-modbusd as batsimd publishes it (/summary "modbus"): off when

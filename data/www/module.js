@@ -1,6 +1,6 @@
 /* module.js: The selected module: cell chart, table, limits. */
 import { $, el, footLog, getJSON } from './dom.js';
-import { fmt, num } from './format.js';
+import { fmt, niceAxis, num } from './format.js';
 import { S, TIER_RANK } from './state.js';
 import { markServerStale } from './stream.js';
 
@@ -33,11 +33,9 @@ export function onModule(j) {
 export function moduleAlarmCells() {
   const out = new Map(); /* cell -> worst tier */
   const s = S.summary;
-  if (!s || !Array.isArray(s.racks)) return out;
-  const rk = s.racks.find((x) => x.rack === S.sel.rack);
-  if (!rk || !Array.isArray(rk.alarms)) return out;
-  for (const a of rk.alarms) {
-    if (!a.active || a.module !== S.sel.module || typeof a.cell !== 'number') continue;
+  if (!s) return out;
+  for (const a of S.alarmList) {
+    if (a.rack !== S.sel.rack || !a.active || a.module !== S.sel.module || typeof a.cell !== 'number') continue;
     if (!/^cell_/.test(a.kind)) continue;
     const prev = out.get(a.cell);
     if (!prev || TIER_RANK[a.tier] > TIER_RANK[prev]) out.set(a.cell, a.tier);
@@ -234,15 +232,13 @@ export function renderCellChart(cells) {
   if (vs.length) {
     const lo = Math.min(...vs), hi = Math.max(...vs);
     const pad = Math.max(0.01, (hi - lo) * 0.25);
-    ch.options.scales.yV.min = Math.floor((lo - pad) * 100) / 100;
-    ch.options.scales.yV.max = Math.ceil((hi + pad) * 100) / 100;
+    niceAxis(ch.options.scales.yV, lo - pad, hi + pad, 6);
   }
   const ts = temps.filter((v) => v !== null);
   if (ts.length) {
     const lo = Math.min(...ts), hi = Math.max(...ts);
     const pad = Math.max(1, (hi - lo) * 0.25);
-    ch.options.scales.yT.min = Math.floor(lo - pad);
-    ch.options.scales.yT.max = Math.ceil(hi + pad);
+    niceAxis(ch.options.scales.yT, lo - pad, hi + pad, 6);
   }
   /* SoC on its own axis, zoomed to the cells' spread (at least 5 points
    * of percent) so that cell-to-cell differences show */
@@ -250,8 +246,7 @@ export function renderCellChart(cells) {
   if (ss.length) {
     const lo = Math.min(...ss), hi = Math.max(...ss);
     const pad = Math.max(2.5 - (hi - lo) / 2, (hi - lo) * 0.2);
-    ch.options.scales.yS.min = Math.max(0, Math.floor(lo - pad));
-    ch.options.scales.yS.max = Math.min(100, Math.ceil(hi + pad));
+    niceAxis(ch.options.scales.yS, Math.max(0, lo - pad), Math.min(100, hi + pad), 6);
   }
   ch.data.labels = labels;
   ch.data.datasets[0].data = volts;

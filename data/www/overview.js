@@ -1,198 +1,417 @@
-/* overview.js: The site overview: racks x modules. */
-import { $, el } from './dom.js';
+/* overview.js: the site overview, a heatmap on one canvas (not one DOM
+ * element per module, so that a million-cell site draws as fast as a
+ * small one).
+ *
+ * Data: the overview event (GET /overview, /updates?view=overview; built
+ * by src/httpd/overview.c): per-module means of SoC, cell voltage and
+ * temperature as quantised typed arrays (rack-major), the racks' contactor
+ * state, worst alarm tier and faults.
+ *
+ * Layout: one column per rack, module 0 at the BOTTOM of its column (as
+ * modules are numbered in a rack, from the floor up); a header strip on top
+ * of each column is coloured by the rack's worst alarm (red/amber, grey
+ * when only latched) and says OPEN (striped) for an open contactor, with
+ * text only where it fits the column.  Colour scale: absolute by default
+ * (SoC 0-100 %, voltage and temperature over the configured cell limits)
+ * with the BMS alarm bands in amber (warning) and red (alarm), or
+ * relative (the range present now) on request. */
+import { $, el, setText } from './dom.js';
 import { fmt, num } from './format.js';
-import { KIND_LABEL, METRICS, S, TIER_RANK } from './state.js';
+import { METRICS, S } from './state.js';
+import { select } from './app.js';
 
-/* ---------- overview grid ---------- */
+const HEAD_H = 30;        /* rack header strip, CSS px (wide columns) */
+const HEAD_H_NARROW = 8;  /* a colour strip only */
+const MAX_ROW_H = 26, MAX_H = 640;
 
-export const tiles = [];   /* [rack][module] -> button */
-export const rackEls = []; /* [rack] -> {box, ct, badge, soc} */
+/* ---------- decoding ---------- */
 
-export function buildGrid() {
-  const g = $('grid');
-  g.replaceChildren();
-  tiles.length = 0;
-  rackEls.length = 0;
-  const t = S.topo;
-  const compact = t.racks > 40 || t.modules_per_rack > 24;
-  g.classList.toggle('compact', compact);
-  g.classList.toggle('roomy', t.racks <= 24 && t.modules_per_rack <= 16);
-  g.style.setProperty('--rackw', compact ? '2.9rem' : '3.6rem');
-  /* few racks: let the columns grow, but not into very wide tiles */
-  g.style.setProperty('--rackmax', t.racks <= 12 ? '7rem' : '1fr');
-  for (let r = 0; r < t.racks; r++) {
-    const badge = el('span', { class: 'ab', hidden: '' });
-    const ct = el('span', { class: 'ct' });
-    const soc = el('span', { class: 'rsoc' });
-    const head = el('div', { class: 'rack-h' }, el('span', { class: 'rn', text: 'R' + r }), badge);
-    const sub = el('div', { class: 'rack-s' }, ct, soc);
-    const box = el('div', { class: 'rack', role: 'group', 'aria-label': 'Rack ' + r }, head, sub);
-    const row = [];
-    for (let m = 0; m < t.modules_per_rack; m++) {
-      const b = el('button', {
-        type: 'button', class: 'tile nodata', tabindex: '-1',
-        'data-rack': r, 'data-module': m, text: '…',
-      });
-      row.push(b);
-      box.append(b);
-    }
-    tiles.push(row);
-    rackEls.push({ box, ct, badge, soc });
-    g.append(box);
+function b64bytes(s) {
+  const bin = atob(s || '');
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+/* {"step","offset","bytes","data"} -> Float32Array (NaN = no value) */
+function dequant(q, n) {
+  const out = new Float32Array(n).fill(NaN);
+  if (!q || typeof q.data !== 'string') return out;
+  const b = b64bytes(q.data), w = q.bytes === 2 ? 2 : 1, none = w === 2 ? 65535 : 255;
+  const step = +q.step, off = +q.offset;
+  for (let i = 0; i < n && i * w < b.length; i++) {
+    const c = w === 2 ? b[2 * i] | (b[2 * i + 1] << 8) : b[i];
+    if (c !== none) out[i] = off + c * step;
   }
-  markGridSelection();
-  for (let r = 0; r < t.racks; r++) renderRackTiles(r);
+  return out;
 }
 
-export function markGridSelection() {
-  for (let r = 0; r < tiles.length; r++) {
-    rackEls[r].box.classList.toggle('sel', r === S.sel.rack);
-    for (let m = 0; m < tiles[r].length; m++) {
-      const on = r === S.sel.rack && m === S.sel.module;
-      const b = tiles[r][m];
-      b.classList.toggle('sel', on);
-      b.tabIndex = on ? 0 : -1;
-      if (on) b.setAttribute('aria-current', 'true');
-      else b.removeAttribute('aria-current');
-    }
+/* The overview's module and rack parts, decoded into S.ov. */
+export function decodeOverview(o) {
+  const t = o.topology || {};
+  const racks = t.racks || 0, mpr = t.modules_per_rack || 0, n = racks * mpr;
+  const m = o.modules || {}, rk = o.racks || {};
+  const open = new Set(Array.isArray(rk.open) ? rk.open : []);
+  const faults = new Map();
+  for (const f of Array.isArray(rk.faults) ? rk.faults : []) faults.set(f.rack, f.faults);
+  S.ov = {
+    racks, mpr, n,
+    soc: dequant(m.soc, n), voltage: dequant(m.voltage, n), temperature: dequant(m.temperature, n),
+    alarm: b64bytes(m.alarm),
+    tier: typeof rk.tier === 'string' ? rk.tier : '',
+    open, faults,
+  };
+}
+export function moduleValue(metric, r, m) {
+  const ov = S.ov;
+  if (!ov || r >= ov.racks || m >= ov.mpr) return null;
+  return num(ov[metric][r * ov.mpr + m]);
+}
+function moduleAlarm(r, m) {
+  const i = r * S.ov.mpr + m;
+  return (S.ov.alarm[i >> 3] >> (i & 7)) & 1;
+}
+/* mean of a rack's module values (equal cells per module) */
+export function rackMean(metric, r) {
+  const ov = S.ov;
+  if (!ov) return null;
+  let s = 0, k = 0;
+  for (let m = 0; m < ov.mpr; m++) {
+    const v = ov[metric][r * ov.mpr + m];
+    if (!isNaN(v)) { s += v; k++; }
   }
+  return k ? s / k : null;
 }
 
-/* Colour scales on the range now present, so that outliers stand out
- * (the legend gives the numbers), with a minimum span so that noise does
- * not look like a fault: SoC and SoH red (low) to green, voltages and
- * temperatures blue (low) to red. */
-export function domain(metric) {
-  const minSpan = metric === 'soc' ? 10 : metric === 'tmax' ? 4 : metric === 'soh' ? 2 : 0.05;
+/* ---------- colour scale ---------- */
+
+/* a perceptual sequential ramp (dark blue -> teal -> green -> yellow) */
+const RAMP = [[48, 18, 120], [33, 102, 172], [32, 160, 160], [70, 190, 90], [190, 210, 50], [250, 230, 90]];
+function ramp(x) {
+  x = Math.min(1, Math.max(0, x)) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(x)), f = x - i;
+  return RAMP[i].map((c, k) => Math.round(c + (RAMP[i + 1][k] - c) * f));
+}
+const BAND_RGB = { warning: [227, 179, 65], alarm: [248, 81, 73] };
+
+/* Alarm thresholds of a metric from summary.limits, for the bands:
+ * {low: {warning, alarm}, high: {warning, alarm}} (nulls when unknown). */
+function bands(metric) {
+  const L = S.summary && S.summary.limits;
+  if (!L || L.matches_writer === false) return null;
+  const pick = (o) => (o ? { warning: num(o.warning), alarm: num(o.alarm) } : null);
+  if (metric === 'soc') return { low: pick(L.soc_low), high: pick(L.soc_high) };
+  if (metric === 'voltage') return { low: pick(L.cell_uv), high: pick(L.cell_ov) };
+  return { low: pick(L.cell_ut), high: pick(L.cell_ot) };
+}
+/* [lo, hi] of the colour ramp */
+function domain(metric) {
+  if (S.scale === 'absolute') {
+    const L = (S.summary && S.summary.limits) || {};
+    if (metric === 'soc') return [0, 100];
+    if (metric === 'voltage' && num(L.cell_voltage_min) !== null && num(L.cell_voltage_max) > L.cell_voltage_min)
+      return [L.cell_voltage_min, L.cell_voltage_max];
+    if (metric === 'temperature') return [-20, 60];
+  }
+  const a = S.ov ? S.ov[metric] : null;
   let lo = Infinity, hi = -Infinity;
-  for (const mods of S.modAgg) if (mods) for (const m of mods) {
-    const v = METRICS[metric].get(m);
-    if (v === null) continue;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  if (a) for (let i = 0; i < a.length; i++) { const v = a[i]; if (v < lo) lo = v; if (v > hi) hi = v; }
   if (!isFinite(lo)) return null;
-  if (hi - lo < minSpan) {
-    const mid = (hi + lo) / 2;
-    lo = mid - minSpan / 2;
-    hi = mid + minSpan / 2;
-  }
+  const minSpan = metric === 'soc' ? 2 : metric === 'temperature' ? 1 : 0.01;
+  if (hi - lo < minSpan) { const mid = (hi + lo) / 2; lo = mid - minSpan / 2; hi = mid + minSpan / 2; }
   return [lo, hi];
 }
-export function colour(metric, v, dom) {
-  let x = (v - dom[0]) / (dom[1] - dom[0]);
-  x = Math.min(1, Math.max(0, x));
-  /* SoC: red (0) -> amber -> green (1); others: blue (0) -> teal -> amber -> red (1) */
-  const good = metric === 'soc' || metric === 'soh'; /* high is good */
-  const hue = good ? 120 * x : 220 - 220 * x;
-  const light = good ? 42 + 8 * Math.sin(Math.PI * x) : 48;
-  return { bg: `hsl(${hue.toFixed(0)} 70% ${light.toFixed(0)}%)`, dark: hue > 200 || hue < 12 };
+function bandOf(v, b) {
+  if (!b) return null;
+  const { low, high } = b;
+  if (low && low.alarm !== null && v <= low.alarm) return 'alarm';
+  if (high && high.alarm !== null && v >= high.alarm) return 'alarm';
+  if (low && low.warning !== null && v <= low.warning) return 'warning';
+  if (high && high.warning !== null && v >= high.warning) return 'warning';
+  return null;
 }
-let gridDomain = null;
-export function renderLegend() {
+function rgbOf(v, dom, b) {
+  const band = bandOf(v, b);
+  if (band) return BAND_RGB[band];
+  return ramp((v - dom[0]) / (dom[1] - dom[0]));
+}
+const css = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
+
+function renderLegend(dom, b) {
   const lg = $('legend');
   const md = METRICS[S.metric];
-  if (!gridDomain) { lg.replaceChildren(); return; }
+  if (!dom) { lg.replaceChildren(); return; }
   const stops = [];
-  for (let i = 0; i <= 4; i++) stops.push(colour(S.metric, gridDomain[0] + (gridDomain[1] - gridDomain[0]) * i / 4, gridDomain).bg);
+  for (let i = 0; i <= 40; i++) {
+    const v = dom[0] + (dom[1] - dom[0]) * i / 40;
+    stops.push(`${css(rgbOf(v, dom, b))} ${(i * 2.5).toFixed(1)}%`);
+  }
+  const parts = [];
+  if (b) {
+    const t = [];
+    if (b.low && b.low.alarm !== null) t.push(`≤ ${fmt(b.low.alarm, md.digits)} alarm`);
+    if (b.low && b.low.warning !== null) t.push(`≤ ${fmt(b.low.warning, md.digits)} warning`);
+    if (b.high && b.high.warning !== null) t.push(`≥ ${fmt(b.high.warning, md.digits)} warning`);
+    if (b.high && b.high.alarm !== null) t.push(`≥ ${fmt(b.high.alarm, md.digits)} alarm`);
+    if (t.length) parts.push(el('span', { class: 'bands', text: `bands: ${t.join(', ')} ${md.unit}` }));
+  }
   lg.replaceChildren(
-    el('span', { text: fmt(gridDomain[0], md.digits) }),
+    el('span', { text: fmt(dom[0], md.digits) }),
     el('span', { class: 'bar', style: `background: linear-gradient(90deg, ${stops.join(',')})` }),
-    el('span', { text: `${fmt(gridDomain[1], md.digits)} ${md.unit}` }));
+    el('span', { text: `${fmt(dom[1], md.digits)} ${md.unit}` }),
+    el('span', { class: 'muted', text: S.scale === 'absolute' ? 'absolute' : 'relative (range now)' }),
+    ...parts);
 }
-export function renderAllTiles() {
-  gridDomain = domain(S.metric);
-  renderLegend();
-  for (let r = 0; r < tiles.length; r++) renderRackTiles(r);
+
+/* ---------- geometry and drawing ---------- */
+
+let geo = null;   /* {w, h, colW, rowH, headH, racks, mpr} in CSS px */
+let pixels = null; /* offscreen canvas: one pixel per module */
+
+function layout() {
+  const cv = $('heatmap'), ov = S.ov;
+  if (!cv || !ov || !ov.racks || !ov.mpr) return null;
+  const w = Math.max(100, cv.parentElement.clientWidth);
+  const colW = w / ov.racks;
+  const headH = colW >= 22 ? HEAD_H : HEAD_H_NARROW;
+  const rowH = Math.min(MAX_ROW_H, Math.floor(MAX_H / ov.mpr));
+  const gridH = rowH >= 1 ? rowH * ov.mpr : MAX_H; /* below 1 px a row, fit MAX_H */
+  const h = headH + gridH + (colW >= 22 ? 0 : 14); /* room for the rack numbers below a narrow grid */
+  const dpr = window.devicePixelRatio || 1;
+  if (cv.width !== Math.round(w * dpr) || cv.height !== Math.round(h * dpr)) {
+    cv.width = Math.round(w * dpr);
+    cv.height = Math.round(h * dpr);
+    cv.style.height = h + 'px';
+  }
+  return { w, h, colW, rowH: gridH / ov.mpr, headH, gridH, racks: ov.racks, mpr: ov.mpr, dpr };
 }
-export function renderRackTiles(r) {
-  const mods = S.modAgg[r];
-  const md = METRICS[S.metric];
-  const row = tiles[r];
-  if (!row) return;
-  for (let m = 0; m < row.length; m++) {
-    const b = row[m];
-    const agg = mods && mods[m];
-    const v = agg ? md.get(agg) : null;
-    const alarms = agg && Array.isArray(agg.alarms) ? agg.alarms : [];
-    let text, label;
-    if (v === null || !gridDomain) {
-      text = '…';
-      label = `Rack ${r} module ${m}: no data yet`;
-      b.classList.add('nodata');
-      b.style.background = '';
-      b.classList.remove('dark');
-    } else {
-      text = fmt(v, md.digits) + (alarms.length ? '!' : '');
-      const c = colour(S.metric, v, gridDomain);
-      b.classList.remove('nodata');
-      b.style.background = c.bg;
-      b.classList.toggle('dark', c.dark);
-      label = `Rack ${r} module ${m}: ${md.label} ${fmt(v, md.digits)} ${md.unit}` +
-        (alarms.length ? `; alarms: ${alarms.map((a) => a.tier + ' ' + (KIND_LABEL[a.kind] || a.kind)).join(', ')}` : '');
-    }
-    b.classList.toggle('alarm', alarms.length > 0);
-    if (b.textContent !== text) b.textContent = text;
-    if (b.title !== label) {
-      b.title = label;
-      b.setAttribute('aria-label', label);
+
+/* the text candidates that fit width w, longest first */
+function fit(ctx, cands, w) {
+  for (const c of cands) if (c && ctx.measureText(c).width <= w) return c;
+  return '';
+}
+
+const TIER_RGB = ['#2b3440', '#6e7681', '#e3b341', '#f85149', '#ff2d95'];
+
+export function drawHeatmap() {
+  const ov = S.ov;
+  const cv = $('heatmap');
+  geo = layout();
+  if (!geo) return;
+  const { w, colW, rowH, headH, gridH, racks, mpr, dpr } = geo;
+  const ctx = cv.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, geo.h);
+  const metric = S.metric, dom = domain(metric), b = S.scale === 'absolute' ? bands(metric) : null;
+  renderLegend(dom, b);
+  /* the modules, one pixel each, scaled up without smoothing */
+  if (!pixels || pixels.width !== racks || pixels.height !== mpr) {
+    pixels = document.createElement('canvas');
+    pixels.width = racks;
+    pixels.height = mpr;
+  }
+  const pctx = pixels.getContext('2d');
+  const img = pctx.createImageData(racks, mpr);
+  const a = ov[metric], d = img.data;
+  let coloured = 0;
+  for (let r = 0; r < racks; r++) {
+    for (let m = 0; m < mpr; m++) {
+      const v = a[r * mpr + m];
+      const p = ((mpr - 1 - m) * racks + r) * 4; /* module 0 at the bottom */
+      let c;
+      if (isNaN(v) || !dom) c = [51, 51, 51];
+      else { c = rgbOf(v, dom, b); coloured++; }
+      d[p] = c[0]; d[p + 1] = c[1]; d[p + 2] = c[2]; d[p + 3] = 255;
     }
   }
-}
-export function renderRackHeaders() {
-  const s = S.summary;
-  if (!s || !Array.isArray(s.racks)) return;
-  for (const rk of s.racks) {
-    const e = rackEls[rk.rack];
-    if (!e) continue;
-    const open = rk.contactor !== 'closed' && rk.contactor !== 1 && rk.contactor !== true;
-    e.box.classList.toggle('open', open);
-    e.ct.textContent = open ? 'OPEN' : 'closed';
-    e.ct.className = 'ct ' + (open ? 'open' : 'closed');
-    e.soc.textContent = num(rk.soc) !== null ? rk.soc.toFixed(0) + '%' : '';
-    const al = Array.isArray(rk.alarms) ? rk.alarms : [];
-    const active = al.filter((a) => a.active);
-    const worst = (list) => list.reduce((w, a) => (TIER_RANK[a.tier] || 0) > (TIER_RANK[w] || 0) ? a.tier : w, '');
-    if (active.length) {
-      const w = worst(active);
-      e.badge.hidden = false;
-      e.badge.className = 'ab ' + w;
-      e.badge.textContent = w[0].toUpperCase() + active.length;
-    } else if (al.length) {
-      e.badge.hidden = false;
-      e.badge.className = 'ab latched';
-      e.badge.textContent = 'L' + al.length;
-    } else {
-      e.badge.hidden = true;
+  pctx.putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(pixels, 0, headH, w, gridH);
+  /* gaps between racks and modules where there is room */
+  ctx.fillStyle = '#11161c';
+  if (colW >= 6) for (let r = 1; r < racks; r++) ctx.fillRect(Math.round(r * colW) - 1, headH, colW >= 14 ? 2 : 1, gridH);
+  if (rowH >= 8) for (let m = 1; m < mpr; m++) ctx.fillRect(0, headH + Math.round(m * rowH), w, 1);
+  /* modules with an active alarm: a red frame (a red dot when small) */
+  ctx.strokeStyle = '#f85149';
+  ctx.fillStyle = '#f85149';
+  ctx.lineWidth = 2;
+  for (let r = 0; r < racks; r++) for (let m = 0; m < mpr; m++) {
+    if (!moduleAlarm(r, m)) continue;
+    const x = r * colW, y = headH + (mpr - 1 - m) * rowH;
+    if (colW >= 8 && rowH >= 6) ctx.strokeRect(x + 2, y + 2, colW - 4, rowH - 4);
+    else ctx.fillRect(x, y, Math.max(1, colW), Math.max(1, rowH));
+  }
+  /* values as text in big tiles (small sites) */
+  if (colW >= 40 && rowH >= 16 && dom) {
+    ctx.font = `${Math.min(13, rowH - 4)}px system-ui, sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    const md = METRICS[metric];
+    for (let r = 0; r < racks; r++) for (let m = 0; m < mpr; m++) {
+      const v = a[r * mpr + m];
+      if (isNaN(v)) continue;
+      const c = rgbOf(v, dom, b);
+      ctx.fillStyle = c[0] * 0.3 + c[1] * 0.59 + c[2] * 0.11 > 140 ? '#0b0f14' : '#ffffff';
+      ctx.fillText(fit(ctx, [fmt(v, md.digits), fmt(v, 0)], colW - 4), r * colW + colW / 2, headH + (mpr - 0.5 - m) * rowH);
     }
-    const faults = Array.isArray(rk.faults) && rk.faults.length ? `; faults: ${rk.faults.join(', ')}` : '';
-    const sohT = num(rk.soh) === null ? '' : `SoH ${fmt(num(rk.soh), 1)} %; `;
-    const t = `Rack ${rk.rack}: contactor ${open ? 'OPEN' : 'closed'}; SoC ${fmt(num(rk.soc), 1)} %; ${sohT}` +
-      `${active.length} active, ${al.length} active or latched alarms${faults}`;
-    e.box.title = t;
-    e.box.setAttribute('aria-label', t);
+  }
+  drawRackHeads(ctx);
+  drawSelection(ctx);
+  if (coloured && !S.bench.firstHeatmapMs) S.bench.firstHeatmapMs = performance.now();
+  describe();
+}
+
+function drawRackHeads(ctx) {
+  const { colW, headH, racks, gridH } = geo, ov = S.ov;
+  ctx.textBaseline = 'alphabetic';
+  for (let r = 0; r < racks; r++) {
+    const x = r * colW, tier = +ov.tier[r] || 0, open = ov.open.has(r);
+    ctx.fillStyle = TIER_RGB[tier];
+    ctx.fillRect(x + (colW >= 6 ? 1 : 0), 0, Math.max(1, colW - (colW >= 6 ? 2 : 0)), headH - 2);
+    if (open) { /* striped: the contactor is open */
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(x, 0, Math.max(1, colW), headH - 2);
+      ctx.clip();
+      ctx.strokeStyle = '#f85149';
+      ctx.lineWidth = 2;
+      for (let k = -headH; k < colW + headH; k += 6) { ctx.beginPath(); ctx.moveTo(x + k, headH); ctx.lineTo(x + k + headH, 0); ctx.stroke(); }
+      ctx.restore();
+    }
+    if (headH < HEAD_H) continue;
+    /* two short lines that fit the column: "R3 A2" / "OPEN 52%" */
+    ctx.font = 'bold 11px system-ui, sans-serif';
+    ctx.textAlign = 'center';
+    ctx.fillStyle = tier >= 2 ? '#0b0f14' : '#e6edf3';
+    const soc = rackMean('soc', r);
+    const badge = tier >= 2 ? ' ' + 'WAP'[tier - 2] : tier === 1 ? ' L' : '';
+    ctx.fillText(fit(ctx, [`R${r}${badge}`, `R${r}`, String(r)], colW - 4), x + colW / 2, 12);
+    ctx.font = '10px system-ui, sans-serif';
+    const socT = soc === null ? '' : fmt(soc, 0) + '%';
+    ctx.fillText(fit(ctx, open ? [`OPEN ${socT}`, 'OPEN', 'O'] : [`closed ${socT}`, socT, ''], colW - 4), x + colW / 2, 25);
+  }
+  if (headH < HEAD_H) {
+    /* rack numbers under a narrow grid, as many as fit */
+    ctx.font = '10px system-ui, sans-serif';
+    ctx.fillStyle = '#93a1b0';
+    ctx.textAlign = 'left';
+    const every = Math.max(1, Math.ceil(ctx.measureText('R0000').width / colW));
+    const step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000].find((s) => s >= every) || every;
+    for (let r = 0; r < racks; r += step) ctx.fillText(String(r), r * colW, headH + gridH + 11);
   }
 }
 
-export function gridKeys(ev) {
-  const b = ev.target.closest('.tile');
-  if (!b || !S.topo) return;
-  let r = +b.dataset.rack, m = +b.dataset.module;
+function drawSelection(ctx) {
+  const { colW, rowH, headH, mpr } = geo;
+  const box = (r, m, colour, dash) => {
+    const x = r * colW, y = headH + (mpr - 1 - m) * rowH;
+    ctx.setLineDash(dash);
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 2;
+    const pad = Math.max(colW, rowH) < 6 ? 3 : 0; /* visible even when a module is 1 px */
+    ctx.strokeRect(x - pad + 1, y - pad + 1, Math.max(2, colW + 2 * pad - 2), Math.max(2, rowH + 2 * pad - 2));
+    ctx.setLineDash([]);
+  };
+  if (S.cursor && (S.cursor.rack !== S.sel.rack || S.cursor.module !== S.sel.module)) box(S.cursor.rack, S.cursor.module, '#ffffff', [3, 2]);
+  box(S.sel.rack, S.sel.module, '#4cb3ff', []);
+}
+
+/* what a screen reader and the tooltip say */
+function describeModule(r, m) {
+  const md = METRICS[S.metric];
+  const v = moduleValue(S.metric, r, m);
+  const parts = [`Rack ${r} module ${m}`];
+  if (v === null) parts.push('no data yet');
+  else {
+    parts.push(`${md.label} ${fmt(v, md.digits)} ${md.unit}`);
+    for (const k of Object.keys(METRICS)) {
+      if (k === S.metric) continue;
+      const x = moduleValue(k, r, m);
+      if (x !== null) parts.push(`${METRICS[k].label.replace(/^Mean /, 'mean ')} ${fmt(x, METRICS[k].digits)} ${METRICS[k].unit}`);
+    }
+  }
+  if (S.ov && moduleAlarm(r, m)) parts.push('active alarm');
+  if (S.ov && S.ov.open.has(r)) parts.push('rack contactor OPEN');
+  const f = S.ov && S.ov.faults.get(r);
+  if (f && f.length) parts.push(`rack faults: ${f.join(', ')}`);
+  return parts.join('; ');
+}
+function describe() {
+  const c = S.cursor || S.sel;
+  setText('ov-status', describeModule(c.rack, c.module));
+}
+
+/* ---------- input ---------- */
+
+function hit(ev) {
+  if (!geo) return null;
+  const rect = $('heatmap').getBoundingClientRect();
+  const x = ev.clientX - rect.left, y = ev.clientY - rect.top;
+  if (x < 0 || x >= geo.w || y < 0 || y >= geo.headH + geo.gridH) return null;
+  const r = Math.min(geo.racks - 1, Math.floor(x / geo.colW));
+  if (y < geo.headH) return { rack: r, module: S.sel.module };
+  const m = geo.mpr - 1 - Math.min(geo.mpr - 1, Math.floor((y - geo.headH) / geo.rowH));
+  return { rack: r, module: m };
+}
+/* where module (r, m) is drawn, in CSS px from the canvas's top left */
+export function modulePoint(r, m) {
+  if (!geo) return null;
+  return { x: (r + 0.5) * geo.colW, y: geo.headH + (geo.mpr - 0.5 - m) * geo.rowH };
+}
+
+function onKey(ev) {
+  if (!S.topo) return;
+  const c = S.cursor || { rack: S.sel.rack, module: S.sel.module };
+  let r = c.rack, m = c.module;
   switch (ev.key) {
-    case 'ArrowUp': m--; break;
-    case 'ArrowDown': m++; break;
+    case 'ArrowUp': m++; break;   /* module 0 is at the bottom */
+    case 'ArrowDown': m--; break;
     case 'ArrowLeft': r--; break;
     case 'ArrowRight': r++; break;
     case 'Home': m = 0; break;
     case 'End': m = S.topo.modules_per_rack - 1; break;
     case 'PageUp': r -= 10; break;
     case 'PageDown': r += 10; break;
+    case 'Enter': case ' ':
+      ev.preventDefault();
+      S.cursor = null;
+      select(r, m);
+      return;
     default: return;
   }
   ev.preventDefault();
-  r = Math.min(Math.max(0, r), S.topo.racks - 1);
-  m = Math.min(Math.max(0, m), S.topo.modules_per_rack - 1);
-  for (const row of tiles) for (const t of row) t.tabIndex = -1;
-  tiles[r][m].tabIndex = 0;
-  tiles[r][m].focus();
+  S.cursor = {
+    rack: Math.min(Math.max(0, r), S.topo.racks - 1),
+    module: Math.min(Math.max(0, m), S.topo.modules_per_rack - 1),
+  };
+  drawHeatmap();
+}
+
+export function wireOverview() {
+  const cv = $('heatmap');
+  cv.addEventListener('click', (ev) => {
+    const h = hit(ev);
+    if (!h) return;
+    S.bench.clickAt = performance.now();
+    S.cursor = null;
+    select(h.rack, h.module);
+  });
+  cv.addEventListener('mousemove', (ev) => {
+    const h = hit(ev);
+    const t = h ? describeModule(h.rack, h.module) : '';
+    if (cv.title !== t) cv.title = t;
+  });
+  cv.addEventListener('keydown', onKey);
+  cv.addEventListener('blur', () => { if (S.cursor) { S.cursor = null; drawHeatmap(); } });
+  let pending = 0;
+  window.addEventListener('resize', () => {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(drawHeatmap);
+  });
+}
+
+/* a new overview arrived: draw it (events come at most once per stream
+ * interval, and a draw of 32,768 modules takes a few ms) */
+export function scheduleHeatmap() {
+  drawHeatmap();
 }

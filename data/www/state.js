@@ -1,5 +1,4 @@
 /* state.js: The dashboard's shared state and constants. */
-import { ext, num } from './format.js';
 
 /* ---------- constants ---------- */
 
@@ -14,13 +13,11 @@ export const KIND_LABEL = {
   soc_high: 'SoC high',
   soc_low: 'SoC low',
 };
+/* Heatmap quantities: per-module means from the overview (overview.c). */
 export const METRICS = {
-  soc: { label: 'SoC', unit: '%', digits: 1, get: (m) => num(m.soc) },
-  vmax: { label: 'Max cell voltage', unit: 'V', digits: 3, get: (m) => ext(m.cell_voltage_max) },
-  vmin: { label: 'Min cell voltage', unit: 'V', digits: 3, get: (m) => ext(m.cell_voltage_min) },
-  tmax: { label: 'Max temperature', unit: '°C', digits: 1, get: (m) => ext(m.temperature_max) },
-  /* lowest cell SoH of the module (absent from an older simulator) */
-  soh: { label: 'Min SoH', unit: '%', digits: 1, get: (m) => ext(m.soh_min) },
+  soc: { label: 'Mean SoC', unit: '%', digits: 1 },
+  voltage: { label: 'Mean cell voltage', unit: 'V', digits: 3 },
+  temperature: { label: 'Mean temperature', unit: '°C', digits: 1 },
 };
 export const TOKEN_KEY = 'batsim.token';
 
@@ -28,6 +25,7 @@ export const TOKEN_KEY = 'batsim.token';
 /* ---------- state ---------- */
 
 export const S = {
+  siteName: '',
   topo: null,           /* {racks, modules_per_rack, cells_per_module} */
   generation: null,
   summary: null,
@@ -38,7 +36,10 @@ export const S = {
   staleReason: '',
   sel: { rack: 0, module: 0 },
   metric: 'soc',
-  modAgg: [],           /* [rack] -> array of module aggregates */
+  scale: 'absolute',    /* heatmap colour scale: absolute (with bands) or relative */
+  ov: null,             /* decoded overview: per-module Float32Arrays, racks */
+  alarmList: [],        /* alarms of the last overview, each with its rack */
+  bench: {},            /* timings read by the browser test */
   moduleData: null,
   es: null,
   esRetryMs: 1000,

@@ -1,4 +1,5 @@
-/* stream.js: The event stream (/updates), summaries, /healthz. */
+/* stream.js: the event stream (/updates?view=overview: overview events,
+ * plus module events of the selected module), /overview, /healthz. */
 import { renderAlarms } from './alarms.js';
 import { clampSel, select, setTopology } from './app.js';
 import { prefillForms } from './controls.js';
@@ -6,13 +7,15 @@ import { footLog, getJSON, setText } from './dom.js';
 import { num } from './format.js';
 import { renderAge, renderHeader } from './header.js';
 import { loadModule, onModule } from './module.js';
-import { renderAllTiles, renderRackHeaders } from './overview.js';
+import { decodeOverview, scheduleHeatmap } from './overview.js';
 import { S } from './state.js';
-import { appendTrend, loadHistory } from './trends.js';
+import { appendTrend, loadHistory, pollRackTrend } from './trends.js';
 
-/* ---------- summary ---------- */
+/* ---------- overview ---------- */
 
-export function onSummary(s) {
+/* The overview (overview.c): the /summary fields without per-rack
+ * records, "racks" as compact lists, "modules" as quantised arrays. */
+export function onOverview(s) {
   if (!s || typeof s !== 'object') return;
   const gen = s.generation !== undefined ? s.generation : null;
   if (gen !== null && S.generation !== null && gen !== S.generation) {
@@ -38,26 +41,18 @@ export function onSummary(s) {
   S.summary = s;
   const t = s.topology || {};
   setTopology({
-    racks: t.racks || (Array.isArray(s.racks) ? s.racks.length : 0),
+    racks: t.racks || 0,
     modules_per_rack: t.modules_per_rack || (S.topo ? S.topo.modules_per_rack : 1),
     cells_per_module: t.cells_per_module || (S.topo ? S.topo.cells_per_module : 1),
   });
-  /* a summary that carries module aggregates spares the grid polling */
-  let withModules = false;
-  if (Array.isArray(s.racks)) {
-    for (const rk of s.racks) {
-      if (Array.isArray(rk.modules)) {
-        S.modAgg[rk.rack] = rk.modules;
-        withModules = true;
-      }
-    }
-  }
-  if (withModules) renderAllTiles();
+  decodeOverview(s);
+  S.alarmList = s.racks && Array.isArray(s.racks.alarms) ? s.racks.alarms : [];
+  scheduleHeatmap();
   renderHeader();
-  renderRackHeaders();
   renderAlarms();
   renderAge();
   appendTrend(s);
+  pollRackTrend();
   prefillForms();
   if (wasStale && !S.serverStale) loadModule();
 }
@@ -77,7 +72,7 @@ export function markServerStale(err) {
 export function openStream() {
   clearTimeout(S.esTimer);
   if (S.es) S.es.close();
-  const q = new URLSearchParams({ view: 'summary', modules: 1, rack: S.sel.rack, module: S.sel.module });
+  const q = new URLSearchParams({ view: 'overview', rack: S.sel.rack, module: S.sel.module });
   const es = new EventSource('updates?' + q.toString());
   S.es = es;
   S.esState = S.summary ? 'reconnecting' : 'connecting';
@@ -88,9 +83,10 @@ export function openStream() {
     S.connError = '';
     renderAge();
   });
-  es.addEventListener('summary', (e) => {
+  es.addEventListener('overview', (e) => {
     if (S.es !== es) return;
-    try { onSummary(JSON.parse(e.data)); } catch (x) { footLog('bad summary event: ' + x.message); }
+    S.bench.overviewBytes = e.data.length;
+    try { onOverview(JSON.parse(e.data)); } catch (x) { footLog('bad overview event: ' + x.message); }
   });
   es.addEventListener('module', (e) => {
     if (S.es !== es) return;
@@ -167,7 +163,7 @@ export async function checkHealth() {
  * range) and clamp the selection to it. */
 export async function refreshTopology() {
   try {
-    onSummary(await getJSON('summary?modules=1'));
+    onOverview(await getJSON('overview'));
   } catch (e) {
     if (e.status === 503) markServerStale(e);
   }

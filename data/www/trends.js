@@ -1,6 +1,8 @@
-/* trends.js: Trends: /history continued from the summary events. */
+/* trends.js: trends from /history, continued from the overview events
+ * (site power and SoC) and by polling /history (the selected rack: the
+ * overview carries no per-rack records). */
 import { $, footLog, getJSON } from './dom.js';
-import { ext, fmtDuration, num } from './format.js';
+import { autoAxis, ext, fmtDuration, niceAxis, num } from './format.js';
 import { S } from './state.js';
 import { markServerStale } from './stream.js';
 
@@ -8,13 +10,29 @@ import { markServerStale } from './stream.js';
 
 /* /history: {"interval_s","seconds","rack","samples":[{"time_s","power",
  * "soc",...,"rack":{"cell_voltage_min","cell_voltage_max",
- * "temperature_max",...}}]}.  Only the newest run of increasing time_s
- * is kept, in case the ring still holds samples of a previous writer. */
+ * "temperature_max",...}}]}.  A writer restart is told by the generation
+ * (of each sample, or of the answer), not by the time: a slow site can
+ * give two samples of the same time_s, which is no restart.  Only the
+ * newest generation's samples are kept; samples that do not advance the
+ * time are skipped, not taken for a restart.  From a server without
+ * generations, time going backwards still marks a restart. */
 export function historySamples(j) {
-  const all = j && Array.isArray(j.samples) ? j.samples : [];
-  let i = all.length - 1;
-  while (i > 0 && num(all[i - 1].time_s) !== null && all[i - 1].time_s < all[i].time_s) i--;
-  return all.slice(Math.max(0, i));
+  let all = j && Array.isArray(j.samples) ? j.samples : [];
+  const last = all[all.length - 1];
+  if (last && last.generation !== undefined) {
+    all = all.filter((p) => p.generation === last.generation);
+  } else if (!(j && j.generation !== undefined)) {
+    let i = all.length - 1;
+    while (i > 0 && !(num(all[i - 1].time_s) > all[i].time_s)) i--;
+    all = all.slice(Math.max(0, i));
+  }
+  const out = [];
+  for (const p of all) {
+    const x = num(p.time_s);
+    if (x === null || (out.length && !(x > out[out.length - 1].time_s))) continue;
+    out.push(p);
+  }
+  return out;
 }
 export function siteSample(time_s, site) {
   return { x: time_s, power: num(site.power), soc: num(site.soc) };
@@ -55,12 +73,29 @@ export function appendTrend(s) {
   if (t === null || s.stale) return;
   const last = S.trend.site[S.trend.site.length - 1];
   if (!last || t > last.x) S.trend.site.push(siteSample(t, s.site || {}));
-  if (S.trend.rackId === S.sel.rack && Array.isArray(s.racks)) {
-    const rk = s.racks.find((x) => x.rack === S.sel.rack);
-    const lr = S.trend.rack[S.trend.rack.length - 1];
-    if (rk && (!lr || t > lr.x)) S.trend.rack.push(rackSample(t, rk));
-  }
   renderTrends(false);
+}
+
+/* The selected rack's trend: the newest /history samples, every 2 s. */
+let rackPollAt = 0, rackPolling = false;
+export async function pollRackTrend() {
+  const now = Date.now();
+  if (rackPolling || now - rackPollAt < 2000 || S.trend.rackId !== S.sel.rack) return;
+  rackPollAt = now;
+  rackPolling = true;
+  const rack = S.sel.rack, seq = historySeq;
+  try {
+    const j = await getJSON(`history?seconds=30&rack=${rack}`);
+    if (seq !== historySeq || rack !== S.trend.rackId) return;
+    for (const p of historySamples(j)) {
+      const lr = S.trend.rack[S.trend.rack.length - 1];
+      if (p.rack && typeof p.rack === 'object' && (!lr || p.time_s > lr.x)) S.trend.rack.push(rackSample(p.time_s, p.rack));
+    }
+  } catch (e) {
+    /* the next overview event polls again */
+  } finally {
+    rackPolling = false;
+  }
 }
 
 let trendDrawnAt = 0;
@@ -78,7 +113,7 @@ export function renderTrends(force) {
     return arr;
   };
   const site = trim(S.trend.site), rack = trim(S.trend.rack);
-  const axisX = { type: 'linear', ticks: { color: '#93a1b0', maxRotation: 0, precision: 0, callback: (v) => fmtDuration(v) }, grid: { color: '#26323e' }, title: { display: true, text: 'simulated time', color: '#93a1b0' } };
+  const axisX = () => ({ type: 'linear', ticks: { color: '#93a1b0', maxRotation: 0, precision: 0, callback: (v) => fmtDuration(v) }, grid: { color: '#26323e' }, title: { display: true, text: 'simulated time', color: '#93a1b0' } });
   const common = {
     animation: false, maintainAspectRatio: false, parsing: false, normalized: true,
     interaction: { mode: 'nearest', axis: 'x', intersect: false },
@@ -96,7 +131,7 @@ export function renderTrends(force) {
         { label: 'SoC (%)', data: [], yAxisID: 'yS', borderColor: '#3fb950', backgroundColor: '#3fb950' },
       ] },
       options: Object.assign({}, common, { scales: {
-        x: axisX,
+        x: axisX(),
         yP: { position: 'left', title: { display: true, text: 'kW', color: '#4cb3ff' }, ticks: { color: '#4cb3ff' }, grid: { color: '#26323e' } },
         yS: { position: 'right', title: { display: true, text: 'SoC %', color: '#3fb950' }, ticks: { color: '#3fb950' }, grid: { drawOnChartArea: false } },
       } }),
@@ -109,7 +144,7 @@ export function renderTrends(force) {
         { label: 'Max temp. (°C)', data: [], yAxisID: 'yT', borderColor: '#ff9f43', backgroundColor: '#ff9f43' },
       ] },
       options: Object.assign({}, common, { scales: {
-        x: Object.assign({}, axisX),
+        x: axisX(),
         yV: { position: 'left', title: { display: true, text: 'V', color: '#93a1b0' }, ticks: { color: '#93a1b0' }, grid: { color: '#26323e' } },
         yT: { position: 'right', title: { display: true, text: '°C', color: '#ff9f43' }, ticks: { color: '#ff9f43' }, grid: { drawOnChartArea: false } },
       } }),
@@ -125,17 +160,25 @@ export function renderTrends(force) {
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
-    if (!isFinite(lo) || hi - lo >= minSpan) { delete axis.min; delete axis.max; return; }
-    const mid = (lo + hi) / 2;
-    axis.min = mid - minSpan / 2;
-    axis.max = mid + minSpan / 2;
+    if (!isFinite(lo)) { autoAxis(axis); return; }
+    if (hi - lo < minSpan) { const mid = (lo + hi) / 2; lo = mid - minSpan / 2; hi = mid + minSpan / 2; }
+    niceAxis(axis, lo, hi, 5); /* round ticks: 3.20, 3.25, 3.30 */
+  };
+  /* time ticks at round steps of simulated time (10 s, 1 min, 5 min...) */
+  const timeAxis = (axis, arr) => {
+    if (arr.length < 2) { delete axis.ticks.stepSize; return; }
+    const raw = (arr[arr.length - 1].x - arr[0].x) / 6;
+    axis.ticks.stepSize = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400]
+      .find((s) => s >= raw) || Math.ceil(raw / 86400) * 86400;
   };
   const sc = S.charts.site;
+  timeAxis(sc.options.scales.x, site);
   sc.data.datasets[0].label = `Power (${pu}, + discharge)`;
   sc.options.scales.yP.title.text = pu;
   sc.data.datasets[0].data = pts(site, 'power', (w) => w / powerUnit);
   sc.data.datasets[1].data = pts(site, 'soc');
   const rc = S.charts.rack;
+  timeAxis(rc.options.scales.x, rack);
   rc.data.datasets[0].data = pts(rack, 'vmax');
   rc.data.datasets[1].data = pts(rack, 'vmin');
   rc.data.datasets[2].data = pts(rack, 'tmax');

@@ -147,6 +147,12 @@ enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
 int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 		    int modules);
 
+/* ---- overview.c ---- */
+/* The overview JSON of the newest snapshot into out (GET /overview, SSE
+ * view=overview; cached per tick): the summary without per-rack records
+ * plus per-module means as compact arrays.  0, or a negative BS_E* code. */
+int hd_overview_json(bs_reader *r, struct buf *out, struct bs_meta *meta);
+
 /* ---- rackjson.c ---- */
 /* GET /rack/R as JSON into out (what view_rack() and view_rack_ext()
  * give, without a json-c object per cell): cells NULL leaves the cells

@@ -11,6 +11,8 @@
  *   retry: 2000                       once, at the start
  *   id: TICK / event: summary / data: {summary JSON}
  *   id: TICK / event: module  / data: {module JSON}
+ *   id: TICK / event: overview / data: {overview JSON}  (view=overview,
+ *                                        overview.c)
  *   event: stale / data: {"stale":true,"reason":...}  when data stops
  *   : keep-alive                      at least every 15 s
  */
@@ -35,6 +37,7 @@
 
 struct sse_client {
 	int want_summary;
+	int want_overview; /* view=overview: overview events (overview.c) */
 	int want_modules; /* summary events carry module aggregates */
 	int want_module;
 	uint32_t rack, module;
@@ -119,6 +122,14 @@ static void sse_fill(struct sse_client *cl)
 						    cl->want_modules) == 0)
 					json_event(&cl->out, "summary", m.tick,
 						   1, sb.p, sb.len);
+				else
+					ok = 0;
+				buf_free(&sb);
+			}
+			if (cl->want_overview) {
+				if (hd_overview_json(r, &sb, &m) == 0)
+					json_event(&cl->out, "overview",
+						   m.tick, 1, sb.p, sb.len);
 				else
 					ok = 0;
 				buf_free(&sb);
@@ -270,14 +281,17 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 	if (!cl)
 		return hd_error(c, 500, "out of memory");
 	if (view) {
-		if (strcmp(view, "summary")) {
+		if (!strcmp(view, "overview")) {
+			cl->want_overview = 1;
+		} else if (!strcmp(view, "summary")) {
+			cl->want_summary = 1;
+		} else {
 			free(cl);
 			return hd_error(c, 400,
-					"view='%.40s': the only view is "
-					"'summary'",
+					"view='%.40s': use view=summary or "
+					"view=overview",
 					view);
 		}
-		cl->want_summary = 1;
 	}
 	if (rk || md) {
 		if (!rk || !md || hd_parse_u32(rk, &cl->rack) ||
@@ -294,7 +308,7 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 		return hd_error(
 		    c, 400, "modules='%.40s': use modules=0 or modules=1", mo);
 	}
-	if (!cl->want_module && !cl->want_summary)
+	if (!cl->want_module && !cl->want_summary && !cl->want_overview)
 		cl->want_summary = 1; /* a bare /updates streams the site */
 	if (iv) {
 		if (hd_parse_u32(iv, &interval) ||
