@@ -4,7 +4,8 @@
 # (not tests) under tests/bench/.
 HTTPD_TESTS = tests/integration/httpd.sh tests/integration/httpd-batsimd.sh \
 	tests/fuzz/http-fuzz.sh tests/integration/shm-hostile.sh \
-	tests/integration/httpd-hostile.sh tests/integration/run-all.sh
+	tests/integration/httpd-hostile.sh tests/integration/run-all.sh \
+	tests/integration/overview.sh
 TESTS += $(HTTPD_TESTS)
 EXTRA_DIST += $(HTTPD_TESTS) tests/fuzz/http-fuzz.py \
 	tests/integration/slow-clients.py

@@ -31,7 +31,7 @@ import { getToken, refreshControlState, wireControls } from './controls.js';
 import { $, el, footLog, getJSON, setText } from './dom.js';
 import { isStale, renderAge, renderBanner } from './header.js';
 import { loadModule, renderCellTable, renderModule } from './module.js';
-import { drawHeatmap, wireOverview } from './overview.js';
+import { drawHeatmap, modulePoint, wireOverview } from './overview.js';
 import { METRICS, S } from './state.js';
 import { markServerStale, onOverview, openStream, refreshInfo } from './stream.js';
 import { loadHistory } from './trends.js';
@@ -175,6 +175,6 @@ export function stepModule(d) {
 }
 
 /* exposed for the browser tests and for debugging from the console */
-window.batsimDashboard = { state: S, select };
+window.batsimDashboard = { state: S, select, modulePoint };
 
 start();

@@ -45,7 +45,7 @@ export function showMsg(msgEl, ok, text) {
 
 /* POST /control/<path> with the token; resolves to true on success and
  * shows the server's answer (or error) in msgEl. */
-export async function control(path, body, msgEl, okText) {
+export async function control(path, body, msgEl, okText, opts404) {
   let tok = getToken();
   if (!tok) tok = await askToken();
   if (!tok) {
@@ -66,6 +66,10 @@ export async function control(path, body, msgEl, okText) {
     return false;
   }
   try { j = await r.json(); } catch (e) { j = null; }
+  if (r.status === 404 && opts404) {
+    showMsg(msgEl, false, opts404);
+    return false;
+  }
   if (!r.ok || (j && j.ok === false)) {
     const why = j && j.error ? j.error : r.statusText || 'request failed';
     let hint = '';
@@ -134,6 +138,7 @@ export function prefillForms() {
   if (num(site.setpoint) !== null && f.value.value === '') f.value.value = mode === 'power' ? +(site.setpoint / 1000).toFixed(3) : +site.setpoint.toFixed(3);
   const a = $('f-ambient');
   if (num(site.ambient) !== null && a.value.value === '') a.value.value = +site.ambient.toFixed(1);
+  if (num(site.speed) !== null) $('f-clock').speed.value = +site.speed.toPrecision(6);
   faultFromSelection();
 }
 export function faultFromSelection() {
@@ -221,6 +226,21 @@ export function wireControls() {
       const where = `rack ${body.rack}` + (body.cell !== undefined ? ` · module ${body.module} · cell ${body.cell}` : '');
       control('fault', body, msg, `${action === 'inject' ? 'Injected' : 'Cleared'} ${body.type} at ${where}.`);
     } catch (e) { showMsg(msg, false, e.message); }
+  });
+  /* the simulated clock: POST /control/pause, /control/resume,
+   * /control/speed {"speed"}; a batsim-httpd without them answers 404 */
+  const clockMsg = $('f-clock').querySelector('.msg');
+  const old = (what) => `This batsim-httpd has no /control/${what} (it is older than this dashboard): use batsimctl, or update batsim-httpd.`;
+  $('clock-pause').addEventListener('click', () => control('pause', {}, clockMsg, 'Simulated clock paused.', old('pause')));
+  $('clock-resume').addEventListener('click', () => control('resume', {}, clockMsg, 'Simulated clock resumed.', old('resume')));
+  $('f-clock').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    try {
+      const speed = numField(f.speed, 'Speed');
+      if (speed < 0) throw new Error('Speed must be 0 (as fast as possible) or more.');
+      control('speed', { speed }, clockMsg, speed === 0 ? 'Speed: as fast as possible.' : `Speed ×${speed} applied.`, old('speed'));
+    } catch (e) { showMsg(clockMsg, false, e.message); }
   });
   $('f-fault').type.addEventListener('change', faultTypeChanged);
   faultTypeChanged();

@@ -176,6 +176,9 @@ export function renderModule() {
   renderCellChart(cells);
   renderCellTable(cells);
   renderLimitsNote();
+  /* click on the heatmap -> this module's chart drawn (browser test) */
+  if (j && S.bench.clickAt && !S.bench.chartAt && j.rack === S.sel.rack && j.module === S.sel.module && window.Chart)
+    S.bench.chartAt = performance.now();
 }
 
 export function renderCellChart(cells) {

@@ -8,7 +8,9 @@
  * state, worst alarm tier and faults.
  *
  * Layout: one column per rack, module 0 at the BOTTOM of its column (as
- * modules are numbered in a rack, from the floor up); a header strip on top
+ * modules are numbered in a rack, from the floor up), racks left to
+ * right, wrapping into bands below when they do not fit 3 px each; a
+ * header strip on top
  * of each column is coloured by the rack's worst alarm (red/amber, grey
  * when only latched) and says OPEN (striped) for an open contactor, with
  * text only where it fits the column.  Colour scale: absolute by default
@@ -21,7 +23,7 @@ import { METRICS, S } from './state.js';
 import { select } from './app.js';
 
 const HEAD_H = 30;        /* rack header strip, CSS px (wide columns) */
-const HEAD_H_NARROW = 8;  /* a colour strip only */
+const HEAD_H_NARROW = 6;  /* a colour strip only */
 const MAX_ROW_H = 26, MAX_H = 640;
 
 /* ---------- decoding ---------- */
@@ -95,7 +97,7 @@ const BAND_RGB = { warning: [227, 179, 65], alarm: [248, 81, 73] };
 
 /* Alarm thresholds of a metric from summary.limits, for the bands:
  * {low: {warning, alarm}, high: {warning, alarm}} (nulls when unknown). */
-function bands(metric) {
+function bands_(metric) {
   const L = S.summary && S.summary.limits;
   if (!L || L.matches_writer === false) return null;
   const pick = (o) => (o ? { warning: num(o.warning), alarm: num(o.alarm) } : null);
@@ -164,26 +166,43 @@ function renderLegend(dom, b) {
 
 /* ---------- geometry and drawing ---------- */
 
-let geo = null;   /* {w, h, colW, rowH, headH, racks, mpr} in CSS px */
-let pixels = null; /* offscreen canvas: one pixel per module */
+/* Racks are laid out left to right in bands: as many racks per band as
+ * fit MIN_COL_W px each, further bands below (a 2,048-rack site wraps
+ * into several bands instead of squeezing racks below a pixel). */
+const MIN_COL_W = 3, BAND_GAP = 6, LABEL_H = 12;
+
+let geo = null;    /* layout in CSS px, see layout() */
+let pixels = null; /* offscreen canvas: one pixel per module, bands stacked */
 
 function layout() {
   const cv = $('heatmap'), ov = S.ov;
   if (!cv || !ov || !ov.racks || !ov.mpr) return null;
   const w = Math.max(100, cv.parentElement.clientWidth);
-  const colW = w / ov.racks;
-  const headH = colW >= 22 ? HEAD_H : HEAD_H_NARROW;
-  const rowH = Math.min(MAX_ROW_H, Math.floor(MAX_H / ov.mpr));
-  const gridH = rowH >= 1 ? rowH * ov.mpr : MAX_H; /* below 1 px a row, fit MAX_H */
-  const h = headH + gridH + (colW >= 22 ? 0 : 14); /* room for the rack numbers below a narrow grid */
+  const rpb = Math.min(ov.racks, Math.max(1, Math.floor(w / MIN_COL_W)));
+  const bands = Math.ceil(ov.racks / rpb);
+  const colW = w / rpb;
+  const wide = colW >= 22;
+  const headH = wide ? HEAD_H : HEAD_H_NARROW;
+  const labelH = wide ? 0 : LABEL_H; /* rack numbers under a narrow band */
+  const extra = headH + labelH + BAND_GAP;
+  let rowH = Math.min(MAX_ROW_H, Math.floor((MAX_H / bands - extra) / ov.mpr));
+  if (rowH < 1) rowH = Math.max(0.25, (MAX_H / bands - extra) / ov.mpr);
+  const gridH = rowH * ov.mpr;
+  const bandH = headH + gridH + labelH + BAND_GAP;
+  const h = Math.ceil(bands * bandH - BAND_GAP);
   const dpr = window.devicePixelRatio || 1;
   if (cv.width !== Math.round(w * dpr) || cv.height !== Math.round(h * dpr)) {
     cv.width = Math.round(w * dpr);
     cv.height = Math.round(h * dpr);
     cv.style.height = h + 'px';
   }
-  return { w, h, colW, rowH: gridH / ov.mpr, headH, gridH, racks: ov.racks, mpr: ov.mpr, dpr };
+  return { w, h, colW, rowH, headH, gridH, labelH, bandH, rpb, bands, wide, racks: ov.racks, mpr: ov.mpr, dpr };
 }
+/* left edge of rack r's column, and the top of its band */
+const rackX = (r) => (r % geo.rpb) * geo.colW;
+const bandY = (r) => Math.floor(r / geo.rpb) * geo.bandH;
+/* top of module m of rack r (module 0 at the bottom) */
+const moduleY = (r, m) => bandY(r) + geo.headH + (geo.mpr - 1 - m) * geo.rowH;
 
 /* the text candidates that fit width w, longest first */
 function fit(ctx, cands, w) {
@@ -198,26 +217,28 @@ export function drawHeatmap() {
   const cv = $('heatmap');
   geo = layout();
   if (!geo) return;
-  const { w, colW, rowH, headH, gridH, racks, mpr, dpr } = geo;
+  const { w, colW, rowH, headH, gridH, racks, mpr, dpr, rpb, bands } = geo;
   const ctx = cv.getContext('2d');
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, geo.h);
-  const metric = S.metric, dom = domain(metric), b = S.scale === 'absolute' ? bands(metric) : null;
+  const metric = S.metric, dom = domain(metric), b = S.scale === 'absolute' ? bands_(metric) : null;
   renderLegend(dom, b);
-  /* the modules, one pixel each, scaled up without smoothing */
-  if (!pixels || pixels.width !== racks || pixels.height !== mpr) {
+  /* the modules, one pixel each (band k in rows k*mpr...), scaled up
+   * without smoothing */
+  if (!pixels || pixels.width !== rpb || pixels.height !== bands * mpr) {
     pixels = document.createElement('canvas');
-    pixels.width = racks;
-    pixels.height = mpr;
+    pixels.width = rpb;
+    pixels.height = bands * mpr;
   }
   const pctx = pixels.getContext('2d');
-  const img = pctx.createImageData(racks, mpr);
+  const img = pctx.createImageData(rpb, bands * mpr);
   const a = ov[metric], d = img.data;
   let coloured = 0;
   for (let r = 0; r < racks; r++) {
+    const col = r % rpb, row0 = Math.floor(r / rpb) * mpr;
     for (let m = 0; m < mpr; m++) {
       const v = a[r * mpr + m];
-      const p = ((mpr - 1 - m) * racks + r) * 4; /* module 0 at the bottom */
+      const p = ((row0 + mpr - 1 - m) * rpb + col) * 4;
       let c;
       if (isNaN(v) || !dom) c = [51, 51, 51];
       else { c = rgbOf(v, dom, b); coloured++; }
@@ -226,18 +247,21 @@ export function drawHeatmap() {
   }
   pctx.putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(pixels, 0, headH, w, gridH);
+  for (let k = 0; k < bands; k++) {
+    const n = Math.min(rpb, racks - k * rpb);
+    ctx.drawImage(pixels, 0, k * mpr, n, mpr, 0, k * geo.bandH + headH, n * colW, gridH);
+  }
   /* gaps between racks and modules where there is room */
   ctx.fillStyle = '#11161c';
-  if (colW >= 6) for (let r = 1; r < racks; r++) ctx.fillRect(Math.round(r * colW) - 1, headH, colW >= 14 ? 2 : 1, gridH);
-  if (rowH >= 8) for (let m = 1; m < mpr; m++) ctx.fillRect(0, headH + Math.round(m * rowH), w, 1);
-  /* modules with an active alarm: a red frame (a red dot when small) */
+  if (colW >= 6) for (let r = 0; r < racks; r++) if (r % rpb) ctx.fillRect(Math.round(rackX(r)) - 1, bandY(r) + headH, colW >= 14 ? 2 : 1, gridH);
+  if (rowH >= 8) for (let k = 0; k < bands; k++) for (let m = 1; m < mpr; m++) ctx.fillRect(0, k * geo.bandH + headH + Math.round(m * rowH), w, 1);
+  /* modules with an active alarm: a red frame (a red block when small) */
   ctx.strokeStyle = '#f85149';
   ctx.fillStyle = '#f85149';
   ctx.lineWidth = 2;
   for (let r = 0; r < racks; r++) for (let m = 0; m < mpr; m++) {
     if (!moduleAlarm(r, m)) continue;
-    const x = r * colW, y = headH + (mpr - 1 - m) * rowH;
+    const x = rackX(r), y = moduleY(r, m);
     if (colW >= 8 && rowH >= 6) ctx.strokeRect(x + 2, y + 2, colW - 4, rowH - 4);
     else ctx.fillRect(x, y, Math.max(1, colW), Math.max(1, rowH));
   }
@@ -252,7 +276,7 @@ export function drawHeatmap() {
       if (isNaN(v)) continue;
       const c = rgbOf(v, dom, b);
       ctx.fillStyle = c[0] * 0.3 + c[1] * 0.59 + c[2] * 0.11 > 140 ? '#0b0f14' : '#ffffff';
-      ctx.fillText(fit(ctx, [fmt(v, md.digits), fmt(v, 0)], colW - 4), r * colW + colW / 2, headH + (mpr - 0.5 - m) * rowH);
+      ctx.fillText(fit(ctx, [fmt(v, md.digits), fmt(v, 0)], colW - 4), rackX(r) + colW / 2, moduleY(r, m) + rowH / 2);
     }
   }
   drawRackHeads(ctx);
@@ -262,58 +286,62 @@ export function drawHeatmap() {
 }
 
 function drawRackHeads(ctx) {
-  const { colW, headH, racks, gridH } = geo, ov = S.ov;
+  const { colW, headH, racks, gridH, wide, rpb } = geo, ov = S.ov;
   ctx.textBaseline = 'alphabetic';
   for (let r = 0; r < racks; r++) {
-    const x = r * colW, tier = +ov.tier[r] || 0, open = ov.open.has(r);
+    const x = rackX(r), y0 = bandY(r), tier = +ov.tier[r] || 0, open = ov.open.has(r);
     ctx.fillStyle = TIER_RGB[tier];
-    ctx.fillRect(x + (colW >= 6 ? 1 : 0), 0, Math.max(1, colW - (colW >= 6 ? 2 : 0)), headH - 2);
-    if (open) { /* striped: the contactor is open */
+    ctx.fillRect(x + (colW >= 6 ? 1 : 0), y0, Math.max(1, colW - (colW >= 6 ? 2 : 0)), headH - 2);
+    if (open) { /* striped red: the contactor is open */
       ctx.save();
       ctx.beginPath();
-      ctx.rect(x, 0, Math.max(1, colW), headH - 2);
+      ctx.rect(x, y0, Math.max(1, colW), headH - 2);
       ctx.clip();
       ctx.strokeStyle = '#f85149';
       ctx.lineWidth = 2;
-      for (let k = -headH; k < colW + headH; k += 6) { ctx.beginPath(); ctx.moveTo(x + k, headH); ctx.lineTo(x + k + headH, 0); ctx.stroke(); }
+      for (let k = -headH; k < colW + headH; k += 6) { ctx.beginPath(); ctx.moveTo(x + k, y0 + headH); ctx.lineTo(x + k + headH, y0); ctx.stroke(); }
       ctx.restore();
     }
-    if (headH < HEAD_H) continue;
-    /* two short lines that fit the column: "R3 A2" / "OPEN 52%" */
+    if (!wide) continue;
+    /* two short lines that fit the column: "R3 A" / "OPEN 52%" */
     ctx.font = 'bold 11px system-ui, sans-serif';
     ctx.textAlign = 'center';
     ctx.fillStyle = tier >= 2 ? '#0b0f14' : '#e6edf3';
     const soc = rackMean('soc', r);
     const badge = tier >= 2 ? ' ' + 'WAP'[tier - 2] : tier === 1 ? ' L' : '';
-    ctx.fillText(fit(ctx, [`R${r}${badge}`, `R${r}`, String(r)], colW - 4), x + colW / 2, 12);
+    ctx.fillText(fit(ctx, [`R${r}${badge}`, `R${r}`, String(r)], colW - 4), x + colW / 2, y0 + 12);
     ctx.font = '10px system-ui, sans-serif';
     const socT = soc === null ? '' : fmt(soc, 0) + '%';
-    ctx.fillText(fit(ctx, open ? [`OPEN ${socT}`, 'OPEN', 'O'] : [`closed ${socT}`, socT, ''], colW - 4), x + colW / 2, 25);
+    ctx.fillText(fit(ctx, open ? [`OPEN ${socT}`, 'OPEN', 'O'] : [`closed ${socT}`, socT, ''], colW - 4), x + colW / 2, y0 + 25);
   }
-  if (headH < HEAD_H) {
-    /* rack numbers under a narrow grid, as many as fit */
+  if (!wide) {
+    /* rack numbers under each narrow band, as many as fit */
     ctx.font = '10px system-ui, sans-serif';
     ctx.fillStyle = '#93a1b0';
     ctx.textAlign = 'left';
     const every = Math.max(1, Math.ceil(ctx.measureText('R0000').width / colW));
-    const step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000].find((s) => s >= every) || every;
-    for (let r = 0; r < racks; r += step) ctx.fillText(String(r), r * colW, headH + gridH + 11);
+    const step = [1, 2, 4, 5, 8, 10, 16, 20, 32, 50, 64, 100, 128, 200, 256, 500, 512, 1000].find((s) => s >= every && rpb % s === 0) ||
+      [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].find((s) => s >= every) || every;
+    for (let r = 0; r < racks; r += step) {
+      if (rackX(r) + ctx.measureText(String(r)).width > geo.w) continue;
+      ctx.fillText(String(r), rackX(r), bandY(r) + headH + gridH + 10);
+    }
   }
 }
 
 function drawSelection(ctx) {
-  const { colW, rowH, headH, mpr } = geo;
+  const { colW, rowH } = geo;
   const box = (r, m, colour, dash) => {
-    const x = r * colW, y = headH + (mpr - 1 - m) * rowH;
+    const x = rackX(r), y = moduleY(r, m);
     ctx.setLineDash(dash);
     ctx.strokeStyle = colour;
     ctx.lineWidth = 2;
-    const pad = Math.max(colW, rowH) < 6 ? 3 : 0; /* visible even when a module is 1 px */
+    const pad = Math.min(colW, rowH) < 6 ? 3 : 0; /* visible even when a module is 1 px */
     ctx.strokeRect(x - pad + 1, y - pad + 1, Math.max(2, colW + 2 * pad - 2), Math.max(2, rowH + 2 * pad - 2));
     ctx.setLineDash([]);
   };
   if (S.cursor && (S.cursor.rack !== S.sel.rack || S.cursor.module !== S.sel.module)) box(S.cursor.rack, S.cursor.module, '#ffffff', [3, 2]);
-  box(S.sel.rack, S.sel.module, '#4cb3ff', []);
+  if (S.ov && S.sel.rack < S.ov.racks && S.sel.module < S.ov.mpr) box(S.sel.rack, S.sel.module, '#4cb3ff', []);
 }
 
 /* what a screen reader and the tooltip say */
@@ -347,16 +375,18 @@ function hit(ev) {
   if (!geo) return null;
   const rect = $('heatmap').getBoundingClientRect();
   const x = ev.clientX - rect.left, y = ev.clientY - rect.top;
-  if (x < 0 || x >= geo.w || y < 0 || y >= geo.headH + geo.gridH) return null;
-  const r = Math.min(geo.racks - 1, Math.floor(x / geo.colW));
-  if (y < geo.headH) return { rack: r, module: S.sel.module };
-  const m = geo.mpr - 1 - Math.min(geo.mpr - 1, Math.floor((y - geo.headH) / geo.rowH));
+  if (x < 0 || x >= geo.w || y < 0) return null;
+  const band = Math.floor(y / geo.bandH), yb = y - band * geo.bandH;
+  const r = band * geo.rpb + Math.min(geo.rpb - 1, Math.floor(x / geo.colW));
+  if (band >= geo.bands || r >= geo.racks || yb >= geo.headH + geo.gridH) return null;
+  if (yb < geo.headH) return { rack: r, module: S.sel.module };
+  const m = geo.mpr - 1 - Math.min(geo.mpr - 1, Math.floor((yb - geo.headH) / geo.rowH));
   return { rack: r, module: m };
 }
 /* where module (r, m) is drawn, in CSS px from the canvas's top left */
 export function modulePoint(r, m) {
   if (!geo) return null;
-  return { x: (r + 0.5) * geo.colW, y: geo.headH + (geo.mpr - 0.5 - m) * geo.rowH };
+  return { x: rackX(r) + geo.colW / 2, y: moduleY(r, m) + geo.rowH / 2 };
 }
 
 function onKey(ev) {
@@ -393,6 +423,7 @@ export function wireOverview() {
     const h = hit(ev);
     if (!h) return;
     S.bench.clickAt = performance.now();
+    S.bench.chartAt = 0;
     S.cursor = null;
     select(h.rack, h.module);
   });
