@@ -9,6 +9,7 @@ dist_www_DATA = \
 	data/www/alarms.js \
 	data/www/controls.js \
 	data/www/dom.js \
+	data/www/early.js \
 	data/www/format.js \
 	data/www/header.js \
 	data/www/module.js \

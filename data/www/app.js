@@ -147,7 +147,10 @@ export function start() {
   refreshInfo();
   /* the topology first, so that a selection from the URL is clamped
    * before the stream is opened with it */
-  getJSON('overview').then(onOverview, (e) => {
+  /* early.js started this fetch before the modules and Chart.js loaded */
+  const early = window.batsimEarly && window.batsimEarly.overview;
+  if (window.batsimEarly) window.batsimEarly.overview = null; /* once */
+  getJSON('overview', early).then(onOverview, (e) => {
     if (e.status === 503) markServerStale(e);
     else { S.connError = e.message; renderBanner(); }
   }).then(() => {

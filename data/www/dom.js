@@ -23,12 +23,13 @@ export function footLog(text) {
   e.textContent = text ? new Date().toLocaleTimeString() + ' ' + text : '';
 }
 
-/* GET a JSON document; throws an Error whose message is the server's
+/* GET a JSON document (or await the fetch `started` of it, e.g. early.js's);
+ * throws an Error whose message is the server's
  * {"error"} text with the status, so callers can show it. */
-export async function getJSON(path) {
+export async function getJSON(path, started) {
   let r;
   try {
-    r = await fetch(path, { cache: 'no-store', headers: { Accept: 'application/json' } });
+    r = await (started || fetch(path, { cache: 'no-store', headers: { Accept: 'application/json' } }));
   } catch (e) {
     throw new Error(`cannot reach batsim-httpd (${e.message}): is it running?`);
   }

@@ -232,17 +232,28 @@ export function drawHeatmap() {
   }
   const pctx = pixels.getContext('2d');
   const img = pctx.createImageData(rpb, bands * mpr);
-  const a = ov[metric], d = img.data;
+  const a = ov[metric], px = new Uint32Array(img.data.buffer);
+  /* one 32-bit pixel per module from a 1024-step ramp (little-endian
+   * ABGR), the bands by comparison: no allocation per module */
+  const abgr = (c) => (255 << 24 | c[2] << 16 | c[1] << 8 | c[0]) >>> 0;
+  const NODATA = abgr([51, 51, 51]);
+  const lut = new Uint32Array(1024);
+  if (dom) for (let i = 0; i < 1024; i++) lut[i] = abgr(ramp(i / 1023));
+  const lo = dom ? dom[0] : 0, k = dom ? 1023 / (dom[1] - dom[0]) : 0;
+  const bw = BAND_RGB.warning && abgr(BAND_RGB.warning), ba = abgr(BAND_RGB.alarm);
+  const L = b && b.low ? b.low : {}, H = b && b.high ? b.high : {};
+  const la = num(L.alarm), lw = num(L.warning), ha = num(H.alarm), hw = num(H.warning);
   let coloured = 0;
   for (let r = 0; r < racks; r++) {
-    const col = r % rpb, row0 = Math.floor(r / rpb) * mpr;
+    const col = r % rpb, row0 = Math.floor(r / rpb) * mpr, base = r * mpr;
     for (let m = 0; m < mpr; m++) {
-      const v = a[r * mpr + m];
-      const p = ((row0 + mpr - 1 - m) * rpb + col) * 4;
-      let c;
-      if (isNaN(v) || !dom) c = [51, 51, 51];
-      else { c = rgbOf(v, dom, b); coloured++; }
-      d[p] = c[0]; d[p + 1] = c[1]; d[p + 2] = c[2]; d[p + 3] = 255;
+      const v = a[base + m];
+      const p = (row0 + mpr - 1 - m) * rpb + col;
+      if (v !== v || !dom) { px[p] = NODATA; continue; }
+      coloured++;
+      if ((la !== null && v <= la) || (ha !== null && v >= ha)) px[p] = ba;
+      else if ((lw !== null && v <= lw) || (hw !== null && v >= hw)) px[p] = bw;
+      else { const i = Math.round((v - lo) * k); px[p] = lut[i < 0 ? 0 : i > 1023 ? 1023 : i]; }
     }
   }
   pctx.putImageData(img, 0, 0);

@@ -45,9 +45,12 @@ export function onOverview(s) {
     modules_per_rack: t.modules_per_rack || (S.topo ? S.topo.modules_per_rack : 1),
     cells_per_module: t.cells_per_module || (S.topo ? S.topo.cells_per_module : 1),
   });
+  const t0 = performance.now();
+  if (!S.bench.firstOverviewMs) S.bench.firstOverviewMs = t0;
   decodeOverview(s);
   S.alarmList = s.racks && Array.isArray(s.racks.alarms) ? s.racks.alarms : [];
   scheduleHeatmap();
+  if (!S.bench.firstDrawMs && S.bench.firstHeatmapMs) S.bench.firstDrawMs = performance.now() - t0;
   renderHeader();
   renderAlarms();
   renderAge();
