@@ -178,7 +178,8 @@ function layout() {
   const cv = $('heatmap'), ov = S.ov;
   if (!cv || !ov || !ov.racks || !ov.mpr) return null;
   const w = Math.max(100, cv.parentElement.clientWidth);
-  const rpb = Math.min(ov.racks, Math.max(1, Math.floor(w / MIN_COL_W)));
+  let rpb = Math.min(ov.racks, Math.max(1, Math.floor(w / MIN_COL_W)));
+  if (rpb < ov.racks && rpb >= 32) rpb -= rpb % 16; /* rows start at round rack numbers */
   const bands = Math.ceil(ov.racks / rpb);
   const colW = w / rpb;
   const wide = colW >= 22;
