@@ -5,6 +5,7 @@
  * attach, re-attach, sampler thread, change notification, history ring),
  * routes.c (dispatch, REST endpoints, errors), sse.c (/updates),
  * metrics.c (/metrics), ctlproxy.c (/control), files.c (static files),
+ * overview.c (/overview and the SSE overview view),
  * buf.c (a growable text buffer).
  */
 #ifndef BATSIM_HTTPD_H
