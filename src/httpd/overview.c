@@ -28,7 +28,8 @@
  * `bytes` bytes (little-endian, base64): value = offset + q * step.  One
  * byte when the snapshot's span fits 254 steps, else two; the largest
  * code (255 or 65535) marks a value that is not finite.  A span beyond
- * 65534 steps widens the step tenfold (the JSON says which step).
+ * 65534 steps widens the step tenfold until it fits (the JSON says which
+ * step).
  */
 #include <config.h>
 
@@ -99,12 +100,17 @@ static void put_quant(struct buf *b, const char *key, const char *unit,
 	if (!isfinite(lo))
 		lo = hi = 0.0;
 	for (;;) {
+		double sp;
+
 		offset = floor(lo / step + 1e-6) * step;
-		span = (unsigned long)lround((hi - offset) / step);
-		if (span <= 65534 || digits == 0)
+		sp = (hi - offset) / step;
+		if (sp <= 65534.0) {
+			span = (unsigned long)lround(sp);
 			break;
-		step *= 10.0;
-		digits--;
+		}
+		step *= 10.0; /* coarser until the span fits two bytes */
+		if (digits > 0)
+			digits--;
 	}
 	if (span > 65534)
 		span = 65534;
