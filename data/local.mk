@@ -6,6 +6,17 @@ wwwdir = $(pkgdatadir)/www
 dist_www_DATA = \
 	data/www/index.html \
 	data/www/app.js \
+	data/www/alarms.js \
+	data/www/controls.js \
+	data/www/dom.js \
+	data/www/early.js \
+	data/www/format.js \
+	data/www/header.js \
+	data/www/module.js \
+	data/www/overview.js \
+	data/www/state.js \
+	data/www/stream.js \
+	data/www/trends.js \
 	data/www/style.css \
 	data/www/favicon.svg
 

@@ -76,7 +76,7 @@ tests_fuzz_fuzz_control_LDADD = $(ENGINE_LIBS) src/lib/libbatsim.la \
 tests_fuzz_fuzz_httpd_SOURCES = tests/fuzz/fuzz_httpd.c \
 	tests/fuzz/fuzz_util.h tests/fuzz/fuzz_engine.h \
 	src/httpd/routes.c src/httpd/reply.c src/httpd/source.c \
-	src/httpd/sse.c src/httpd/anscache.c \
+	src/httpd/sse.c src/httpd/anscache.c src/httpd/overview.c \
 	src/httpd/metrics.c src/httpd/ctlproxy.c src/httpd/files.c \
 	src/httpd/buf.c src/httpd/rackjson.c src/httpd/deadline.c
 tests_fuzz_fuzz_httpd_CPPFLAGS = $(AM_CPPFLAGS) $(ENGINE_CPPFLAGS) \

@@ -5,7 +5,8 @@
 HTTPD_TESTS = tests/integration/httpd.sh tests/integration/httpd-batsimd.sh \
 	tests/fuzz/http-fuzz.sh tests/integration/shm-hostile.sh \
 	tests/integration/httpd-hostile.sh tests/integration/run-all.sh \
-	tests/integration/httpd-sse-scale.sh
+	tests/integration/httpd-sse-scale.sh \
+	tests/integration/overview.sh
 TESTS += $(HTTPD_TESTS)
 EXTRA_DIST += $(HTTPD_TESTS) tests/fuzz/http-fuzz.py \
 	tests/integration/slow-clients.py
@@ -22,4 +23,14 @@ tests_unit_test_rackjson_SOURCES = tests/unit/test_rackjson.c \
 tests_unit_test_rackjson_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/httpd \
 	$(MHD_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_rackjson_LDADD = src/common/libbscommon.la \
+	src/lib/libbatsim.la $(JSONC_LIBS) $(LIBM)
+
+# the overview's encodings: base64 and the quantised module arrays
+# (src/httpd/overview.c included for its static functions; TAP)
+check_PROGRAMS += tests/unit/test_overview
+TESTS += tests/unit/test_overview
+tests_unit_test_overview_SOURCES = tests/unit/test_overview.c src/httpd/buf.c
+tests_unit_test_overview_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/httpd \
+	$(MHD_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_overview_LDADD = src/common/libbscommon.la \
 	src/lib/libbatsim.la $(JSONC_LIBS) $(LIBM)

@@ -7,6 +7,7 @@
  * arguments, the cached summary: reply.h), anscache.c (REST answers
  * shared per snapshot), sse.c (/updates),
  * metrics.c (/metrics), ctlproxy.c (/control), files.c (static files),
+ * overview.c (/overview and the SSE overview view),
  * buf.c (a growable text buffer).
  */
 #ifndef BATSIM_HTTPD_H
@@ -119,6 +120,12 @@ enum MHD_Result hd_handler(void *cls, struct MHD_Connection *c, const char *url,
 void *hd_uri_logger(void *cls, const char *uri, struct MHD_Connection *c);
 void hd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		  enum MHD_RequestTerminationCode toe);
+
+/* ---- overview.c ---- */
+/* The overview JSON of the newest snapshot into out (GET /overview, SSE
+ * view=overview; cached per tick): the summary without per-rack records
+ * plus per-module means as compact arrays.  0, or a negative BS_E* code. */
+int hd_overview_json(bs_reader *r, struct buf *out, struct bs_meta *meta);
 
 /* ---- rackjson.c ---- */
 /* GET /rack/R as JSON into out (what view_rack() and view_rack_ext()

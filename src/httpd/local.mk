@@ -12,6 +12,7 @@ src_httpd_batsim_httpd_SOURCES = \
 	src/httpd/anscache.c \
 	src/httpd/deadline.c \
 	src/httpd/sse.c \
+	src/httpd/overview.c \
 	src/httpd/metrics.c \
 	src/httpd/ctlproxy.c \
 	src/httpd/files.c

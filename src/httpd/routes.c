@@ -97,6 +97,33 @@ static enum MHD_Result get_summary(struct MHD_Connection *c)
 	}
 }
 
+/* GET /overview: the dashboard's compact site overview (overview.c). */
+static enum MHD_Result get_overview(struct MHD_Connection *c)
+{
+	enum MHD_Result ret = MHD_NO;
+	struct buf b = {0};
+	struct bs_meta m;
+	bs_reader *r = live_reader(c, &ret);
+	int rc;
+
+	if (!r) {
+		src_release();
+		return ret;
+	}
+	rc = hd_overview_json(r, &b, &m);
+	src_release();
+	if (rc) {
+		buf_free(&b);
+		return read_failed(c, rc);
+	}
+	buf_append(&b, "\n", 1);
+	{
+		size_t len = b.len;
+
+		return hd_text(c, 200, "application/json", buf_take(&b), len);
+	}
+}
+
 /* Index checks with the valid range in the message. */
 static int check_index(struct MHD_Connection *c, enum MHD_Result *ret,
 		       const char *what, const char *text, uint32_t n,
@@ -490,7 +517,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
 	if (n >= 1 &&
 	    (!strcmp(seg[0], "summary") || !strcmp(seg[0], "rack") ||
 	     !strcmp(seg[0], "updates") || !strcmp(seg[0], "history") ||
-	     !strcmp(seg[0], "metrics") || !strcmp(seg[0], "healthz"))) {
+	     !strcmp(seg[0], "metrics") || !strcmp(seg[0], "healthz") ||
+	     !strcmp(seg[0], "overview"))) {
 		if (!is_get(method))
 			return hd_method_not_allowed(c, method, url,
 						     "GET, HEAD");
@@ -508,6 +536,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct hd_req *rq,
 			return get_summary(c);
 		if (!strcmp(seg[0], "updates"))
 			return sse_handle(c);
+		if (!strcmp(seg[0], "overview"))
+			return get_overview(c);
 		if (!strcmp(seg[0], "history"))
 			return get_history(c);
 		if (!strcmp(seg[0], "metrics"))

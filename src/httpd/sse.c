@@ -31,6 +31,8 @@
  *   : batsim-httpd VERSION / retry: 2000   once, at the start
  *   id: TICK / event: summary / data: {summary JSON}
  *   id: TICK / event: module  / data: {module JSON}
+ *   id: TICK / event: overview / data: {overview JSON}  (view=overview,
+ *                                        overview.c)
  *   event: stale / data: {"stale":true,"reason":...}  when data stops
  *   event: error / data: {"error":...,"status":404}   then the end
  *   : keep-alive                      at least every 15 s
@@ -121,6 +123,13 @@ static int build_summary(bs_reader *r, const struct sse_key *k,
 	return hd_summary_json(r, out, m, k->modules);
 }
 
+static int build_overview(bs_reader *r, const struct sse_key *k,
+			  struct buf *out, struct bs_meta *m)
+{
+	(void)k;
+	return hd_overview_json(r, out, m);
+}
+
 static int build_module(bs_reader *r, const struct sse_key *k, struct buf *out,
 			struct bs_meta *m)
 {
@@ -171,6 +180,7 @@ static const struct sse_view {
 } sse_views[] = {
     {"summary", "summary", build_summary},
     {NULL, "module", build_module},
+    {"overview", "overview", build_overview},
 };
 #define VIEW_SUMMARY 0u
 #define VIEW_MODULE  1u
@@ -737,8 +747,8 @@ enum MHD_Result sse_handle(struct MHD_Connection *c)
 				want_view = (int)i;
 		if (want_view < 0)
 			return hd_error(c, 400,
-					"view='%.40s': the only view is "
-					"'summary'",
+					"view='%.40s': use view=summary or "
+					"view=overview",
 					view);
 	}
 	if (rk || md) {
