@@ -27,8 +27,10 @@ unset BATSIM_SHM BATSIM_SHM_NAME BATSIM_CONFIG BATSIM_CONTROL_SOCKET \
 # ---- the environment ----
 expect 2 "BATSIM_SHM=/x batsimctl status: /x is missing" -- env BATSIM_SHM=$N "$CTL" status
 has "$tmp/err" "$N" "batsimctl reads the segment BATSIM_SHM names"
-expect 0 "BATSIM_SHM=/x batsim-init creates /x" -- env BATSIM_SHM=$N "$INIT" --topology 1x1x2
-[ -e "/dev/shm$N" ] && ok "batsim-init created /dev/shm$N" || notok "no /dev/shm$N"
+# --check only changes nothing, whichever segment it looks at
+expect 6 "BATSIM_SHM=/x batsim-init --check: /x not found" -- env BATSIM_SHM=$N "$INIT" --check
+has "$tmp/err" "$N" "batsim-init reads the segment BATSIM_SHM names"
+expect 0 "batsim-init --name /x creates /x" -- "$INIT" --name $N --topology 1x1x2
 expect 3 "batsimctl status on /x (no writer yet)" -- env BATSIM_SHM=$N "$CTL" status
 has "$tmp/err" "$N" "it names /x"
 expect 3 "BATSIM_SHM_NAME, the old name, still works" -- env BATSIM_SHM_NAME=$N "$CTL" status
@@ -41,10 +43,10 @@ expect 1 "batsim-init: a bad BATSIM_SHM is refused" -- env BATSIM_SHM=nonsense "
 has "$tmp/err" "BATSIM_SHM='nonsense'" "the error names the variable"
 
 # ---- short options: one meaning in every program ----
-expect 2 "batsim-httpd -s (was --control-socket) is gone" -- "$HD" -s /x
-expect 2 "batsim-httpd -t (was --token-file) is gone" -- "$HD" -t /x
+expect 2 "batsim-httpd -s (was --control-socket) is gone" -- "$HD" -s /x --help
+expect 2 "batsim-httpd -t (was --token-file) is gone" -- "$HD" -t /x --help
 expect 0 "batsim-httpd -S is --control-socket, as in batsimctl" -- "$HD" -S /x --help
-expect 1 "batsim-init -s (was --slots) is gone" -- "$INIT" -s 4 --check
+expect 1 "batsim-init -s (was --slots) is gone" -- "$INIT" -s 4 --help
 if [ -x "$BSD" ]; then
 	"$BSD" -s 2 --help >/dev/null 2>&1 && notok "batsimd -s (was --speed) still accepted" \
 		|| ok "batsimd -s (was --speed) is gone"
@@ -54,7 +56,7 @@ if [ -x "$BSD" ]; then
 fi
 if [ -x "$MBD" ]; then
 	expect 0 "batsim-modbusd -S is --control-socket" -- "$MBD" -S /x --help
-	expect 2 "batsim-modbusd -s is gone" -- "$MBD" -s /x
+	expect 2 "batsim-modbusd -s is gone" -- "$MBD" -s /x --help
 fi
 
 # ---- batsim-httpd started before the writer, by hand ----
