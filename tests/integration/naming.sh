@@ -18,8 +18,8 @@ need "$CTL" "$INIT" "$HD"
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 
 N=/bs-test-naming-$$
-hpid= h2pid= h3pid=
-at_exit_kill hpid h2pid h3pid
+hpid= h2pid= h3pid= h4pid= fpid=
+at_exit_kill hpid h2pid h3pid h4pid fpid
 at_exit_remove $N
 unset BATSIM_SHM BATSIM_SHM_NAME BATSIM_CONFIG BATSIM_CONTROL_SOCKET \
 	BATSIM_LISTEN BATSIM_MODBUS_LISTEN INVOCATION_ID NOTIFY_SOCKET JOURNAL_STREAM
@@ -99,6 +99,35 @@ else notok "no 'segment not found'"; show "$tmp/h3.log"; fi
 if grep -q "warning:" "$tmp/h3.log"; then notok "a segment not there yet logs a warning"; show "$tmp/h3.log"
 else ok "a segment not there yet at start is no warning"; fi
 kill "$h3pid"; wait "$h3pid" 2>/dev/null; h3pid=
+
+# ---- control through batsim-httpd: the dashboard's polls are not logged ----
+if [ -n "$PY" ]; then
+	printf 'naming-token\n' >"$tmp/token"; chmod 600 "$tmp/token"
+	"$HD" --config /dev/null --name $N --listen 127.0.0.1:0 --www "$s/data/www" \
+		--token-file "$tmp/token" --control-socket "$tmp/ctl.sock" 2>"$tmp/h4.log" &
+	h4pid=$!
+	wait_port "$tmp/h4.log"
+	A='Authorization: Bearer naming-token'
+	get -H "$A" "$(url /control)"
+	status 503 "no batsimd yet: 503"
+	if grep -q "systemctl\|\.service" "$tmp/body"; then notok "started by hand, the 503 advises systemctl"; show "$tmp/body"
+	else ok "started by hand, the 503 does not advise systemctl"; fi
+	"$PY" "$s/tests/integration/fake-batsimd.py" "$tmp/ctl.sock" "$tmp/ctl.log" normal &
+	fpid=$!
+	poll 5 test -S "$tmp/ctl.sock"
+	for i in 1 2 3; do get -H "$A" "$(url /control)"; done
+	status 200 "GET /control (the dashboard's state poll)"
+	get -H "$A" "$(url /control/alarms)"
+	status 200 "GET /control/alarms"
+	get -H "$A" -d '{"value":30}' "$(url /control/ambient)"
+	status 200 "POST /control/ambient"
+	if grep -q 'control: .*"state"\|control: .*"alarms"' "$tmp/h4.log"; then
+		notok "state and alarms polls are logged at the default level"; show "$tmp/h4.log"
+	else ok "state and alarms polls are not logged at the default level"; fi
+	has "$tmp/h4.log" 'control: .*"ambient"' "a command that changes something is logged"
+	kill "$h4pid"; wait "$h4pid" 2>/dev/null; h4pid=
+	kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=
+fi
 
 # ---- the man pages as built ----
 conf=$("$HD" --help | sed -n 's/.*--config FILE *configuration file (default \(.*\))$/\1/p')
