@@ -4,7 +4,8 @@
 TOOLS_TESTS = \
 	tests/integration/init.sh \
 	tests/integration/ctl.sh \
-	tests/integration/ctl-control.sh
+	tests/integration/ctl-control.sh \
+	tests/integration/naming.sh
 TESTS += $(TOOLS_TESTS)
 EXTRA_DIST += $(TOOLS_TESTS) tests/integration/fake-batsimd.py
 # sourced by the shell tests of this file, of tests/httpd.mk and by

@@ -1047,6 +1047,9 @@ static const struct {
     {"fault", cmd_fault,
      (const char *const[]){"cmd", "action", "type", "rack", "module", "cell",
 			   "value", "quantity", NULL}},
+    {"alarms_reset", cmd_alarm_reset,
+     (const char *const[]){"cmd", "rack", NULL}},
+    /* the old name of alarms_reset (batsim 0.1.0), still accepted */
     {"alarm_reset", cmd_alarm_reset,
      (const char *const[]){"cmd", "rack", NULL}},
     {"alarms", cmd_alarms, (const char *const[]){"cmd", NULL}},
@@ -1116,7 +1119,7 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 		json_object_put(req);
 		return reply_error("request needs \"cmd\" (a string): "
 				   "setpoint, ambient, profile, fault, "
-				   "alarm_reset, alarms, state, pause, resume, "
+				   "alarms_reset, alarms, state, pause, resume, "
 				   "speed, contactor, soc_reserve, "
 				   "modbus_fault, modbus_faults or "
 				   "modbus_report");
@@ -1132,7 +1135,7 @@ char *ctl_handle_line(ctl_server *s, const char *line, size_t len)
 			    : commands[i].run(s, req);
 	else
 		reply = reply_error("unknown cmd \"%.64s\": setpoint, ambient, "
-				    "profile, fault, alarm_reset, alarms, "
+				    "profile, fault, alarms_reset, alarms, "
 				    "state, pause, resume, speed, contactor, "
 				    "soc_reserve, modbus_fault, modbus_faults "
 				    "or modbus_report",

@@ -17,4 +17,3 @@ src_batsimd_batsimd_LDADD = $(ENGINE_LIBS) src/lib/libbatsim.la \
 batsimconfdir = $(sysconfdir)/batsim
 dist_batsimconf_DATA = data/batsim.conf
 
-dist_man_MANS += man/batsimd.8 man/batsim.conf.5

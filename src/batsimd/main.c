@@ -43,6 +43,7 @@
 #include "datafile.h"
 #include "engine.h"
 #include "legacy.h"
+#include "env.h"
 #include "log.h"
 #include "sigbus.h"
 #include "trace.h"
@@ -179,22 +180,24 @@ static void usage(FILE *f)
 	    "\n"
 	    "  -c, --config FILE     configuration file (default %s)\n"
 	    "  -b, --backend NAME    auto, cpu or cuda\n"
-	    "  -s, --speed X         1 real time, N times faster, 0 as "
+	    "      --speed X         1 real time, N times faster, 0 as "
 	    "fast as possible\n"
 	    "  -d, --duration S      stop after S simulated seconds "
 	    "(0 = run until stopped)\n"
-	    "  -t, --threads N       CPU worker threads (0 = one per CPU)\n"
+	    "      --threads N       CPU worker threads (0 = one per CPU)\n"
 	    "      --seed N          seed of the cell-to-cell variation\n"
 	    "      --trace R,M,C     write cell R,M,C after every step ...\n"
 	    "      --trace-out FILE  ... to FILE as CSV (- = standard "
 	    "output)\n"
-	    "  -f, --foreground      accepted for compatibility: batsimd "
+	    "      --foreground      accepted for compatibility: batsimd "
 	    "never forks\n"
 	    "  -v, --verbose         debug messages\n"
 	    "  -h, --help            this help\n"
 	    "  -V, --version         version\n"
 	    "\n"
-	    "Options override the configuration file.  Signals: TERM and "
+	    "Options win over BATSIM_CONFIG, BATSIM_SHM and "
+	    "BATSIM_CONTROL_SOCKET, which win\n"
+	    "over the configuration file.  Signals: TERM and "
 	    "INT stop, HUP reloads\nthe profile.  See batsimd(8) and "
 	    "batsim.conf(5).\n",
 	    DEFAULT_CONFIG);
@@ -213,17 +216,24 @@ struct options {
  * "exit 0 now", after --help or --version). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_SEED = 256, OPT_TRACE, OPT_TRACE_OUT };
+	enum {
+		OPT_SEED = 256,
+		OPT_TRACE,
+		OPT_TRACE_OUT,
+		OPT_SPEED,
+		OPT_THREADS,
+		OPT_FOREGROUND
+	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"backend", required_argument, NULL, 'b'},
-	    {"speed", required_argument, NULL, 's'},
+	    {"speed", required_argument, NULL, OPT_SPEED},
 	    {"duration", required_argument, NULL, 'd'},
-	    {"threads", required_argument, NULL, 't'},
+	    {"threads", required_argument, NULL, OPT_THREADS},
 	    {"seed", required_argument, NULL, OPT_SEED},
 	    {"trace", required_argument, NULL, OPT_TRACE},
 	    {"trace-out", required_argument, NULL, OPT_TRACE_OUT},
-	    {"foreground", no_argument, NULL, 'f'},
+	    {"foreground", no_argument, NULL, OPT_FOREGROUND},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -233,7 +243,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->config = DEFAULT_CONFIG;
-	while ((c = getopt_long(argc, argv, "c:b:s:d:t:fvhV", longopts,
+	if (env_get(ENV_CONFIG)) { /* below -c */
+		o->config = env_get(ENV_CONFIG);
+		o->config_given = 1;
+	}
+	while ((c = getopt_long(argc, argv, "c:b:d:vhV", longopts,
 				NULL)) != -1) {
 		const char *key = NULL;
 
@@ -245,13 +259,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'b':
 			key = "backend";
 			break;
-		case 's':
+		case OPT_SPEED:
 			key = "speed";
 			break;
 		case 'd':
 			key = "duration_s";
 			break;
-		case 't':
+		case OPT_THREADS:
 			key = "threads";
 			break;
 		case OPT_SEED:
@@ -263,7 +277,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_TRACE_OUT:
 			o->trace_out = optarg;
 			break;
-		case 'f':
+		case OPT_FOREGROUND:
 			break; /* batsimd always stays in the foreground */
 		case 'v':
 			o->verbose = 1;
@@ -325,6 +339,20 @@ static int load_config(const struct options *o, struct bsd_config *cfg)
 			 o->config);
 	} else if (cfg_load(cfg, o->config, err, sizeof err) != 0) {
 		log_error("%s", err);
+		return EX_CONFIG;
+	}
+	/* the environment, over the file, under the options (env.h) */
+	if (env_shm() &&
+	    cfg_set(cfg, "shm_name", env_shm(), err, sizeof err) != 0) {
+		log_error("%s=%s: %s", env_get(ENV_SHM) ? ENV_SHM : ENV_SHM_OLD,
+			  env_shm(), err);
+		return EX_CONFIG;
+	}
+	if (env_get(ENV_CONTROL_SOCKET) &&
+	    cfg_set(cfg, "control_socket", env_get(ENV_CONTROL_SOCKET), err,
+		    sizeof err) != 0) {
+		log_error("%s=%s: %s", ENV_CONTROL_SOCKET,
+			  env_get(ENV_CONTROL_SOCKET), err);
 		return EX_CONFIG;
 	}
 	for (unsigned i = 0; i < o->n_set; i++) {

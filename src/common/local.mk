@@ -1,4 +1,5 @@
 # Code shared by the programs (not installed): configuration, logging,
+# the environment variables (env.c),
 # untrusted data files (datafile.c),
 # the clock and command-line number parsing.
 noinst_LTLIBRARIES += src/common/libbscommon.la
@@ -6,6 +7,7 @@ src_common_libbscommon_la_SOURCES = \
 	src/common/conf.c src/common/conf.h \
 	src/common/log.c src/common/log.h \
 	src/common/util.c src/common/util.h \
+	src/common/env.c src/common/env.h \
 	src/common/datafile.c src/common/datafile.h
 # JSON views of the API (batsim-httpd, batsimctl --json); users of
 # libbscommon get json-c through its LIBADD.

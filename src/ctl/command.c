@@ -431,12 +431,13 @@ static int cmd_alarm_reset(const struct ctl *c)
 	char what[64];
 
 	if (c->nargs != 2 || strcmp(c->args[1], "reset"))
-		return usage_error(c, "usage: alarm reset [--rack R]");
+		return usage_error(c, "usage: alarms reset [--rack R] | "
+				      "alarms [list]");
 	if (c->module >= 0 || c->cell >= 0)
-		return usage_error(c, "alarm reset takes --rack only");
+		return usage_error(c, "alarms reset takes --rack only");
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd",
-			       json_object_new_string("alarm_reset"));
+			       json_object_new_string("alarms_reset"));
 	if (c->rack >= 0) {
 		add_int(req, "rack", c->rack);
 		snprintf(what, sizeof(what),
@@ -532,9 +533,11 @@ static int cmd_list(const struct ctl *c, int alarms)
 	json_object *req, *reply;
 	int rc;
 
-	if (c->nargs != 1)
-		return usage_error(c,
-				   alarms ? "usage: alarms" : "usage: faults");
+	/* "alarms" and "alarms list" (likewise faults) */
+	if (c->nargs > 2 || (c->nargs == 2 && strcmp(c->args[1], "list")))
+		return usage_error(c, alarms ? "usage: alarms [list] | alarms "
+					       "reset [--rack R]"
+					     : "usage: faults [list]");
 	req = json_object_new_object();
 	json_object_object_add(
 	    req, "cmd", json_object_new_string(alarms ? "alarms" : "state"));
@@ -900,7 +903,11 @@ int ctl_control_command(struct ctl *c)
 		return cmd_profile(c);
 	if (!strcmp(cmd, "fault"))
 		return cmd_fault(c);
-	if (!strcmp(cmd, "alarm"))
+	/* "alarms reset", as HTTP's /control/alarms/reset; "alarm reset" is
+	 * the old spelling */
+	if (!strcmp(cmd, "alarm") ||
+	    (!strcmp(cmd, "alarms") && c->nargs >= 2 &&
+	     strcmp(c->args[1], "list")))
 		return cmd_alarm_reset(c);
 	if (!strcmp(cmd, "state"))
 		return cmd_state(c);

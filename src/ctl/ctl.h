@@ -1,7 +1,8 @@
 /*
  * ctl.h - batsimctl(1): the modules of the command line tool.
  *
- * main.c parses the command line into a struct ctl; read.c is the read
+ * main.c parses the command line into a struct ctl; util.c has the error
+ * message and index parser they all use; read.c is the read
  * side (status, show, watch: libbatsim reader); command.c the control side
  * (set, profile, fault, alarm, alarms, faults, contactor, soc-reserve,
  * modbus-fault: batsimd's control socket).

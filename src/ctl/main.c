@@ -20,6 +20,7 @@
 #include "batsim/batsim.h"
 #include "conf.h"
 #include "ctl.h"
+#include "env.h"
 #include "log.h"
 #include "util.h"
 
@@ -53,9 +54,10 @@ static void usage(FILE *f)
 		"        [--ohm X|--factor K|--value V] "
 		"[--quantity voltage|temperature]\n"
 		"  fault clear TYPE|all [--rack R [--module M --cell C]]\n"
-		"  faults                       list injected faults\n"
-		"  alarm reset [--rack R]       reset latched alarms\n"
-		"  alarms                       list active and latched "
+		"  faults [list]                list injected faults\n"
+		"  alarms reset [--rack R]      reset latched alarms "
+		"('alarm reset' too)\n"
+		"  alarms [list]                list active and latched "
 		"alarms\n"
 		"  state                        setpoint, profile, ambient, "
 		"speed\n"
@@ -94,22 +96,11 @@ static void usage(FILE *f)
 		"running,\n"
 		"4 bad segment, 5 batsimd unreachable, 6 command refused, 7 "
 		"other.\n"
-		"Options win over BATSIM_SHM_NAME and BATSIM_CONTROL_SOCKET, "
-		"which win\n"
-		"over the configuration file.  See batsimctl(1).\n",
+		"Options win over BATSIM_SHM, BATSIM_CONTROL_SOCKET and "
+		"BATSIM_CONFIG,\n"
+		"which win over the configuration file.  See "
+		"batsimctl(1).\n",
 		DEFAULT_CONFIG, BS_DEFAULT_NAME, BS_DEFAULT_CONTROL_SOCKET);
-}
-
-void ctl_error(const struct ctl *c, const char *fmt, ...)
-{
-	FILE *f = c && c->err ? c->err : stderr;
-	va_list ap;
-
-	fputs("batsimctl: error: ", f);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
 }
 
 static int bad_usage(const char *fmt, ...)
@@ -124,16 +115,6 @@ static int bad_usage(const char *fmt, ...)
 	va_end(ap);
 	fputs("\nTry 'batsimctl --help' for more information.\n", stderr);
 	return CTL_EX_USAGE;
-}
-
-int ctl_parse_index(const char *s, int64_t *out)
-{
-	uint64_t v;
-
-	if (util_parse_u64(s, 0, UINT32_MAX, &v))
-		return -1;
-	*out = (int64_t)v;
-	return 0;
 }
 
 enum {
@@ -443,7 +424,6 @@ int main(int argc, char **argv)
 	    .seconds = -1,
 	    .every = -1,
 	};
-	const char *env;
 	int opt, rc;
 
 	log_init(argv[0], LOG_INFO);
@@ -467,10 +447,12 @@ int main(int argc, char **argv)
 
 	/* Options win over the environment, which wins over the
 	 * configuration file, which wins over the defaults. */
-	if (!c.name && (env = getenv("BATSIM_SHM_NAME")) && *env)
-		c.name = env;
-	if (!c.socket && (env = getenv("BATSIM_CONTROL_SOCKET")) && *env)
-		c.socket = env;
+	if (!c.name)
+		c.name = env_shm(); /* BATSIM_SHM, or BATSIM_SHM_NAME */
+	if (!c.socket)
+		c.socket = env_get(ENV_CONTROL_SOCKET);
+	if (!c.config)
+		c.config = env_get(ENV_CONFIG);
 	rc = load_config(&c);
 	if (rc)
 		return rc;

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "httpd.h"
 #include "reply.h"
 #include "log.h"
@@ -244,19 +245,32 @@ static enum MHD_Result forward(struct MHD_Connection *c, json_object *req)
 		if (rc == -BS_ENOENT)
 			return hd_error(c, 503,
 					"batsimd's control socket %s does not "
-					"exist (is batsimd.service running?)",
-					path);
+					"exist: %s",
+					path, env_start_batsimd());
 		return hd_error(c, 503, "batsimd's control socket %s: %s",
 				path, bs_strerror(rc));
 	}
-	log_info("control: %s", view_to_string(req));
+	{
+		/* The dashboard polls the read-only commands: debug only */
+		json_object *cmd;
+		const char *name =
+		    json_object_object_get_ex(req, "cmd", &cmd)
+			? json_object_get_string(cmd)
+			: "";
+
+		if (!strcmp(name, "state") || !strcmp(name, "alarms") ||
+		    !strcmp(name, "modbus_faults"))
+			log_debug("control: %s", view_to_string(req));
+		else
+			log_info("control: %s", view_to_string(req));
+	}
 	rc = bs_control_request(ctl, view_to_string(req), &reply);
 	bs_control_close(ctl);
 	json_object_put(req);
 	if (rc == -BS_ETIMEDOUT)
 		return hd_error(c, 504,
-				"batsimd did not answer within 5 s: check "
-				"batsimd.service");
+				"batsimd did not answer within 5 s: is it "
+				"hung or overloaded?");
 	if (rc)
 		return hd_error(c, 502, "control socket %s: %s", path,
 				bs_strerror(rc));

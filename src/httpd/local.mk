@@ -21,4 +21,3 @@ src_httpd_batsim_httpd_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) \
 src_httpd_batsim_httpd_LDADD = src/common/libbscommon.la \
 	src/lib/libbatsim.la $(MHD_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) \
 	$(PTHREAD_LIBS) $(LIBM)
-dist_man_MANS += man/batsim-httpd.8

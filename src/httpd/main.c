@@ -30,6 +30,7 @@
 #endif
 
 #include "httpd.h"
+#include "env.h"
 #include "log.h"
 
 #define EXIT_RUNTIME 1 /* cannot listen, cannot start */
@@ -54,14 +55,17 @@ static void usage(FILE *f)
 		"  -w, --www DIR           dashboard directory\n"
 		"      --chartjs DIR       Chart.js directory (served as "
 		"/vendor/chart.js/)\n"
-		"  -t, --token-file FILE   bearer token for /control\n"
+		"      --token-file FILE   bearer token for /control\n"
 		"  -n, --name NAME         shared memory segment name "
 		"(default %s)\n"
-		"  -s, --control-socket PATH  batsimd's control socket\n"
+		"  -S, --control-socket PATH  batsimd's control socket\n"
 		"  -v, --verbose           debug messages\n"
 		"  -h, --help              show this help and exit\n"
 		"  -V, --version           show the version and exit\n"
 		"\n"
+		"Options win over BATSIM_CONFIG, BATSIM_SHM, "
+		"BATSIM_CONTROL_SOCKET and\n"
+		"BATSIM_LISTEN, which win over the configuration file.\n"
 		"Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot "
 		"listen or start,\n"
 		"2 for a bad option or configuration.  See batsim-httpd(8).\n",
@@ -218,9 +222,9 @@ int main(int argc, char **argv)
 	    {"listen", required_argument, NULL, 'l'},
 	    {"www", required_argument, NULL, 'w'},
 	    {"chartjs", required_argument, NULL, 'J'},
-	    {"token-file", required_argument, NULL, 't'},
+	    {"token-file", required_argument, NULL, 'T'},
 	    {"name", required_argument, NULL, 'n'},
-	    {"control-socket", required_argument, NULL, 's'},
+	    {"control-socket", required_argument, NULL, 'S'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -238,7 +242,7 @@ int main(int argc, char **argv)
 	int verbose = 0, opt, status = 0, control;
 
 	log_init(argv[0], LOG_INFO);
-	while ((opt = getopt_long(argc, argv, "c:l:w:t:n:s:vhV", opts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "c:l:w:n:S:vhV", opts, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 'c':
@@ -257,13 +261,13 @@ int main(int argc, char **argv)
 		case 'J':
 			chartjs = optarg;
 			break;
-		case 't':
+		case 'T':
 			token = optarg;
 			break;
 		case 'n':
 			name = optarg;
 			break;
-		case 's':
+		case 'S':
 			sock = optarg;
 			break;
 		case 'v':
@@ -288,6 +292,15 @@ int main(int argc, char **argv)
 	}
 	if (verbose)
 		log_set_level(LOG_DEBUG);
+	/* the environment, below the options (env.h) */
+	if (!config)
+		config = env_get(ENV_CONFIG);
+	if (!name)
+		name = env_shm();
+	if (!sock)
+		sock = env_get(ENV_CONTROL_SOCKET);
+	if (!n_listen && env_get(ENV_LISTEN))
+		listen_arg[n_listen++] = env_get(ENV_LISTEN);
 
 	cfg_defaults(&cfg);
 	if (config || access(DEFAULT_CONFIG, F_OK) == 0) {

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "httpd.h"
+#include "env.h"
 #include "log.h"
 #include "views.h"
 
@@ -161,14 +162,15 @@ enum src_state src_check(bs_reader *r, char *why, size_t n)
 		if (info.state == BS_STATE_INIT)
 			snprintf(why, n,
 				 "no writer has started on segment %s yet: "
-				 "start batsimd.service",
-				 cfg->shm_name);
+				 "%s",
+				 cfg->shm_name, env_start_batsimd());
 		else
 			snprintf(why, n,
 				 "the writer of segment %s stopped (pid %d, "
-				 "state %s): start batsimd.service",
+				 "state %s): %s",
 				 cfg->shm_name, (int)info.writer_pid,
-				 view_state_name(info.state));
+				 view_state_name(info.state),
+				 env_start_batsimd());
 		return SRC_STOPPED;
 	}
 	if (rc == -BS_ESTALE) {
@@ -360,9 +362,9 @@ static void set_absent_why(int rc)
 	switch (-rc) {
 	case BS_ENOENT:
 		snprintf(why, sizeof why,
-			 "segment %s not found: run batsim-init or start "
-			 "batsimd.service",
-			 cfg->shm_name);
+			 "segment %s not found: create it with batsim-init "
+			 "or %s",
+			 cfg->shm_name, env_start_batsimd());
 		break;
 	case BS_EACCES:
 		snprintf(why, sizeof why,
@@ -381,7 +383,12 @@ static void set_absent_why(int rc)
 	if (strcmp(why, absent_why)) {
 		snprintf(absent_why, sizeof absent_why, "%s", why);
 		pthread_mutex_unlock(&mu);
-		log_warn("%s", why);
+		/* Not there yet when batsim-httpd starts first (no segment
+		 * seen so far): waiting for it is no fault. */
+		if (rc == -BS_ENOENT && !attach_seq)
+			log_info("%s", why);
+		else
+			log_warn("%s", why);
 		return;
 	}
 	pthread_mutex_unlock(&mu);
@@ -490,11 +497,19 @@ static void *sampler_main(void *arg)
 				last_gen = m.generation;
 			}
 			if (st != last_state) {
+				bs_reader_info(reader, &info);
 				if (st == SRC_LIVE)
-					log_notice("data from %s is live",
+					log_notice("segment %s is live",
 						   cfg->shm_name);
+				else if (st == SRC_NODATA ||
+					 (st == SRC_STOPPED &&
+					  info.state == BS_STATE_INIT))
+					/* batsim-httpd merely started first:
+					 * waiting for batsimd is no fault */
+					log_info("segment %s: %s",
+						 cfg->shm_name, why);
 				else
-					log_warn("data from %s is %s: %s",
+					log_warn("segment %s is %s: %s",
 						 cfg->shm_name, state_word(st),
 						 why);
 				last_state = st;

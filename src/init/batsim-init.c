@@ -26,6 +26,7 @@
 
 #include "batsim/batsim.h"
 #include "conf.h"
+#include "env.h"
 #include "log.h"
 #include "util.h"
 #include "views.h"
@@ -73,7 +74,7 @@ static void usage(FILE *f)
 		"                        cells_per_module and slots from FILE\n"
 		"                        (default %s when it exists\n"
 		"                        and --topology is not given)\n"
-		"  -s, --slots N         snapshot slots, 2-%u (default %u)\n"
+		"      --slots N         snapshot slots, 2-%u (default %u)\n"
 		"  -g, --group GROUP     group owning the segment (name or "
 		"number)\n"
 		"  -m, --mode MODE       octal permission bits (default 0%o)\n"
@@ -87,6 +88,8 @@ static void usage(FILE *f)
 		"  -h, --help            show this help and exit\n"
 		"  -V, --version         show the version and exit\n"
 		"\n"
+		"Options win over BATSIM_SHM and BATSIM_CONFIG, which win "
+		"over the\nconfiguration file.\n"
 		"Exit status: 0 ok, 1 bad arguments, 2 configuration error,\n"
 		"3 permission denied, 4 exists with another topology or in "
 		"use,\n"
@@ -167,9 +170,11 @@ static int report(const struct init_opts *o, int rc, const char *doing)
 {
 	switch (-rc) {
 	case BS_ENOENT:
-		log_error("segment %s not found: run batsim-init to create "
-			  "it (or start batsim-init.service)",
-			  o->name);
+		log_error("segment %s not found: create it with batsim-init "
+			  "(without --check or --remove)%s",
+			  o->name,
+			  env_under_systemd() ? " or systemctl start batsim-init"
+					      : "");
 		return EX_NOENT_;
 	case BS_EACCES:
 		log_error("%s %s: permission denied: run as root, or as a "
@@ -184,8 +189,9 @@ static int report(const struct init_opts *o, int rc, const char *doing)
 		return EX_INVALID_;
 	case BS_EBUSY:
 		log_error("%s %s: a writer (batsimd) is running on it: stop "
-			  "batsimd first (systemctl stop batsimd)",
-			  doing, o->name);
+			  "batsimd first%s",
+			  doing, o->name,
+			  env_under_systemd() ? " (systemctl stop batsimd)" : "");
 		return EX_EXISTS_;
 	case BS_EINVAL:
 	case BS_ERANGE:
@@ -413,11 +419,12 @@ static const char *topology_error(int rc)
 
 int main(int argc, char **argv)
 {
+	enum { OPT_SLOTS = 256 };
 	static const struct option longopts[] = {
 	    {"name", required_argument, NULL, 'n'},
 	    {"topology", required_argument, NULL, 't'},
 	    {"config", required_argument, NULL, 'c'},
-	    {"slots", required_argument, NULL, 's'},
+	    {"slots", required_argument, NULL, OPT_SLOTS},
 	    {"group", required_argument, NULL, 'g'},
 	    {"mode", required_argument, NULL, 'm'},
 	    {"force", no_argument, NULL, 'f'},
@@ -439,7 +446,7 @@ int main(int argc, char **argv)
 
 	log_init(argv[0], LOG_INFO);
 	snprintf(o.name, sizeof(o.name), "%s", BS_DEFAULT_NAME);
-	while ((opt = getopt_long(argc, argv, "n:t:c:s:g:m:fCrhV", longopts,
+	while ((opt = getopt_long(argc, argv, "n:t:c:g:m:fCrhV", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'n':
@@ -460,7 +467,7 @@ int main(int argc, char **argv)
 		case 'c':
 			config = optarg;
 			break;
-		case 's':
+		case OPT_SLOTS:
 			if (util_parse_u64(optarg, 2, BS_MAX_SLOTS, &u)) {
 				snprintf(msg, sizeof(msg),
 					 "--slots '%s': give a number from 2 "
@@ -519,6 +526,22 @@ int main(int argc, char **argv)
 			 argv[optind]);
 		return bad_usage(msg);
 	}
+	/* the environment, below the options (env.h) */
+	if (!name_set && env_shm()) {
+		if (!name_ok(env_shm())) {
+			snprintf(msg, sizeof(msg),
+				 "%s='%s': a segment name is '/' followed by "
+				 "up to 62 characters without '/', e.g. "
+				 "/batsim",
+				 env_get(ENV_SHM) ? ENV_SHM : ENV_SHM_OLD,
+				 env_shm());
+			return bad_usage(msg);
+		}
+		snprintf(o.name, sizeof(o.name), "%s", env_shm());
+		name_set = 1;
+	}
+	if (!config && !topology)
+		config = env_get(ENV_CONFIG);
 	if (topology && config)
 		return bad_usage("--topology and --config exclude each other: "
 				 "give one");

@@ -27,8 +27,7 @@ static const char *const bs_messages[] = {
 		  "writer is updating too fast or died while writing; "
 		  "retry)",
     [BS_ESTALE] = "data is stale: the writer's heartbeat is too old "
-		  "(is batsimd hung or dead? check systemctl status "
-		  "batsimd)",
+		  "(is batsimd hung or dead?)",
     [BS_ESTOPPED] = "no writer is running (state is INIT or STOPPED; "
 		    "start batsimd)",
     [BS_ERANGE] = "index or value out of range (check rack, module and "

@@ -16,4 +16,3 @@ batsimincludedir = $(includedir)/batsim
 batsiminclude_HEADERS = src/lib/batsim/batsim.h src/lib/batsim/shm.h
 pkgconfig_DATA += src/lib/batsim.pc
 DISTCLEANFILES += src/lib/batsim.pc
-dist_man_MANS += man/libbatsim.3 man/batsim-shm.7

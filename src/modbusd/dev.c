@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "env.h"
 #include "log.h"
 #include "modbusd.h"
 
@@ -144,9 +145,9 @@ static int attach(void)
 	if (rc) {
 		if (rc == -BS_ENOENT)
 			snprintf(why, sizeof why,
-				 "segment %s not found: run batsim-init or "
-				 "start batsimd.service",
-				 cfg->shm_name);
+				 "segment %s not found: create it with "
+				 "batsim-init or %s",
+				 cfg->shm_name, env_start_batsimd());
 		else if (rc == -BS_EACCES)
 			snprintf(why, sizeof why,
 				 "segment %s: permission denied: run "
@@ -245,8 +246,9 @@ int dev_command(const char *json, char *err, size_t errlen)
 			if (rc) {
 				snprintf(err, errlen,
 					 "cannot reach batsimd at %s: %s "
-					 "(start batsimd.service)",
-					 cfg->control_socket, bs_strerror(rc));
+					 "(%s)",
+					 cfg->control_socket, bs_strerror(rc),
+					 env_start_batsimd());
 				ctl = NULL;
 				return -1;
 			}

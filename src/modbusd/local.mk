@@ -27,4 +27,3 @@ BUILT_SOURCES += src/modbusd/sunspec-table.c
 CLEANFILES += src/modbusd/sunspec-table.c
 EXTRA_DIST += src/modbusd/gen-sunspec.py data/sunspec/points.csv \
 	data/sunspec/README.md
-dist_man_MANS += man/batsim-modbusd.8

@@ -28,6 +28,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "env.h"
 #include "log.h"
 #include "modbusd.h"
 
@@ -77,11 +78,15 @@ static void usage(FILE *f)
 		"picks a free port)\n"
 		"  -n, --name NAME         shared memory segment name "
 		"(default %s)\n"
-		"  -s, --control-socket PATH  batsimd's control socket\n"
+		"  -S, --control-socket PATH  batsimd's control socket\n"
 		"  -v, --verbose           debug messages\n"
 		"  -h, --help              show this help and exit\n"
 		"  -V, --version           show the version and exit\n"
 		"\n"
+		"Options win over BATSIM_CONFIG, BATSIM_SHM, "
+		"BATSIM_CONTROL_SOCKET and\n"
+		"BATSIM_MODBUS_LISTEN, which win over the configuration "
+		"file.\n"
 		"Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot "
 		"listen or start,\n"
 		"2 for a bad option or configuration.  See "
@@ -390,7 +395,7 @@ int main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"listen", required_argument, NULL, 'l'},
 	    {"name", required_argument, NULL, 'n'},
-	    {"control-socket", required_argument, NULL, 's'},
+	    {"control-socket", required_argument, NULL, 'S'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -406,7 +411,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 
 	log_init(argv[0], LOG_INFO);
-	while ((opt = getopt_long(argc, argv, "c:l:n:s:vhV", opts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "c:l:n:S:vhV", opts, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 'c':
@@ -423,7 +428,7 @@ int main(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
-		case 's':
+		case 'S':
 			sock = optarg;
 			break;
 		case 'v':
@@ -450,6 +455,15 @@ int main(int argc, char **argv)
 	}
 	if (verbose)
 		log_set_level(LOG_DEBUG);
+	/* the environment, below the options (env.h) */
+	if (!config)
+		config = env_get(ENV_CONFIG);
+	if (!name)
+		name = env_shm();
+	if (!sock)
+		sock = env_get(ENV_CONTROL_SOCKET);
+	if (!n_listen && env_get(ENV_MODBUS_LISTEN))
+		listen_arg[n_listen++] = env_get(ENV_MODBUS_LISTEN);
 
 	cfg_defaults(&c);
 	if (config || access(DEFAULT_CONFIG, F_OK) == 0) {

@@ -250,7 +250,7 @@ static int apply(const struct wr *w, unsigned n, unsigned unit)
 			else if (!strcmp(p, "SetInvState"))
 				st->set_inv_state = (uint16_t)v;
 			else if (!strcmp(p, "AlmRst") && v == 1)
-				rc = cmd("{\"cmd\":\"alarm_reset\"}");
+				rc = cmd("{\"cmd\":\"alarms_reset\"}");
 			else if (!strcmp(p, "SetOp"))
 				rc = contactor(v == 2, -1);
 			break;

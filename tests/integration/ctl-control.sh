@@ -82,8 +82,14 @@ sends '{"cmd":"fault","action":"inject","type":"fade","rack":4,"module":0,"cell"
 sends '{"cmd":"fault","action":"clear","type":"all"}' "fault clear all" -- fault clear all
 sends '{"cmd":"fault","action":"clear","type":"short","rack":3,"module":2,"cell":7}' "fault clear short at a cell" -- fault clear short --rack 3 --module 2 --cell 7
 sends '{"cmd":"fault","action":"clear","type":"cooling","rack":1}' "fault clear cooling on a rack" -- fault clear cooling --rack 1
-sends '{"cmd":"alarm_reset"}' "alarm reset" -- alarm reset
-sends '{"cmd":"alarm_reset","rack":3}' "alarm reset --rack 3" -- alarm reset --rack 3
+# one name per action: "alarms reset" as HTTP's /control/alarms/reset and
+# the protocol's alarms_reset; "alarm reset" is the old spelling
+sends '{"cmd":"alarms_reset"}' "alarms reset" -- alarms reset
+sends '{"cmd":"alarms_reset","rack":3}' "alarms reset --rack 3" -- alarms reset --rack 3
+sends '{"cmd":"alarms_reset"}' "alarm reset (old spelling)" -- alarm reset
+sends '{"cmd":"alarms_reset","rack":3}' "alarm reset --rack 3 (old spelling)" -- alarm reset --rack 3
+sends '{"cmd":"alarms"}' "alarms list" -- alarms list
+sends '{"cmd":"state"}' "faults list" -- faults list
 
 sends '{"cmd":"alarms"}' "alarms" -- alarms
 has "$tmp/out" "^RACK +KIND +TIER +ACTIVE +LATCHED +MODULE +CELL +TIME_S" "alarms: table header"
@@ -134,6 +140,10 @@ nosend 1 "profile unknown" -- profile sawtooth
 nosend 1 "--loop on a built-in profile" -- profile cycle --loop
 nosend 1 "alarm reset --module" -- alarm reset --module 1
 nosend 1 "alarm frobnicate" -- alarm frobnicate
+nosend 1 "alarms frobnicate" -- alarms frobnicate
+has "$tmp/err" "usage: alarms reset \[--rack R\] \| alarms \[list\]" "alarms frobnicate: the usage names both forms"
+nosend 1 "alarms reset --module" -- alarms reset --module 1
+nosend 1 "faults frobnicate" -- faults frobnicate
 nosend 1 "--rack not a number" -- alarm reset --rack x
 nosend 1 "--csv on a control command" -- alarms --csv
 nosend 1 "speed -1" -- speed -1

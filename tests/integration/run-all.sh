@@ -51,6 +51,19 @@ port=${dash#http://127.0.0.1:}
 port=${port%/}
 if poll 30 status_is 200 /healthz; then ok "the dashboard's server answers /healthz with live data"
 else notok "/healthz: $code"; show "$tmp/body" "$tmp/err2"; fi
+# the line it prints for batsimctl: BATSIM_CONFIG is all batsimctl needs
+conf=$(sed -n 's|^ *terminal: *export BATSIM_CONFIG=\([^ ]*\) .*|\1|p' "$tmp/out2")
+if [ -n "$conf" ] && [ -x "$b/src/ctl/batsimctl" ]; then
+	want=$("$b/src/ctl/batsimctl" --name "$N" status 2>&1 | grep '^writer pid')
+	env -u BATSIM_SHM BATSIM_CONFIG="$conf" "$b/src/ctl/batsimctl" status >"$tmp/st" 2>&1 \
+		&& [ -n "$want" ] && grep -qx "$want" "$tmp/st" && ok "export BATSIM_CONFIG=... (as printed): batsimctl status reads the run's segment" \
+		|| { notok "batsimctl with the printed BATSIM_CONFIG"; show "$tmp/st"; }
+	env -u BATSIM_SHM BATSIM_CONFIG="$conf" "$b/src/ctl/batsimctl" state >"$tmp/st" 2>&1 \
+		&& ok "... and batsimctl state reaches the run's batsimd" \
+		|| { notok "batsimctl state with the printed BATSIM_CONFIG"; show "$tmp/st"; }
+else notok "no 'export BATSIM_CONFIG=' line"; show "$tmp/out2"; fi
+if grep -q "systemctl\|\.service" "$tmp/run2"/*.log; then notok "the daemons advise systemctl under run-all"; show "$tmp/run2"/*.log
+else ok "no systemctl advice in the daemons' logs under run-all"; fi
 kill -TERM "$rpid"
 wait "$rpid"; rc=$?; rpid=
 [ "$rc" = 0 ] && ok "SIGTERM stops run-all with status 0" || notok "run-all after SIGTERM: exit $rc"

@@ -836,7 +836,7 @@ START_TEST(test_keys_documented)
 	    "metrics_cells",
 	};
 	const char *src = getenv("abs_top_srcdir");
-	const char *files[] = {"data/batsim.conf", "man/batsim.conf.5"};
+	const char *files[] = {"data/batsim.conf", "man/batsim.conf.5.in"};
 
 	for (size_t f = 0; f < 2; f++) {
 		char path[512], *text;
