@@ -222,6 +222,8 @@ static struct sum_cache {
 	char *json;
 	size_t len;
 	uint64_t tick, gen, attach;
+	int64_t wall_ns; /* one publication: a paused writer publishes the
+			    same tick with new operator state */
 } sum_cache[2] = {
     {.mu = PTHREAD_MUTEX_INITIALIZER},
     {.mu = PTHREAD_MUTEX_INITIALIZER},
@@ -320,7 +322,7 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 		return rc;
 	pthread_mutex_lock(&sc->mu);
 	if (sc->json && sc->attach == src_attach_seq() && sc->tick == m.tick &&
-	    sc->gen == m.generation) {
+	    sc->gen == m.generation && sc->wall_ns == m.wall_time_ns) {
 		buf_append(out, sc->json, sc->len);
 		pthread_mutex_unlock(&sc->mu);
 		*meta = m;
@@ -342,6 +344,7 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 			sc->len = strlen(copy);
 			sc->tick = m.tick;
 			sc->gen = m.generation;
+			sc->wall_ns = m.wall_time_ns;
 			sc->attach = src_attach_seq();
 		}
 	}
@@ -642,9 +645,15 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
 	enum src_state st = src_check(r, why, sizeof why);
 	json_object *o;
 	struct bs_info info;
+	struct bs_meta m;
+	struct bs_site site;
+	int have_site = 0;
 
-	if (r)
+	if (r) {
 		bs_reader_info(r, &info);
+		have_site = st == SRC_LIVE &&
+			    bs_read_site(r, &m, &site, NULL) == 0;
+	}
 	src_release();
 	if (st == SRC_LIVE) {
 		o = json_object_new_object();
@@ -653,6 +662,12 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
 		json_object_object_add(
 		    o, "segment", json_object_new_string(hd_cfg->shm_name));
 		json_object_object_add(o, "writer", view_info(&info));
+		if (have_site) { /* the simulated clock, as in /summary */
+			json_object_object_add(
+			    o, "paused", json_object_new_boolean(site.paused != 0));
+			json_object_object_add(
+			    o, "speed", view_number(site.speed, 7));
+		}
 		return hd_json(c, 200, o);
 	}
 	o = hd_error_obj(503, why);

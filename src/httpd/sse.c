@@ -3,8 +3,9 @@
  *
  * Design (a) of the libmicrohttpd notes: the daemon runs one thread per
  * connection, and this content-reader callback blocks on the source's
- * condition variable (src_wait) until the next event is due, a new tick
- * arrives, the keep-alive comment is due, or shutdown begins.  It never
+ * condition variable (src_wait) until the next event is due, a new
+ * publication arrives (a new tick, or while paused the same tick with new
+ * operator state), the keep-alive comment is due, or shutdown begins.  It never
  * returns 0 ("no data yet"), which would make libmicrohttpd 0.9.75 spin.
  *
  * Stream format (WHATWG HTML 9.2):
@@ -41,6 +42,8 @@ struct sse_client {
 	int64_t interval_ns;
 	int64_t keepalive_ns;
 	uint64_t last_tick, last_gen;
+	int64_t last_wall; /* publication time: same tick, new state when
+			      paused */
 	int have_last;
 	int64_t next_due;
 	int64_t next_ping;
@@ -52,6 +55,22 @@ struct sse_client {
 	struct buf out;
 	size_t out_pos;
 };
+
+/* 1 when the snapshot m is one the client has not had: a new tick, a
+ * new writer, or (paused) a later publication of the same tick. */
+static int is_news(struct sse_client *cl, const struct bs_meta *m)
+{
+	if (!cl->have_last || m->tick != cl->last_tick ||
+	    (cl->last_gen != UINT64_MAX && m->generation != cl->last_gen))
+		return 1;
+	if (!cl->last_wall) {
+		/* resumed (Last-Event-ID): the client has this tick; its
+		 * later publications are news */
+		cl->last_wall = m->wall_time_ns;
+		return 0;
+	}
+	return m->wall_time_ns != cl->last_wall;
+}
 
 static void json_event(struct buf *b, const char *event, uint64_t id,
 		       int with_id, const char *json, size_t len)
@@ -107,9 +126,7 @@ static void sse_fill(struct sse_client *cl)
 				cl->reported_stale = 1;
 			}
 		} else if (bs_read_site(r, &m, NULL, NULL) == 0 &&
-			   (!cl->have_last || m.tick != cl->last_tick ||
-			    (cl->last_gen != UINT64_MAX &&
-			     m.generation != cl->last_gen))) {
+			   is_news(cl, &m)) {
 			const struct bs_geometry *h = bs_reader_geometry(r);
 			struct buf sb = {0};
 			int ok = 1;
@@ -174,6 +191,7 @@ static void sse_fill(struct sse_client *cl)
 				cl->have_last = 1;
 				cl->last_tick = m.tick;
 				cl->last_gen = m.generation;
+				cl->last_wall = m.wall_time_ns;
 				cl->reported_stale = 0;
 				cl->next_due = now + cl->interval_ns;
 			}
