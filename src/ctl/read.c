@@ -312,11 +312,13 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 		else
 			fprintf(out, "tick:           none published\n");
 		if (rc == 0 && site.speed > 0)
-			fprintf(out, "speed:          %g (simulated seconds per "
-				     "second)\n",
+			fprintf(out,
+				"speed:          %g (simulated seconds per "
+				"second)\n",
 				(double)site.speed);
 		else if (rc == 0)
-			fprintf(out, "speed:          0 (as fast as possible)\n");
+			fprintf(out,
+				"speed:          0 (as fast as possible)\n");
 		if (in.heartbeat_ns)
 			fprintf(out, "heartbeat age:  %.3f s\n",
 				(double)in.heartbeat_age_ns / 1e9);

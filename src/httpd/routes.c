@@ -664,9 +664,10 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
 		json_object_object_add(o, "writer", view_info(&info));
 		if (have_site) { /* the simulated clock, as in /summary */
 			json_object_object_add(
-			    o, "paused", json_object_new_boolean(site.paused != 0));
-			json_object_object_add(
-			    o, "speed", view_number(site.speed, 7));
+			    o, "paused",
+			    json_object_new_boolean(site.paused != 0));
+			json_object_object_add(o, "speed",
+					       view_number(site.speed, 7));
 		}
 		return hd_json(c, 200, o);
 	}

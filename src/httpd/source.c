@@ -235,15 +235,14 @@ static void hist_reset(uint32_t n_racks)
 }
 
 /* Add a sample of the snapshot m unless the newest sample is of the same
- * tick of the same writer (nothing new to show); 1 when added. */
-static int hist_push(const struct bs_meta *m, const struct bs_site *s,
-		     const struct bs_rack *racks, uint32_t n_racks)
+ * tick of the same writer (nothing new to show). */
+static void hist_push(const struct bs_meta *m, const struct bs_site *s,
+		      const struct bs_rack *racks, uint32_t n_racks)
 {
-	int added = 0;
-
 	pthread_mutex_lock(&hist_mu);
 	if (h_cap && h_count) {
-		const struct hist_site *last = &hs[(h_head + h_cap - 1) % h_cap];
+		const struct hist_site *last =
+		    &hs[(h_head + h_cap - 1) % h_cap];
 
 		if (last->tick == m->tick && last->generation == m->generation)
 			goto out;
@@ -277,11 +276,9 @@ static int hist_push(const struct bs_meta *m, const struct bs_site *s,
 		h_head = (h_head + 1) % h_cap;
 		if (h_count < h_cap)
 			h_count++;
-		added = 1;
 	}
 out:
 	pthread_mutex_unlock(&hist_mu);
-	return added;
 }
 
 static void add_num(json_object *o, const char *k, double v, int digits)

@@ -5,8 +5,8 @@
  * connection, and this content-reader callback blocks on the source's
  * condition variable (src_wait) until the next event is due, a new
  * publication arrives (a new tick, or while paused the same tick with new
- * operator state), the keep-alive comment is due, or shutdown begins.  It never
- * returns 0 ("no data yet"), which would make libmicrohttpd 0.9.75 spin.
+ * operator state), the keep-alive comment is due, or shutdown begins.  It
+ * never returns 0 ("no data yet"), which would make libmicrohttpd 0.9.75 spin.
  *
  * Stream format (WHATWG HTML 9.2):
  *   retry: 2000                       once, at the start
