@@ -276,6 +276,10 @@ json_object *view_site(const struct bs_site *s, uint32_t n_racks)
 	add_u64(o, "racks", n_racks);
 	add_u64(o, "racks_closed", s->racks_closed);
 	add_u64(o, "faults_active", s->faults_active);
+	/* the simulated clock: stopped by an operator, and its rate (1 real
+	 * time, N faster, 0 as fast as possible) */
+	add_bool(o, "paused", s->paused);
+	add_num(o, "speed", s->speed, F32);
 	al = json_object_new_object();
 	json_object_object_add(al, "active", tier_counts(s->alarm_count));
 	json_object_object_add(al, "latched", tier_counts(s->latched_count));

@@ -297,6 +297,12 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 			    rc ? NULL : view_number(m.sim_time_s, 10));
 			json_object_object_add(
 			    o, "stale", json_object_new_boolean(live != 0));
+			json_object_object_add(
+			    o, "paused",
+			    rc ? NULL
+			       : json_object_new_boolean(site.paused != 0));
+			json_object_object_add(
+			    o, "speed", rc ? NULL : view_number(site.speed, 7));
 			json_object_object_add(o, "modbus",
 					       rc ? NULL : view_modbus(&site));
 		}
@@ -309,7 +315,13 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 		fprintf(out, "site:           %s\n",
 			name ? name : "(no name published)");
 		fprintf(out, "segment:        %s\n", c->name);
-		fprintf(out, "state:          %s\n", view_state_name(in.state));
+		/* a paused writer runs, but its simulated clock stands */
+		if (rc == 0 && in.state == BS_STATE_RUNNING && site.paused)
+			fprintf(out, "state:          paused (simulated clock "
+				     "stopped: batsimctl resume)\n");
+		else
+			fprintf(out, "state:          %s\n",
+				view_state_name(in.state));
 		if (in.writer_pid > 0)
 			fprintf(out, "writer pid:     %" PRId32 "\n",
 				in.writer_pid);
@@ -328,6 +340,14 @@ static int show_status(const struct ctl *c, bs_reader *r, FILE *out)
 				m.tick, m.sim_time_s);
 		else
 			fprintf(out, "tick:           none published\n");
+		if (rc == 0 && site.speed > 0)
+			fprintf(out,
+				"speed:          %g (simulated seconds per "
+				"second)\n",
+				(double)site.speed);
+		else if (rc == 0)
+			fprintf(out,
+				"speed:          0 (as fast as possible)\n");
 		if (in.heartbeat_ns)
 			fprintf(out, "heartbeat age:  %.3f s\n",
 				(double)in.heartbeat_age_ns / 1e9);

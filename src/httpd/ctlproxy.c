@@ -355,6 +355,31 @@ static int finite_numbers(json_object *o)
 	}
 }
 
+/* /control/speed takes {"speed": X}; the control protocol's speed command
+ * takes "value": move it there.  0, or -1 (req freed) when "speed" is not
+ * a number in batsimd's range 0..1e6. */
+static int speed_value(json_object *req)
+{
+	json_object *v;
+	double x;
+
+	if (!json_object_object_get_ex(req, "speed", &v) ||
+	    (!json_object_is_type(v, json_type_int) &&
+	     !json_object_is_type(v, json_type_double))) {
+		json_object_put(req);
+		return -1;
+	}
+	x = json_object_get_double(v);
+	if (!(x >= 0 && x <= 1e6)) {
+		json_object_put(req);
+		return -1;
+	}
+	json_object_get(v); /* kept, as the client wrote it */
+	json_object_object_del(req, "speed");
+	json_object_object_add(req, "value", v);
+	return 0;
+}
+
 enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 			   const char *sub, const char *method)
 {
@@ -373,6 +398,9 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 	    {"/soc_reserve", "soc_reserve", "POST"},
 	    {"/modbus_fault", "modbus_fault", "POST"},
 	    {"/modbus_faults", "modbus_faults", "GET"},
+	    {"/pause", "pause", "POST"},
+	    {"/resume", "resume", "POST"},
+	    {"/speed", "speed", "POST"},
 	};
 	enum MHD_Result ret;
 	json_object *req;
@@ -389,8 +417,9 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 				"/control/profile, /control/ambient, "
 				"/control/fault, /control/alarms/reset, "
 				"/control/contactor, /control/soc_reserve, "
-				"/control/modbus_fault or "
-				"/control/modbus_faults",
+				"/control/modbus_fault, "
+				"/control/modbus_faults, /control/pause, "
+				"/control/resume or /control/speed",
 				sub);
 	if (!strcmp(routes[i].method, "GET") ? !is_get
 					     : strcmp(method, "POST")) {
@@ -462,7 +491,9 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 		}
 	} else {
 		if (strcmp(routes[i].method, "GET") &&
-		    strcmp(routes[i].cmd, "alarm_reset"))
+		    strcmp(routes[i].cmd, "alarm_reset") &&
+		    strcmp(routes[i].cmd, "pause") &&
+		    strcmp(routes[i].cmd, "resume"))
 			return hd_error(c, 400,
 					"/control%s needs a JSON body, e.g. %s",
 					sub,
@@ -480,12 +511,20 @@ enum MHD_Result ctl_handle(struct MHD_Connection *c, struct hd_req *rq,
 					: !strcmp(routes[i].cmd, "modbus_fault")
 					    ? "{\"action\":\"set\",\"type\":"
 					      "\"delay\",\"ms\":500}"
+					: !strcmp(routes[i].cmd, "speed")
+					    ? "{\"speed\":10}"
 					    : "{\"action\":\"inject\","
 					      "\"type\":\"short\",\"rack\":0,"
 					      "\"module\":0,\"cell\":0,"
 					      "\"value\":0.5}");
 		req = json_object_new_object();
 	}
+	if (!strcmp(routes[i].cmd, "speed") && speed_value(req))
+		return hd_error(c, 400,
+				"/control/speed needs {\"speed\": X}: "
+				"simulated seconds per wall-clock second, "
+				"0 to 1e6 (1 real time, N times faster, 0 as "
+				"fast as possible)");
 	/* The path names the command. */
 	json_object_object_add(req, "cmd",
 			       json_object_new_string(routes[i].cmd));

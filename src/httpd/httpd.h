@@ -83,7 +83,8 @@ uint64_t src_attach_seq(void);
 /* Liveness of r (NULL = absent) with a user-facing reason in why. */
 enum src_state src_check(bs_reader *r, char *why, size_t n);
 
-/* Change counter: bumped at each new tick seen, attach, detach and
+/* Change counter: bumped at each new publication seen (a new tick, or
+ * the same tick published again while paused), attach, detach and
  * liveness change. */
 uint64_t src_version(void);
 /* Wait until the version differs from seen, the deadline (monotonic ns)

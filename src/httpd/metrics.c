@@ -175,6 +175,13 @@ static void site_metrics(struct buf *b, const struct snap *s)
 	family(b, "batsim_simulated_time_seconds", "gauge",
 	       "Simulated time since the writer started.");
 	sample_d(b, "batsim_simulated_time_seconds", s->m.sim_time_s);
+	family(b, "batsim_paused", "gauge",
+	       "1 while an operator has paused the simulated clock.");
+	sample(b, "batsim_paused", st->paused != 0);
+	family(b, "batsim_speed", "gauge",
+	       "Simulated seconds per wall-clock second (0: as fast as "
+	       "possible).");
+	sample(b, "batsim_speed", st->speed);
 	family(b, "batsim_site_bus_voltage_volts", "gauge", "DC bus voltage.");
 	sample(b, "batsim_site_bus_voltage_volts", st->bus_voltage_v);
 	family(b, "batsim_site_current_amperes", "gauge",

@@ -369,6 +369,8 @@ static struct {
 	char *json;
 	size_t len;
 	uint64_t tick, gen, attach;
+	int64_t wall_ns; /* a paused writer republishes the same tick with
+			    new operator state */
 } ov_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 int hd_overview_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
@@ -382,7 +384,8 @@ int hd_overview_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
 		return rc;
 	pthread_mutex_lock(&ov_cache.mu);
 	if (!(ov_cache.json && ov_cache.attach == src_attach_seq() &&
-	      ov_cache.tick == m.tick && ov_cache.gen == m.generation)) {
+	      ov_cache.tick == m.tick && ov_cache.gen == m.generation &&
+	      ov_cache.wall_ns == m.wall_time_ns)) {
 		rc = overview_build(r, &b, &m);
 		if (rc) {
 			pthread_mutex_unlock(&ov_cache.mu);
@@ -394,11 +397,13 @@ int hd_overview_json(bs_reader *r, struct buf *out, struct bs_meta *meta)
 		ov_cache.json = buf_take(&b);
 		ov_cache.tick = m.tick;
 		ov_cache.gen = m.generation;
+		ov_cache.wall_ns = m.wall_time_ns;
 		ov_cache.attach = src_attach_seq();
 	}
 	buf_append(out, ov_cache.json, ov_cache.len);
 	m.tick = ov_cache.tick;
 	m.generation = ov_cache.gen;
+	m.wall_time_ns = ov_cache.wall_ns;
 	pthread_mutex_unlock(&ov_cache.mu);
 	*meta = m;
 	return out->oom ? -BS_ENOMEM : 0;

@@ -220,6 +220,8 @@ static struct sum_cache {
 	char *json;
 	size_t len;
 	uint64_t tick, gen, attach;
+	int64_t wall_ns; /* one publication: a paused writer publishes the
+			    same tick with new operator state */
 } sum_cache[2] = {
     {.mu = PTHREAD_MUTEX_INITIALIZER},
     {.mu = PTHREAD_MUTEX_INITIALIZER},
@@ -325,7 +327,7 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 		return rc;
 	pthread_mutex_lock(&sc->mu);
 	if (sc->json && sc->attach == src_attach_seq() && sc->tick == m.tick &&
-	    sc->gen == m.generation) {
+	    sc->gen == m.generation && sc->wall_ns == m.wall_time_ns) {
 		buf_append(out, sc->json, sc->len);
 		pthread_mutex_unlock(&sc->mu);
 		*meta = m;
@@ -347,6 +349,7 @@ int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 			sc->len = strlen(copy);
 			sc->tick = m.tick;
 			sc->gen = m.generation;
+			sc->wall_ns = m.wall_time_ns;
 			sc->attach = src_attach_seq();
 		}
 	}

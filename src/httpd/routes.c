@@ -380,10 +380,16 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
 	enum src_state st = src_check(r, why, sizeof why);
 	json_object *o;
 	struct bs_info info;
+	struct bs_meta m;
+	struct bs_site site;
+	int have_site = 0;
 	char sn[32];
 
-	if (r)
+	if (r) {
 		bs_reader_info(r, &info);
+		have_site = st == SRC_LIVE &&
+			    bs_read_site(r, &m, &site, NULL) == 0;
+	}
 	hd_site_name(r, sn, sizeof sn);
 	src_release();
 	if (st == SRC_LIVE) {
@@ -395,6 +401,13 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
 		json_object_object_add(
 		    o, "segment", json_object_new_string(hd_cfg->shm_name));
 		json_object_object_add(o, "writer", view_info(&info));
+		if (have_site) { /* the simulated clock, as in /summary */
+			json_object_object_add(
+			    o, "paused",
+			    json_object_new_boolean(site.paused != 0));
+			json_object_object_add(o, "speed",
+					       view_number(site.speed, 7));
+		}
 		return hd_json(c, 200, o);
 	}
 	o = hd_error_obj(503, why);

@@ -4,7 +4,10 @@
  * One sampler thread owns attachment: it opens the segment when it
  * appears, notices when it is removed or recreated (bs_reader_check_name)
  * and re-attaches, watches the newest tick and the writer's liveness, and
- * samples site and rack aggregates once a second into the history ring.
+ * samples site and rack aggregates into the history ring: at most once a
+ * second, and only a snapshot with a tick it has not sampled yet (a
+ * paused writer, or one slower than a second per publication, adds no
+ * sample with the same simulated time).
  * Each change bumps a version counter and broadcasts a condition
  * variable: that is what the SSE streams sleep on (no polling in the
  * request threads).
@@ -34,6 +37,7 @@ struct hist_site {
 	int64_t mono_ns;
 	int64_t wall_ns;
 	uint64_t tick;
+	uint64_t generation; /* of the writer that published the sample */
 	double sim_s;
 	float voltage, current, power, soc;
 	float t_min, t_max, v_min, v_max;
@@ -232,10 +236,19 @@ static void hist_reset(uint32_t n_racks)
 	pthread_mutex_unlock(&hist_mu);
 }
 
+/* Add a sample of the snapshot m unless the newest sample is of the same
+ * tick of the same writer (nothing new to show). */
 static void hist_push(const struct bs_meta *m, const struct bs_site *s,
 		      const struct bs_rack *racks, uint32_t n_racks)
 {
 	pthread_mutex_lock(&hist_mu);
+	if (h_cap && h_count) {
+		const struct hist_site *last =
+		    &hs[(h_head + h_cap - 1) % h_cap];
+
+		if (last->tick == m->tick && last->generation == m->generation)
+			goto out;
+	}
 	if (h_cap && n_racks == h_racks) {
 		struct hist_site *e = &hs[h_head];
 		struct hist_rack *er = &hr[h_head * (size_t)h_racks];
@@ -243,6 +256,7 @@ static void hist_push(const struct bs_meta *m, const struct bs_site *s,
 		e->mono_ns = hd_now_ns();
 		e->wall_ns = m->wall_time_ns;
 		e->tick = m->tick;
+		e->generation = m->generation;
 		e->sim_s = m->sim_time_s;
 		e->voltage = s->bus_voltage_v;
 		e->current = s->current_a;
@@ -265,6 +279,7 @@ static void hist_push(const struct bs_meta *m, const struct bs_site *s,
 		if (h_count < h_cap)
 			h_count++;
 	}
+out:
 	pthread_mutex_unlock(&hist_mu);
 }
 
@@ -293,6 +308,12 @@ json_object *src_history(unsigned seconds, long rack, unsigned *status)
 	    o, "seconds", json_object_new_uint64(seconds ? seconds : h_cap));
 	if (rack >= 0)
 		json_object_object_add(o, "rack", json_object_new_int64(rack));
+	/* the ring holds one writer's samples (it restarts with a new
+	 * generation): a client sees a restart as a new generation */
+	json_object_object_add(
+	    o, "generation",
+	    json_object_new_uint64(
+		h_count ? hs[(h_head + h_cap - 1) % h_cap].generation : 0));
 	arr = json_object_new_array();
 	first = (h_head + h_cap - h_count) % (h_cap ? h_cap : 1);
 	for (size_t k = 0; k < h_count; k++) {
@@ -398,7 +419,10 @@ static void *sampler_main(void *arg)
 {
 	enum src_state last_state = SRC_ABSENT;
 	uint64_t last_tick = UINT64_MAX, last_gen = UINT64_MAX;
-	int64_t next_hist = 0;
+	int64_t last_wall = 0; /* a publication of the same tick is news
+				  too: paused, with new operator state */
+	int64_t next_hist = 0; /* no sample before (monotonic ns) */
+	uint64_t hist_tick = UINT64_MAX, hist_gen = UINT64_MAX; /* sampled */
 	struct bs_rack *racks = NULL;
 	uint32_t n_racks = 0;
 	(void)arg;
@@ -441,6 +465,7 @@ static void *sampler_main(void *arg)
 					pthread_mutex_unlock(&mu);
 					hist_reset(n_racks);
 					last_gen = UINT64_MAX;
+					hist_tick = hist_gen = UINT64_MAX;
 					changed = 1;
 				}
 			} else {
@@ -483,7 +508,8 @@ static void *sampler_main(void *arg)
 			if (st == SRC_LIVE &&
 			    bs_read_site(reader, &m, NULL, NULL) == 0) {
 				if (m.tick != last_tick ||
-				    m.generation != last_gen)
+				    m.generation != last_gen ||
+				    m.wall_time_ns != last_wall)
 					changed = 1;
 				if (m.generation != last_gen &&
 				    last_gen != UINT64_MAX) {
@@ -495,6 +521,7 @@ static void *sampler_main(void *arg)
 				}
 				last_tick = m.tick;
 				last_gen = m.generation;
+				last_wall = m.wall_time_ns;
 			}
 			if (st != last_state) {
 				bs_reader_info(reader, &info);
@@ -515,12 +542,21 @@ static void *sampler_main(void *arg)
 				last_state = st;
 				changed = 1;
 			}
-			if (st == SRC_LIVE && hd_now_ns() >= next_hist) {
+			/* a sample at most once a second, and only of a
+			 * tick not sampled yet: until one comes, every
+			 * poll looks for it */
+			if (st == SRC_LIVE && hd_now_ns() >= next_hist &&
+			    (m.tick != hist_tick || m.generation != hist_gen)) {
 				struct bs_site site;
 
-				if (bs_read_site(reader, &m, &site, racks) == 0)
+				if (bs_read_site(reader, &m, &site, racks) ==
+				    0) {
 					hist_push(&m, &site, racks, n_racks);
-				next_hist = hd_now_ns() + HIST_INTERVAL_NS;
+					hist_tick = m.tick;
+					hist_gen = m.generation;
+					next_hist =
+					    hd_now_ns() + HIST_INTERVAL_NS;
+				}
 			}
 			/* Poll at half the publish period: a few atomic
 			 * loads, cheap enough to keep SSE latency low. */

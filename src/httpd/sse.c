@@ -387,8 +387,10 @@ static void wake(struct sse_stream *s)
 	}
 }
 
-/* Is epoch e due for s (mu held)? */
-static int due(const struct sse_stream *s, const struct sse_epoch *e,
+/* Is epoch e due for s (mu held)?  A new snapshot is a new tick, a new
+ * writer or, while paused, a later publication of the same tick (the
+ * operator state in it may have changed). */
+static int due(struct sse_stream *s, const struct sse_epoch *e,
 	       int64_t period_ns)
 {
 	int64_t k, gap;
@@ -399,8 +401,16 @@ static int due(const struct sse_stream *s, const struct sse_epoch *e,
 		return 1;
 	if (s->last_gen != UINT64_MAX && s->last_gen != e->gen)
 		return 1; /* the writer restarted */
-	if (e->tick == s->last_tick)
-		return 0; /* this very snapshot was sent (or resumed from) */
+	if (e->tick == s->last_tick) {
+		if (s->last_wall_ns == 0) {
+			/* resumed from this tick (Last-Event-ID): the client
+			 * has it; its later publications are news */
+			s->last_wall_ns = e->wall_ns;
+			return 0;
+		}
+		if (e->wall_ns == s->last_wall_ns)
+			return 0; /* this very snapshot was sent */
+	}
 	if (s->last_wall_ns == 0 || period_ns <= 0)
 		return 1;
 	k = (s->interval_ns + period_ns - 1) / period_ns;
@@ -597,7 +607,8 @@ static void *pusher_main(void *arg)
 			pthread_mutex_lock(&mu);
 			if (st == SRC_LIVE && rc == 0 &&
 			    (!cur || cur->tick != m.tick ||
-			     cur->gen != m.generation)) {
+			     cur->gen != m.generation ||
+			     cur->wall_ns != m.wall_time_ns)) {
 				struct sse_epoch *e = epoch_new(&m);
 				int64_t period =
 				    (int64_t)src_period_ms() * 1000000;
