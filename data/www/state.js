@@ -30,7 +30,8 @@ export const S = {
   generation: null,
   summary: null,
   lastTick: -1,
-  lastNewAt: 0,         /* Date.now() when the tick last advanced */
+  lastNewAt: 0,         /* Date.now() when the tick last advanced (or a paused tick was republished) */
+  lastWall: 0,          /* wall_time_ns of the newest publication shown */
   periodMs: 500,        /* expected time between summary events */
   serverStale: false,
   staleReason: '',

@@ -33,10 +33,14 @@ export function onOverview(s) {
   const wasStale = S.serverStale;
   S.serverStale = !!s.stale;
   if (S.serverStale && !wasStale) refreshInfo();
-  if (typeof s.tick === 'number' && s.tick > S.lastTick) {
+  /* new data: a new tick or, while paused, a new publication of the same
+     tick (the writer still beats; its operator state may have changed) */
+  const newPub = typeof s.wall_time_ns === 'number' && s.wall_time_ns !== S.lastWall;
+  if (typeof s.tick === 'number' && (s.tick > S.lastTick || (s.tick === S.lastTick && newPub))) {
     if (!s.stale) S.lastNewAt = Date.now();
     S.lastTick = s.tick;
   }
+  if (newPub) S.lastWall = s.wall_time_ns;
   if (!S.serverStale) S.staleReason = '';
   S.summary = s;
   const t = s.topology || {};

@@ -663,6 +663,11 @@ async function runPage(ctx) {
       const p = await waitFor(async () => (await getJSON('/summary')).body.site.paused === true, 5000, 'site.paused').catch(() => false);
       const hdrP = await waitFor(() => S(() => /PAUSED/.test(document.getElementById('k-run').textContent)), 5000, 'the header to say PAUSED').catch(() => false);
       ok(p && hdrP, '/summary and the header say paused', await page.textContent('#k-run'));
+      /* paused is not stale: the writer republishes the same tick, and the
+       * page counts each publication as new data (no NO NEW DATA banner) */
+      const seen = await S(() => window.batsimDashboard.state.lastNewAt);
+      const fresh = await waitFor(() => S((t) => window.batsimDashboard.state.lastNewAt > t && window.batsimDashboard.state.summary.site.paused === true, seen), 10000, 'a republished paused tick').catch(() => false);
+      ok(fresh, 'while paused, republications of the same tick count as new data (the stale banner stays away)');
       await page.click('#clock-resume');
       const r = await waitFor(async () => (await getJSON('/summary')).body.site.paused === false, 5000, 'site.paused false').catch(() => false);
       ok(r, 'resume from the page runs the clock again');
