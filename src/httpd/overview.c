@@ -150,22 +150,10 @@ static void put_quant(struct buf *b, const char *key, const char *unit,
  * when its chemistry is not the writer's). */
 static json_object *ov_limits(bs_reader *r)
 {
-	json_object *o = view_limits(hd_cfg);
-	struct bs_info info;
+	json_object *o = hd_summary_limits(r);
 
 	if (!o)
 		return NULL;
-	bs_reader_info(r, &info);
-	json_object_object_add(
-	    o, "writer_chemistry",
-	    json_object_new_string_len(
-		info.chemistry,
-		(int)strnlen(info.chemistry, sizeof info.chemistry)));
-	json_object_object_add(
-	    o, "matches_writer",
-	    json_object_new_boolean(strncmp(info.chemistry,
-					    hd_cfg->cell.chemistry,
-					    sizeof info.chemistry) == 0));
 	/* the SoC bands of the heatmap's absolute scale, in percent */
 	for (int hi = 0; hi < 2; hi++) {
 		const double *v =

@@ -229,7 +229,7 @@ static struct sum_cache {
 
 /* The "limits" object: the httpd's configuration, flagged when its
  * chemistry is not the writer's (the simulator may run another config). */
-static json_object *summary_limits(bs_reader *r)
+json_object *hd_summary_limits(bs_reader *r)
 {
 	json_object *o = view_limits(hd_cfg);
 	struct bs_info info;
@@ -291,7 +291,7 @@ static json_object *summary_build(bs_reader *r, int modules, struct bs_meta *m,
 		    o, "site_name",
 		    json_object_new_string(hd_site_name(r, sn, sizeof sn)));
 	}
-	json_object_object_add(o, "limits", summary_limits(r));
+	json_object_object_add(o, "limits", hd_summary_limits(r));
 	if (modules && json_object_object_get_ex(o, "racks", &arr)) {
 		for (uint32_t i = 0; i < h->n_racks; i++) {
 			json_object *ra = json_object_array_get_idx(arr, i);

@@ -38,6 +38,9 @@ enum MHD_Result hd_text(struct MHD_Connection *c, unsigned status,
  * segment (r may be NULL), else, when none is published (no writer yet,
  * an older one), this server's site_name from batsim.conf. */
 const char *hd_site_name(const bs_reader *r, char *buf, size_t len);
+/* The "limits" object of /summary: this server's configuration, with
+ * the writer's chemistry and whether it matches. */
+json_object *hd_summary_limits(bs_reader *r);
 int hd_summary_json(bs_reader *r, struct buf *out, struct bs_meta *meta,
 		    int modules);
 

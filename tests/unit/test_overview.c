@@ -14,6 +14,11 @@ uint64_t src_attach_seq(void)
 {
 	return 0;
 }
+json_object *hd_summary_limits(bs_reader *r)
+{
+	(void)r;
+	return NULL;
+}
 
 static int b64val(char c)
 {
