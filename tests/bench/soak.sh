@@ -135,15 +135,15 @@ request = function()
 end
 LUA
 
-# The SSE clients first, all connected (one batsim-httpd thread each)
-# before wrk starts; they stream until wrk is done (SIGUSR1), at most
-# SOAK_SECONDS + 120 s.
+# The SSE clients first, all connected (one open descriptor each in
+# batsim-httpd; no thread each since issue 13) before wrk starts; they
+# stream until wrk is done (SIGUSR1), at most SOAK_SECONDS + 120 s.
 python3 "$here/sse-clients.py" 127.0.0.1 "$port" "$SSE" $((SECONDS_ + 120)) \
 	"${SOAK_SSE_QUERY:-view=summary&interval_ms=1000}" >"$tmp/sse.out" 2>&1 &
 spid=$!
 pids="$spid"
 t0=$(date +%s)
-while [ "$(threads)" -lt $((b_threads + SSE)) ] && kill -0 $spid 2>/dev/null &&
+while [ "$(fds)" -lt $((b_fds + SSE)) ] && kill -0 $spid 2>/dev/null &&
 	[ $(($(date +%s) - t0)) -lt 120 ]; do
 	sleep 0.2
 done
