@@ -235,8 +235,12 @@ static int alloc_arrays(struct engine *e)
 	a->i2 = xcalloc(n, sizeof(double), &fail);
 	a->h = xcalloc(n, sizeof(double), &fail);
 	a->r1 = xcalloc(n, sizeof(double), &fail);
-	a->t_a = xcalloc(n, sizeof(double), &fail);
-	a->t_b = xcalloc(n, sizeof(double), &fail);
+	/* one spare element at each end: the vectorised step loads the
+	 * neighbours of the first and the last cell too (engine_cpu.c) */
+	a->t_a = xcalloc(n + 2, sizeof(double), &fail);
+	a->t_b = xcalloc(n + 2, sizeof(double), &fail);
+	a->t_a = a->t_a ? a->t_a + 1 : NULL;
+	a->t_b = a->t_b ? a->t_b + 1 : NULL;
 	a->v = xcalloc(n, sizeof(double), &fail);
 	a->e = xcalloc(n, sizeof(double), &fail);
 	a->r = xcalloc(n, sizeof(double), &fail);
@@ -264,7 +268,9 @@ static void free_arrays(struct engine *e)
 {
 	struct bsm_arrays *a = &e->a;
 	void *p[] = {a->soc,	  a->soc_c,	a->i1,	   a->i2,
-		     a->t_a,	  a->t_b,	a->v,	   a->e,
+		     a->t_a ? a->t_a - 1 : NULL,
+		     a->t_b ? a->t_b - 1 : NULL,
+		     a->v,	  a->e,
 		     a->r,	  a->r0,	a->inv_q,  a->r0_mult,
 		     a->leak_s,	  a->runaway_c, a->sv_off, a->st_off,
 		     a->sv_stuck, a->st_stuck,	e->var_r0, e->var_cap_c,

@@ -61,16 +61,22 @@ struct cpu_pool {
 /* ---- the fast step of a module without faults ----
  *
  * A module none of whose cells has a leak, a runaway threshold or a
- * sensor fault (e->mplain, set by faults_apply) steps its interior cells
- * (those with two neighbours) in a loop the compiler vectorises: the same
- * bsm_step_v as every other path (model.h), with the fault terms left out
- * because they are zero (the results are the same, bit for bit), the
- * lookups in constant time on uniform grids, no branch in the loop body
- * and no second RC pair when r2 = 0.  The end cells and faulted modules
- * take the scalar bsm_step.  Element-wise only (no reduction in the loop),
- * so every instruction set gives the same bits; on x86-64 the kernels are
- * compiled for AVX-512, AVX2 and baseline SSE2 and the loader picks one
- * (target_clones), elsewhere (arm64) the portable build. */
+ * sensor fault (e->mplain, set by faults_apply) steps all its cells in a
+ * loop the compiler vectorises: the same bsm_step_v as every other path
+ * (model.h), with the fault terms left out because they are zero (the
+ * results are the same, bit for bit), the lookups in constant time on
+ * uniform grids, no branch in the loop body and no second RC pair when
+ * r2 = 0.  The end cells of the module (one neighbour) are lanes like the
+ * others: their missing neighbour counts as 0 and they take the rack's
+ * g[1], alpha[1] by a select, the sum formed as bsm_step forms it; the
+ * temperature buffers have one spare element at each end
+ * (engine.c, alloc_arrays), so the neighbour loads of the first and the
+ * last cell of the site stay in bounds (their values are not used).
+ * Faulted modules take the scalar bsm_step.  Element-wise only (no
+ * reduction in the loop), so every instruction set gives the same bits;
+ * on x86-64 the kernels are compiled for AVX-512, AVX2 and baseline SSE2
+ * and the loader picks one (target_clones), elsewhere (arm64) the
+ * portable build. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&       \
     defined(__OPTIMIZE__) && !defined(BATSIM_NO_CLONES)
 #define KERNEL_CLONES                                                          \
@@ -85,10 +91,11 @@ struct kargs {
 	const struct bsm_arrays *a;
 	const double *tin;
 	double *tout;
-	size_t i0, i1;	 /* cells [i0, i1), each with two neighbours */
-	double I;	 /* rack current */
-	double ha_tair;	 /* hA * T_air of the module */
-	double g2, al2;	 /* the rack's g[2], alpha[2] */
+	size_t i0, i1;	   /* the module's cells [i0, i1) */
+	double I;	   /* rack current */
+	double ha_tair;	   /* hA * T_air of the module */
+	const double *g;   /* the rack's g[0..2] */
+	const double *al;  /* and alpha[0..2] */
 	int dir;
 };
 
@@ -105,13 +112,16 @@ fast_cells(const struct kargs *k, const struct bsm_chem *restrict c,
 	   const double *restrict tin, double *restrict tout, int tab, int uni,
 	   int r2)
 {
-	const double I = k->I, hat = k->ha_tair, g2 = k->g2, al2 = k->al2;
+	const double I = k->I, hat = k->ha_tair;
+	const double g0 = k->g[0], g1 = k->g[1], g2 = k->g[2];
+	const double al0 = k->al[0], al1 = k->al[1], al2 = k->al[2];
 	const int dir = k->dir;
-	const size_t i1 = k->i1;
-	for (size_t i = k->i0; i < i1; i++) {
+	const size_t i0 = k->i0, i1 = k->i1;
+	for (size_t i = i0; i < i1; i++) {
 		struct bsm_cell s;
 		struct bsm_cpar q;
-		double v;
+		double v, left, right;
+		int hl = i > i0, hr = i + 1 < i1; /* has a left, right neighbour */
 		s.soc = soc[i];
 		s.soc_c = socc[i];
 		s.i1 = ri1[i];
@@ -126,9 +136,16 @@ fast_cells(const struct kargs *k, const struct bsm_chem *restrict c,
 		q.r0_mult = mult[i];
 		q.leak = 0.0;
 		q.runaway_c = 1e30;
-		/* the neighbours' sum as bsm_step forms it: (0 + left) + right */
-		bsm_step_v(c, &s, &q, I, (0.0 + tin[i - 1]) + tin[i + 1], hat,
-			   g2, al2, dir, tab, uni, 0, &v);
+		/* the neighbours' sum as bsm_step forms it, (0 + left) +
+		 * right, a missing one left out (x + 0 = x: the same bits) */
+		left = tin[i - 1];
+		right = tin[i + 1];
+		left = hl ? left : 0.0;
+		right = hr ? right : 0.0;
+		bsm_step_v(c, &s, &q, I, (0.0 + left) + right, hat,
+			   hl && hr ? g2 : (hl || hr ? g1 : g0),
+			   hl && hr ? al2 : (hl || hr ? al1 : al0), dir, tab,
+			   uni, 0, &v);
 		soc[i] = s.soc;
 		socc[i] = s.soc_c;
 		ri1[i] = s.i1;
@@ -245,7 +262,6 @@ static void do_step(struct engine *e, size_t m0, size_t m1)
 	const struct bsm_chem *c = &e->chem;
 	const double *tin = eng_tcur(e);
 	double *tout = e->tcur ? e->a.t_a : e->a.t_b;
-	int fast = e->C >= 3;
 	fast_fn kern = fast_kernels[(c->rt_ns != 0) * 4 +
 				    (c->all_uniform != 0) * 2 +
 				    (c->r2_ohm != 0.0)];
@@ -254,16 +270,13 @@ static void do_step(struct engine *e, size_t m0, size_t m1)
 		const struct bsm_rack_in *rk = &e->rin[r];
 		struct bsm_stats *s = &e->mstats[m];
 		size_t base = m * e->C;
-		if (fast && e->mplain[m]) {
+		if (e->mplain[m]) {
 			struct kargs k = {c,	     &e->a,	tin,
-					  tout,	     base + 1,	base + e->C - 1,
+					  tout,	     base,	base + e->C,
 					  rk->i_a,   bsm_ha_tair(rk, mm),
-					  rk->g[2],  rk->alpha[2],
+					  rk->g,     rk->alpha,
 					  rk->dir};
-			bsm_step(c, &e->a, tin, tout, base, 0, mm, rk);
 			kern(&k);
-			bsm_step(c, &e->a, tin, tout, base + e->C - 1,
-				 e->C - 1, mm, rk);
 		} else {
 			for (uint32_t k = 0; k < e->C; k++)
 				bsm_step(c, &e->a, tin, tout, base + k, k, mm,

@@ -130,6 +130,12 @@ struct bsm_chem {
 	double ocv_inv, hy_inv, ds_inv, rs_inv;
 	uint32_t all_uniform; /* every table used by the step is uniform */
 	uint32_t pad1;
+	/* and the slope of each segment [k, k+1] of each table (the
+	 * lookups multiply instead of dividing): dy/dx of the OCV,
+	 * hysteresis, entropy and capacity tables, 1/dx of the resistance
+	 * table's SoC rows and 1/T columns */
+	double ocv_sl[BSM_OCV_MAX], hy_sl[BSM_TAB_MAX], ds_sl[BSM_TAB_MAX];
+	double cap_sl[BSM_CAP_T], rs_dinv[BSM_RT_SOC], it_dinv[BSM_RT_T];
 };
 
 /* Per-cell arrays (structure of arrays), host or device memory alike.
@@ -307,6 +313,19 @@ static inline void bsm_tab_two(double *xs, double *ys, uint32_t *n,
 	*n = 2;
 }
 
+/* The slope (ys[k+1] - ys[k]) / (xs[k+1] - xs[k]) of each segment of a
+ * table of n points into sl[0..n-1) (ys NULL: 1 / (xs[k+1] - xs[k]));
+ * the entries from n - 1 on are 0 (never used: bsm_seg stays below). */
+static inline void bsm_slopes(const double *xs, const double *ys, uint32_t n,
+			      double *sl)
+{
+	uint32_t k = 0;
+	for (; k + 1 < n; k++)
+		sl[k] = (ys ? ys[k + 1] - ys[k] : 1.0) / (xs[k + 1] - xs[k]);
+	for (; k < (n ? n : 1); k++)
+		sl[k] = 0.0;
+}
+
 /* Derived lookup constants of c (host, once the tables are set): tables
  * of fewer than two points made two-point ones (the step then needs no
  * branch on them; hy_gamma = 0 keeps a chemistry without hysteresis
@@ -334,6 +353,12 @@ static inline void bsm_chem_derive(struct bsm_chem *c)
 				c->rt_ln[k][i][1] = c->rt_ln[k][i][0];
 		c->rt_nt = 2;
 	}
+	bsm_slopes(c->ocv_soc, c->ocv_v, c->ocv_n, c->ocv_sl);
+	bsm_slopes(c->hy_soc, c->hy_v, c->hy_n, c->hy_sl);
+	bsm_slopes(c->ds_soc, c->ds_v, c->ds_n, c->ds_sl);
+	bsm_slopes(c->cap_t, c->cap_f, c->cap_n, c->cap_sl);
+	bsm_slopes(c->rt_soc, NULL, c->rt_ns, c->rs_dinv);
+	bsm_slopes(c->rt_invt, NULL, c->rt_nt, c->it_dinv);
 	c->ocv_inv = bsm_uniform_inv(c->ocv_soc, c->ocv_n);
 	c->hy_inv = bsm_uniform_inv(c->hy_soc, c->hy_n);
 	c->ds_inv = bsm_uniform_inv(c->ds_soc, c->ds_n);
@@ -352,8 +377,7 @@ BS_HD static inline double bsm_ocv_u(const struct bsm_chem *c, double s,
 	uint32_t n = c->ocv_n; /* n >= 2 (engine.c check_config) */
 	int64_t lo = bsm_seg(xs, n, c->ocv_inv, BSM_LG_TAB, s, uni);
 	double v, top = 2.0 * ys[n - 1];
-	v = ys[lo] + (ys[lo + 1] - ys[lo]) * (s - xs[lo]) /
-			 (xs[lo + 1] - xs[lo]);
+	v = ys[lo] + c->ocv_sl[lo] * (s - xs[lo]);
 	v = v < 0.0 ? 0.0 : v;
 	return v > top ? top : v;
 }
@@ -365,13 +389,13 @@ BS_HD static inline double bsm_ocv(const struct bsm_chem *c, double s)
 /* Linear interpolation in a table (xs increasing, n >= 2: bsm_tab_two),
  * held at the ends. */
 BS_HD static inline double bsm_interp_u(const double *xs, const double *ys,
-					uint32_t n, double inv, uint32_t lg,
-					double x, int uni)
+					const double *sl, uint32_t n,
+					double inv, uint32_t lg, double x,
+					int uni)
 {
 	int64_t lo = bsm_seg(xs, n, inv, lg, x, uni);
 	double x0 = xs[0], xn = xs[n - 1], y0 = ys[0], yn = ys[n - 1], v;
-	v = ys[lo] + (ys[lo + 1] - ys[lo]) * (x - xs[lo]) /
-			 (xs[lo + 1] - xs[lo]);
+	v = ys[lo] + sl[lo] * (x - xs[lo]);
 	v = x >= xn ? yn : v;
 	return x <= x0 ? y0 : v;
 }
@@ -382,20 +406,20 @@ BS_HD static inline double bsm_interp_u(const double *xs, const double *ys,
  * from the last point on the value is held). */
 BS_HD static inline double bsm_cap_frac(const struct bsm_chem *c, double t_c)
 {
-	const double *xs = c->cap_t, *ys = c->cap_f;
+	const double *xs = c->cap_t, *ys = c->cap_f, *sl = c->cap_sl;
 	uint32_t n = c->cap_n;
-	double xa = xs[0], xb = xs[1], ya = ys[0], yb = ys[1], v;
+	double xa = xs[0], ya = ys[0], sa = sl[0], v;
 	double x0 = xs[0], y0 = ys[0], xn = xs[n - 1], yn = ys[n - 1];
 	BSM_UNROLL
 	for (uint32_t k = 1; k + 1 < BSM_CAP_T; k++) {
-		double xk = xs[k], xk1 = xs[k + 1], yk = ys[k], yk1 = ys[k + 1];
+		/* loaded unconditionally: selects, not branches */
+		double xk = xs[k], yk = ys[k], sk = sl[k];
 		int in = xk <= t_c; /* false beyond n: bsm_chem_derive */
 		xa = in ? xk : xa;
-		xb = in ? xk1 : xb;
 		ya = in ? yk : ya;
-		yb = in ? yk1 : yb;
+		sa = in ? sk : sa;
 	}
-	v = ya + (yb - ya) * (t_c - xa) / (xb - xa);
+	v = ya + sa * (t_c - xa);
 	v = t_c >= xn ? yn : v;
 	return t_c <= x0 ? y0 : v;
 }
@@ -425,7 +449,7 @@ BS_HD static inline double bsm_rho_u(const struct bsm_chem *c, double x,
 		double u = 1.0 / tk, fx, fu, a, b;
 		/* SoC row: held at the ends */
 		i = bsm_seg(rs, ns, c->rs_inv, BSM_LG_RTS, x, uni);
-		fx = (x - rs[i]) / (rs[i + 1] - rs[i]);
+		fx = (x - rs[i]) * c->rs_dinv[i];
 		fx = x >= rs[ns - 1] ? 1.0 : fx;
 		fx = x > rs[0] ? fx : 0.0;
 		/* 1/T column: rt_invt decreases (nt >= 2: bsm_chem_derive);
@@ -434,7 +458,7 @@ BS_HD static inline double bsm_rho_u(const struct bsm_chem *c, double x,
 		for (uint32_t k = 1; k + 1 < BSM_RT_T; k++)
 			j += u <= it[k] ? 1 : 0; /* 0 beyond nt: u > 0 */
 		j = j < (int64_t)nt - 2 ? j : (int64_t)nt - 2;
-		fu = (u - it[j]) / (it[j + 1] - it[j]);
+		fu = (u - it[j]) * c->it_dinv[j];
 		a = L[i * BSM_RT_T + j] +
 		    (L[i * BSM_RT_T + j + 1] - L[i * BSM_RT_T + j]) * fu;
 		b = L[(i + 1) * BSM_RT_T + j] +
@@ -453,8 +477,9 @@ BS_HD static inline double bsm_rho(const struct bsm_chem *c, double x,
 BS_HD static inline double bsm_dudt_u(const struct bsm_chem *c, double x,
 				      int uni)
 {
-	return c->dudt_v_k + bsm_interp_u(c->ds_soc, c->ds_v, c->ds_n,
-					  c->ds_inv, BSM_LG_TAB, x, uni);
+	return c->dudt_v_k + bsm_interp_u(c->ds_soc, c->ds_v, c->ds_sl,
+					  c->ds_n, c->ds_inv, BSM_LG_TAB, x,
+					  uni);
 }
 BS_HD static inline double bsm_dudt(const struct bsm_chem *c, double x)
 {
@@ -465,8 +490,8 @@ BS_HD static inline double bsm_dudt(const struct bsm_chem *c, double x)
 BS_HD static inline double bsm_hyst_u(const struct bsm_chem *c, double x,
 				      int uni)
 {
-	return bsm_interp_u(c->hy_soc, c->hy_v, c->hy_n, c->hy_inv, BSM_LG_TAB,
-			    x, uni);
+	return bsm_interp_u(c->hy_soc, c->hy_v, c->hy_sl, c->hy_n, c->hy_inv,
+			    BSM_LG_TAB, x, uni);
 }
 BS_HD static inline double bsm_hyst(const struct bsm_chem *c, double x)
 {
@@ -501,7 +526,9 @@ bsm_prepare_v(const struct bsm_chem *c, double x, double h, double i1,
 	double r1 = c->r1_ohm * rho;
 	double reff = r0 + r1 * (1.0 - c->a1) + c->r2_ohm * (1.0 - c->a2);
 	double e = ocv - r1 * c->a1 * i1 - c->r2_ohm * c->a2 * i2;
-	double k = 1.0 / (1.0 + leak * reff);
+	/* no leak (the common case): k = 1 exactly, and a loop whose leak
+	 * is the constant 0 has no division here */
+	double k = leak != 0.0 ? 1.0 / (1.0 + leak * reff) : 1.0;
 	o.e = e * k;
 	o.r = reff * k;
 	o.r0 = r0;
@@ -568,7 +595,8 @@ BS_HD static inline void bsm_step_v(const struct bsm_chem *c,
 {
 	double v = s->e - s->r * I;
 	double g = q->leak;
-	double ii = I + g * v; /* the cell's own current */
+	/* the cell's own current (g = 0: I, the same as I + 0 v) */
+	double ii = g != 0.0 ? I + g * v : I;
 	double i1 = c->a1 * s->i1 + (1.0 - c->a1) * ii;
 	double i2 = c->a2 * s->i2 + (1.0 - c->a2) * ii;
 	double t = s->t;
@@ -586,7 +614,8 @@ BS_HD static inline void bsm_step_v(const struct bsm_chem *c,
 
 	/* heat: ohmic, polarisation, leak, reversible (Bernardi) */
 	p = ii * ii * s->r0 + s->r1 * i1 * i1 + c->r2_ohm * i2 * i2 +
-	    g * v * v - ii * (t + BSM_KELVIN) * bsm_dudt_u(c, x, uni);
+	    (g != 0.0 ? g * v * v : 0.0) -
+	    ii * (t + BSM_KELVIN) * bsm_dudt_u(c, x, uni);
 	if (rw) {
 		double pr = c->runaway_p0_w *
 			    bsm_exp((t - q->runaway_c) / c->runaway_k);

@@ -760,6 +760,61 @@ START_TEST(determinism_threads)
 }
 END_TEST
 
+/* The vectorised step of a module without faults (engine_cpu.c, the
+ * end cells as lanes with one neighbour) gives the same bits as the
+ * scalar bsm_step every faulted module takes: the same site run with
+ * every module forced onto the scalar path agrees exactly, for modules of
+ * 1, 2 and 7 cells (no neighbour, one each, interior cells). */
+static engine *run_path(uint32_t cells, int scalar)
+{
+	struct bsd_config c;
+	struct cfg_profile p;
+	engine *e;
+	char err[200];
+	tcfg(&c, 2, 3, cells);
+	c.variation = 1;
+	c.rack_thermal_gradient_c = 3.0;
+	e = mk(&c);
+	memset(&p, 0, sizeof(p));
+	strcpy(p.name, "regulation");
+	p.scale = 1.0;
+	ck_assert_int_eq(engine_set_profile(e, &p, err, sizeof(err)), 0);
+	for (int k = 0; k < 300; k++) {
+		if (scalar)
+			memset(e->mplain, 0, e->n_mod);
+		else
+			for (size_t m = 0; m < e->n_mod; m++)
+				ck_assert_uint_eq(e->mplain[m], 1);
+		engine_step(e, 1);
+	}
+	return e;
+}
+
+START_TEST(fast_path_equals_scalar)
+{
+	static const uint32_t sizes[] = {1, 2, 7};
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		engine *a = run_path(sizes[z], 0), *b = run_path(sizes[z], 1);
+		size_t n = a->n_cells * sizeof(double);
+		ck_assert_int_eq(memcmp(a->a.soc, b->a.soc, n), 0);
+		ck_assert_int_eq(memcmp(a->a.soc_c, b->a.soc_c, n), 0);
+		ck_assert_int_eq(memcmp(a->a.i1, b->a.i1, n), 0);
+		ck_assert_int_eq(memcmp(a->a.h, b->a.h, n), 0);
+		ck_assert_int_eq(memcmp(a->a.v, b->a.v, n), 0);
+		ck_assert_int_eq(memcmp(a->a.e, b->a.e, n), 0);
+		ck_assert_int_eq(memcmp(a->a.r, b->a.r, n), 0);
+		ck_assert_int_eq(memcmp(eng_tcur(a), eng_tcur(b), n), 0);
+		ck_assert_int_eq(
+		    memcmp(a->rstats, b->rstats, a->R * sizeof(*a->rstats)),
+		    0);
+		/* and the run moved the cells (a test of something) */
+		ck_assert(a->a.soc[0] != 0.5 && a->a.h[0] != 0.0);
+		engine_destroy(a);
+		engine_destroy(b);
+	}
+}
+END_TEST
+
 /* ---- profiles ---- */
 
 START_TEST(profile_csv)
@@ -1287,6 +1342,7 @@ static Suite *suite(void)
 	tcase_add_test(t, fault_runaway);
 	tcase_add_test(t, fault_errors);
 	tcase_add_test(t, determinism_threads);
+	tcase_add_test(t, fast_path_equals_scalar);
 	tcase_add_test(t, profile_csv);
 	tcase_add_test(t, profile_regulation_neutral);
 	tcase_add_test(t, profile_cycle);
