@@ -501,10 +501,16 @@ static int init_new(int fd, const struct bs_shm_header *hdr, mode_t mode,
 }
 
 /* The name exists: keep it when it matches, or replace it under
- * BS_CREATE_FORCE.  Returns 1 (kept), REPLACED, or a negative code. */
+ * BS_CREATE_FORCE.  Returns 1 (kept), REPLACED, or a negative code.  On
+ * REPLACED, *gen is the replaced segment's generation when its header was
+ * valid (the new one continues from it: a client that tells restarts by
+ * generation sees the replacement as one), else left alone. */
 static int check_existing(const char *name, const struct bs_shm_header *want,
-			  mode_t mode, gid_t gid, unsigned flags)
+			  mode_t mode, gid_t gid, unsigned flags,
+			  uint64_t *gen)
 {
+	uint64_t old_gen = 0;
+	int have_gen = 0;
 	struct stat st;
 	int fd, rc, match = 0;
 
@@ -532,6 +538,10 @@ static int check_existing(const char *name, const struct bs_shm_header *want,
 		       : -BS_ENOMEM;
 		if (rc == 0)
 			rc = bs_header_validate(h, (size_t)st.st_size);
+		if (rc == 0) {
+			old_gen = h->generation;
+			have_gen = 1;
+		}
 		if (rc == 0)
 			match = h->n_racks == want->n_racks &&
 				h->modules_per_rack == want->modules_per_rack &&
@@ -571,6 +581,8 @@ static int check_existing(const char *name, const struct bs_shm_header *want,
 		goto out;
 	}
 	rc = REPLACED;
+	if (have_gen)
+		*gen = old_gen;
 out:
 	close(fd); /* also drops our OFD lock */
 	return rc;
@@ -615,7 +627,8 @@ BS_EXPORT int bs_segment_create(const char *name, const struct bs_topology *t,
 			rc = bs__errno_code(errno);
 			goto out;
 		}
-		rc = check_existing(name, hdr, mode, gid, flags);
+		rc = check_existing(name, hdr, mode, gid, flags,
+				    &hdr->generation);
 		if (rc != REPLACED)
 			goto out;
 	}

@@ -129,6 +129,15 @@ if [ -x "$TW" ]; then
 	kill "$wpid"; wait "$wpid" 2>/dev/null; wpid=
 	"$INIT" --name $N --check >"$tmp/out" 2>&1
 	has "$tmp/out" "^state: +STOPPED" "--check: STOPPED after SIGTERM"
+	# a forced replacement continues the generation, so that a client
+	# that tells restarts by generation sees it (not 0 again)
+	expect 0 "--force replaces a stopped segment" -- "$INIT" --name $N --topology 1x2x3 --force
+	"$INIT" --name $N --check >"$tmp/out" 2>&1
+	has "$tmp/out" "^topology: +1x2x3" "--force after a writer: new topology"
+	has "$tmp/out" "^generation: +1\$" "--force keeps the replaced segment's generation"
+	"$TW" --name $N --topology 1x2x3 --period-ms 50 --duration-s 1 >/dev/null 2>&1
+	"$INIT" --name $N --check >"$tmp/out" 2>&1
+	has "$tmp/out" "^generation: +2\$" "the next writer on the replacement is generation 2"
 else
 	echo "# $TW not built: writer checks skipped"
 fi
