@@ -23,6 +23,7 @@ EXTRA_DIST += \
 	debian/batsim.lintian-overrides \
 	debian/batsim.postinst \
 	debian/batsim.postrm \
+	debian/batsim.prerm \
 	debian/changelog \
 	debian/control \
 	debian/copyright \

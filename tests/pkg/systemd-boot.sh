@@ -23,7 +23,9 @@
 #     "stopped", the socket is gone, site siteA still answers; then its
 #     units stop too and /run/batsim/siteA is gone;
 #  6. reboots the container: the enabled units come up by themselves;
-#  7. apt-get purge: units stopped and gone, files gone, users stay.
+#  7. siteA started again, then apt-get remove batsim: the default units
+#     and the template instances stop (debian/batsim.prerm); apt-get
+#     purge: units gone, files gone, users stay.
 #
 # Exits 0 (PASS), 1 (FAIL) or 77 (SKIP: not root, no systemd-nspawn, no
 # overlayfs, or systemd does not boot here).  Everything it mounts is in a
@@ -293,8 +295,6 @@ inside 'test -S /run/batsim/siteA/batsimd.sock' || fail "siteA's socket went awa
 inside 'systemctl stop batsimd@siteA batsim-httpd@siteA batsim-modbusd@siteA batsim-init@siteA' ||
 	fail "systemctl stop of siteA's units failed"
 inside 'test -e /run/batsim/siteA' && fail "/run/batsim/siteA still exists after batsimd@siteA stopped (RuntimeDirectory=)"
-inside 'batsim-init --remove --name /batsim-siteA && rm /etc/batsim/siteA.conf' ||
-	fail "removing siteA's segment and configuration failed"
 say "stop: segment kept with state stopped, socket removed; siteA unaffected, then stopped"
 
 # ---- 6. reboot ---------------------------------------------------------------------
@@ -306,7 +306,22 @@ boot || { fail "the container did not boot again"; exit 1; }
 expect_active batsim-init batsimd batsim-httpd batsim-modbusd
 wait_healthz && wait_modbus && say "reboot: the enabled units started at boot"
 
-# ---- 7. purge ----------------------------------------------------------------------
+# ---- 7. remove, purge ---------------------------------------------------------------
+# removal stops the template instances too (debian/batsim.prerm)
+inside 'systemctl start batsimd@siteA batsim-httpd@siteA' ||
+	fail "systemctl start batsimd@siteA batsim-httpd@siteA after the reboot failed"
+expect_active batsim-init@siteA batsimd@siteA batsim-httpd@siteA
+inside 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q batsim' >"$work/remove.log" 2>&1 ||
+	{ tail -20 "$work/remove.log"; fail "apt-get remove failed"; }
+for u in batsimd@siteA batsim-httpd@siteA batsim-init@siteA batsimd batsim-httpd; do
+	st=$(inside "systemctl is-active $u" 2>/dev/null)
+	[ "$st" = active ] && fail "$u is still active after apt-get remove batsim"
+done
+inside 'pgrep -x batsimd || pgrep -x batsim-httpd' >/dev/null &&
+	fail "batsimd or batsim-httpd still running after apt-get remove: $(inside 'ps -eo pid,args | grep batsim')"
+say "remove: the default site's units and the siteA instances stopped"
+# siteA's configuration and segment are the admin's (batsim.conf(5))
+inside 'rm -f /etc/batsim/siteA.conf /dev/shm/batsim-siteA'
 inside 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q batsim libbatsim0' >"$work/purge.log" 2>&1 ||
 	{ tail -20 "$work/purge.log"; fail "apt-get purge failed"; }
 left=$(inside 'systemctl list-units --all --no-legend --plain "batsim*"')
