@@ -148,12 +148,21 @@ bench_machine() {
 	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# bench_cpu_ticks PID...: the CPU time the processes used so far (user +
+# system, in clock ticks: getconf CLK_TCK a second); ended ones count 0
+bench_cpu_ticks() {
+	_s=0
+	for _p; do
+		_s=$((_s + $(awk '{print $14 + $15}' "/proc/$_p/stat" 2>/dev/null || echo 0)))
+	done
+	echo $_s
+}
 # bench_cpu_percent PID SECONDS: the average CPU of PID over the next
 # SECONDS, in % of one CPU
 bench_cpu_percent() {
-	_t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	_t0=$(bench_cpu_ticks "$1")
 	sleep "$2"
-	_t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	_t1=$(bench_cpu_ticks "$1")
 	awk -v d=$((_t1 - _t0)) -v hz="$(getconf CLK_TCK)" -v s="$2" \
 		'BEGIN { printf "%.1f", 100 * d / hz / s }'
 }

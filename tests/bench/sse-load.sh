@@ -11,8 +11,10 @@
 # SSE_SECONDS (default 20) once connected, spread over 50 loopback source
 # addresses.  Prints the publish-to-receive latency p50/p99/max of the
 # summary events (the wall clock when an event is read minus its
-# snapshot's wall_time_ns) and batsim-httpd's CPU (over the middle
-# SSE_SECONDS/2 s), RSS and threads while the streams are open.
+# snapshot's wall_time_ns; each stream's first summary, published before
+# it began, is left out) and batsim-httpd's CPU (over the middle
+# SSE_SECONDS/2 s), RSS and threads while the streams are open, and the
+# clients' CPU over the same seconds.
 #
 # CLIENT=c (default): the clients are tests/bench/sse_clients (C, one
 # thread on epoll; built by make).  CLIENT=python: tests/bench/sse-clients.py
@@ -34,12 +36,12 @@ case $CLIENT in
 c)
 	SC=$b/tests/bench/sse_clients
 	bench_need "$SC"
-	client() { "$SC" --addrs 50 "$@"; }
+	client() { exec "$SC" --addrs 50 "$@"; } # exec: $! is the client
 	what="the C client (tests/bench/sse_clients)"
 	;;
 python)
 	command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 1; }
-	client() { python3 "$here/sse-clients.py" --procs "$PROCS" --addrs 50 "$@"; }
+	client() { exec python3 "$here/sse-clients.py" --procs "$PROCS" --addrs 50 "$@"; }
 	what="$PROCS Python client processes (tests/bench/sse-clients.py)"
 	;;
 *)
@@ -68,7 +70,14 @@ for n in $CLIENTS; do
 	spid=$!
 	half=$((SSE_SECONDS / 2))
 	sleep $((SSE_SECONDS / 4))
-	echo "batsim-httpd with $n streams: CPU $(bench_cpu_percent $hpid $half) % of one CPU, threads $(bench_threads $hpid), RSS $(bench_rss_mib $hpid) MiB"
+	# the clients' CPU over the same seconds (the Python client's
+	# processes are children of $spid)
+	cpids="$spid $(pgrep -P $spid 2>/dev/null | tr '\n' ' ')"
+	c0=$(bench_cpu_ticks $cpids)
+	hcpu=$(bench_cpu_percent $hpid $half)
+	c1=$(bench_cpu_ticks $cpids)
+	echo "batsim-httpd with $n streams: CPU $hcpu % of one CPU, threads $(bench_threads $hpid), RSS $(bench_rss_mib $hpid) MiB"
+	echo "the clients meanwhile: CPU $(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v s=$half 'BEGIN { printf "%.1f", 100 * d / hz / s }') % of one CPU"
 	wait $spid
 	spid=
 	cat "$tmp/sse.out"
