@@ -12,7 +12,12 @@ EXTRA_DIST += $(HTTPD_TESTS) tests/fuzz/http-fuzz.py \
 	tests/integration/slow-clients.py
 # Load scripts (run by hand, see docs/PERFORMANCE.md).
 EXTRA_DIST += tests/bench/httpd-load.sh tests/bench/sse-clients.py \
-	tests/bench/httpd-vs-nginx.sh tests/bench/sse-load.sh
+	tests/bench/httpd-vs-nginx.sh tests/bench/sse-load.sh \
+	tests/bench/bench-common.sh
+# the SSE load client in C (tests/bench/sse-load.sh's default; libc only)
+noinst_PROGRAMS += tests/bench/sse_clients
+tests_bench_sse_clients_SOURCES = tests/bench/sse_clients.c
+tests_bench_sse_clients_LDADD =
 
 # /rack/R written straight into a buffer is the JSON of view_rack()
 # (hand-written TAP).

@@ -8,6 +8,12 @@ TOOLS_TESTS = \
 	tests/integration/naming.sh
 TESTS += $(TOOLS_TESTS)
 EXTRA_DIST += $(TOOLS_TESTS) tests/integration/fake-batsimd.py
+# env_apply(): the environment below the options (hand-written TAP)
+check_PROGRAMS += tests/unit/test_env
+TESTS += tests/unit/test_env
+tests_unit_test_env_SOURCES = tests/unit/test_env.c tests/unit/tap.h
+tests_unit_test_env_LDADD = src/common/libbscommon.la src/lib/libbatsim.la \
+	$(JSONC_LIBS) $(LIBM)
 # sourced by the shell tests of this file, of tests/httpd.mk and by
 # tests/fuzz/http-fuzz.sh
 EXTRA_DIST += tests/integration/harness.sh

@@ -21,6 +21,18 @@ const char *env_get(const char *name);
 /* BATSIM_SHM, else the deprecated BATSIM_SHM_NAME; NULL when neither. */
 const char *env_shm(void);
 
+/* The environment below the options, for the programs that read these
+ * settings as pointers left NULL when no option gave them: *config
+ * (BATSIM_CONFIG), *name (BATSIM_SHM, else BATSIM_SHM_NAME) and *sock
+ * (BATSIM_CONTROL_SOCKET) get the variable's value when still NULL (and
+ * stay NULL when it is unset).  listen_var (ENV_LISTEN, ENV_MODBUS_LISTEN,
+ * or NULL: none) names the listening address: when no option gave one
+ * (*n_listen == 0) and it is set, listen_arg[0] is its value and
+ * *n_listen 1.  Any of config, name, sock may be NULL: not read. */
+void env_apply(const char **config, const char **name, const char **sock,
+	       const char *listen_var, const char **listen_arg,
+	       unsigned *n_listen);
+
 /* 1 when this process runs as a systemd service (INVOCATION_ID or
  * NOTIFY_SOCKET set), so that advice may name systemctl and the unit;
  * 0 when it was started by hand or by scripts/run-all. */

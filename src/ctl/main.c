@@ -447,12 +447,7 @@ int main(int argc, char **argv)
 
 	/* Options win over the environment, which wins over the
 	 * configuration file, which wins over the defaults. */
-	if (!c.name)
-		c.name = env_shm(); /* BATSIM_SHM, or BATSIM_SHM_NAME */
-	if (!c.socket)
-		c.socket = env_get(ENV_CONTROL_SOCKET);
-	if (!c.config)
-		c.config = env_get(ENV_CONFIG);
+	env_apply(&c.config, &c.name, &c.socket, NULL, NULL, NULL);
 	rc = load_config(&c);
 	if (rc)
 		return rc;

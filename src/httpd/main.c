@@ -293,14 +293,7 @@ int main(int argc, char **argv)
 	if (verbose)
 		log_set_level(LOG_DEBUG);
 	/* the environment, below the options (env.h) */
-	if (!config)
-		config = env_get(ENV_CONFIG);
-	if (!name)
-		name = env_shm();
-	if (!sock)
-		sock = env_get(ENV_CONTROL_SOCKET);
-	if (!n_listen && env_get(ENV_LISTEN))
-		listen_arg[n_listen++] = env_get(ENV_LISTEN);
+	env_apply(&config, &name, &sock, ENV_LISTEN, listen_arg, &n_listen);
 
 	cfg_defaults(&cfg);
 	if (config || access(DEFAULT_CONFIG, F_OK) == 0) {

@@ -17,65 +17,31 @@
 # ROUNDS (2), NGINX_WORKERS (default: the number of CPUs, like the pool
 # of batsim-httpd).
 set -u
-src=$(cd "$(dirname "$0")/../.." && pwd)
-b=${1:-${abs_top_builddir:-$src}}
-HD=$b/src/httpd/batsim-httpd
-BSD=$b/src/batsimd/batsimd
-INIT=$b/src/init/batsim-init
-TOPOLOGY=${TOPOLOGY:-20x10x32}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/bench-common.sh"
+bench_init nginx "${1:-}"
 SECONDS_EACH=${SECONDS_EACH:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 ROUNDS=${ROUNDS:-2}
 NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
-for p in "$HD" "$BSD" "$INIT"; do
-	[ -x "$p" ] || { echo "not built: $p (run make)" >&2; exit 1; }
-done
+bench_need "$HD" "$BSD" "$INIT"
 if ! command -v wrk >/dev/null || ! [ -x /usr/sbin/nginx ]; then
 	"$src/scripts/install-deps" bench ||
 		{ echo "cannot install nginx-light and wrk" >&2; exit 1; }
 fi
 command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-N=/bs-bench-nginx-$$
-dpid= hpid= npid=
-cleanup() {
-	for p in $hpid $npid $dpid; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -f "/dev/shm$N"
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-IFS=x read -r racks mods cells <<EOF
-$TOPOLOGY
-EOF
-cat >"$tmp/conf" <<EOF
-shm_name = $N
-control_socket = $tmp/ctl.sock
-racks = $racks
-modules_per_rack = $mods
-cells_per_module = $cells
-threads = 1
+npid=
+bench_kill_at_exit npid
+bench_conf <<EOF
 http_max_connections = 1024
 http_max_per_ip = 1024
 EOF
-"$INIT" --config "$tmp/conf" >"$tmp/init.log" 2>&1 ||
-	{ cat "$tmp/init.log"; exit 1; }
-"$BSD" --config "$tmp/conf" 2>"$tmp/d.log" &
-dpid=$!
-"$HD" --config "$tmp/conf" --listen 127.0.0.1:0 2>"$tmp/h.log" &
-hpid=$!
-i=0
-until grep -q 'listening on' "$tmp/h.log"; do
-	i=$((i + 1)); [ $i -gt 100 ] && { cat "$tmp/h.log"; exit 1; }; sleep 0.1
-done
-hport=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$tmp/h.log")
+bench_start_site
+bench_start_httpd
+hport=$port
 mkdir -p "$tmp/www"
-i=0
-until curl -sf "http://127.0.0.1:$hport/rack/0/module/0" >"$tmp/www/module.json" 2>/dev/null; do
-	i=$((i + 1)); [ $i -gt 100 ] && { cat "$tmp/h.log" "$tmp/d.log"; exit 1; }; sleep 0.1
-done
+bench_wait_get /rack/0/module/0 "$tmp/www/module.json"
 
 # nginx on a free loopback port: ask the kernel for one, then give it up
 # (a race with other programs is possible but unlikely on loopback).
@@ -121,7 +87,7 @@ cmp -s "$tmp/n.json" "$tmp/www/module.json" ||
 	{ echo "nginx does not serve the same bytes" >&2; exit 1; }
 
 echo "GET /rack/0/module/0: batsim-httpd (batsimd $TOPOLOGY) vs nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||') on the same $(wc -c <"$tmp/www/module.json") bytes"
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine
 echo "wrk -t2 -c$CONNECTIONS -d${SECONDS_EACH}s, $ROUNDS rounds; nginx $NGINX_WORKERS workers, batsim-httpd $(nproc) pool threads"
 run() { # run URL -> requests/s
 	wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" "$1" >"$tmp/wrk.out" 2>&1
@@ -144,4 +110,4 @@ med() { echo "$@" | tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) 
 mh=$(med $hs) mn=$(med $ns)
 printf 'median: batsim-httpd %.0f req/s, nginx %.0f req/s, ratio %.2f (target >= 0.5)\n' \
 	"$mh" "$mn" "$(echo "$mh $mn" | awk '{print $1 / $2}')"
-echo "batsim-httpd threads $(awk '/^Threads/ {print $2}' /proc/$hpid/status)"
+echo "batsim-httpd threads $(bench_threads $hpid)"

@@ -24,80 +24,40 @@
 # SOAK_REST_CONNECTIONS (default 32), SOAK_CONTROL_CONNECTIONS (default
 # 2), TOPOLOGY (default 8x10x16), PERIOD_MS (default 200).
 set -u
-b=${1:-${abs_top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}}
 here=$(cd "$(dirname "$0")" && pwd)
-HD=$b/src/httpd/batsim-httpd
-BSD=$b/src/batsimd/batsimd
-INIT=$b/src/init/batsim-init
+TOPOLOGY=${TOPOLOGY:-8x10x16}
+. "$here/bench-common.sh"
+bench_init soak "${1:-}"
 SECONDS_=${SOAK_SECONDS:-300}
 SSE=${SOAK_SSE_CLIENTS:-1000}
 RESTC=${SOAK_REST_CONNECTIONS:-32}
 CTLC=${SOAK_CONTROL_CONNECTIONS:-2}
-TOPOLOGY=${TOPOLOGY:-8x10x16}
 PERIOD_MS=${PERIOD_MS:-200}
-for p in "$HD" "$BSD" "$INIT"; do
-	[ -x "$p" ] || { echo "soak: not built: $p (run make)" >&2; exit 1; }
-done
+bench_need "$HD" "$BSD" "$INIT"
 for c in python3 wrk curl; do
 	command -v $c >/dev/null ||
 		{ echo "soak: $c is needed (scripts/install-deps test)" >&2; exit 1; }
 done
-R=${TOPOLOGY%%x*} rest=${TOPOLOGY#*x}
-M=${rest%%x*} C=${rest#*x}
+R=$racks M=$mods C=$cells
+pids=
+bench_kill_at_exit pids
 
-N=/bs-soak-$$
-tmp=$(mktemp -d /tmp/bs-soak.XXXXXX) || exit 1
-dpid= hpid= pids=
-cleanup() {
-	for p in $pids $hpid $dpid; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -f "/dev/shm$N"
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ulimit -n "$(ulimit -Hn)" 2>/dev/null
 TOKEN=soak-$$-token
 printf '%s\n' "$TOKEN" >"$tmp/token"
 chmod 600 "$tmp/token"
-cat >"$tmp/conf" <<CONF
-shm_name = $N
-control_socket = $tmp/ctl.sock
-racks = $R
-modules_per_rack = $M
-cells_per_module = $C
+bench_conf <<CONF
 publish_period_ms = $PERIOD_MS
-threads = 1
 http_token_file = $tmp/token
 http_max_connections = $((SSE + RESTC + CTLC + 64))
 http_max_per_ip = $((SSE + RESTC + CTLC + 64))
 CONF
-"$INIT" --config "$tmp/conf" >"$tmp/init.log" 2>&1 ||
-	{ cat "$tmp/init.log"; exit 1; }
-"$BSD" --config "$tmp/conf" 2>"$tmp/d.log" &
-dpid=$!
-"$HD" --config "$tmp/conf" --listen 127.0.0.1:0 2>"$tmp/h.log" &
-hpid=$!
-i=0
-until grep -q 'listening on' "$tmp/h.log"; do
-	i=$((i + 1))
-	[ $i -gt 300 ] && { echo "soak: batsim-httpd did not start"; cat "$tmp/h.log"; exit 1; }
-	kill -0 $hpid 2>/dev/null || { cat "$tmp/h.log"; exit 1; }
-	sleep 0.1
-done
-port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$tmp/h.log")
-base=http://127.0.0.1:$port
-i=0
-until curl -sf "$base/healthz" >/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 300 ] && { echo "soak: not live"; cat "$tmp/h.log" "$tmp/d.log"; exit 1; }
-	sleep 0.1
-done
+bench_start_site
+bench_start_httpd
+bench_wait_get /healthz
 
-rss() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$hpid/status"; }
-threads() { awk '/^Threads/ { print $2 }' "/proc/$hpid/status"; }
-fds() { ls "/proc/$hpid/fd" 2>/dev/null | wc -l; }
+rss() { bench_rss_mib $hpid; }
+threads() { bench_threads $hpid; }
+fds() { bench_fds $hpid; }
 figures() { echo "RSS $(rss) MiB, threads $(threads), open fds $(fds)"; }
 
 echo "soak: topology $TOPOLOGY, $SECONDS_ s, $SSE SSE clients, wrk REST -c$RESTC and control -c$CTLC, $(nproc) CPUs"
