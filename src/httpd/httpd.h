@@ -27,6 +27,7 @@
 #define HD_MAX_URI     4096	   /* request target, bytes: 414 above */
 #define HD_MAX_BODY    (64u << 10) /* request body, bytes: 413 above */
 #define HD_KEEPALIVE_S 15	   /* SSE comment at least this often */
+#define HD_CONN_MEMORY (24u << 10) /* per connection: request head, SSE */
 
 /* ---- buf.c: growable NUL-terminated text buffer ---- */
 struct buf {

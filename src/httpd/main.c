@@ -394,7 +394,13 @@ int main(int argc, char **argv)
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		    (unsigned)cfg.http_max_per_ip,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.http_timeout_s,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u << 10),
+		    /* each connection's buffer for its request head and
+		     * (an SSE stream) its events: 24 KiB keeps 10,000
+		     * streams near 260 MiB (docs/PERFORMANCE.md: 32 KiB
+		     * gave 300), and still holds a head of 300 query
+		     * arguments (16 KiB did not: tests/fuzz/http-fuzz.sh) */
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    (size_t)HD_CONN_MEMORY,
 		    MHD_OPTION_THREAD_POOL_SIZE, pool,
 		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_SIZE,
 		    MHD_OPTION_URI_LOG_CALLBACK, hd_uri_logger, NULL,
