@@ -117,6 +117,10 @@ fast_cells(const struct kargs *k, const struct bsm_chem *restrict c,
 	const double al0 = k->al[0], al1 = k->al[1], al2 = k->al[2];
 	const int dir = k->dir;
 	const size_t i0 = k->i0, i1 = k->i1;
+	/* the left and right neighbours of cell i are tl[i] and tr[i]:
+	 * pointers to the spare elements and within the buffer, never an
+	 * index that wraps below 0 (i - 1 at cell 0) */
+	const double *tl = tin - 1, *tr = tin + 1;
 	for (size_t i = i0; i < i1; i++) {
 		struct bsm_cell s;
 		struct bsm_cpar q;
@@ -138,8 +142,8 @@ fast_cells(const struct kargs *k, const struct bsm_chem *restrict c,
 		q.runaway_c = 1e30;
 		/* the neighbours' sum as bsm_step forms it, (0 + left) +
 		 * right, a missing one left out (x + 0 = x: the same bits) */
-		left = tin[i - 1];
-		right = tin[i + 1];
+		left = tl[i];
+		right = tr[i];
 		left = hl ? left : 0.0;
 		right = hr ? right : 0.0;
 		bsm_step_v(c, &s, &q, I, (0.0 + left) + right, hat,
